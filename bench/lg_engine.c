@@ -1,0 +1,608 @@
+/*
+ * lg_engine.c: the load generator's connection engine (see loadgen.h).
+ *
+ * One thread, one epoll set, non-blocking sockets registered once with
+ * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, so the hot path never calls
+ * epoll_ctl. Each connection sends the deterministic stream of pattern.h and
+ * checks every byte that comes back; nothing is buffered per connection
+ * except a ring of `depth` send timestamps, because any range of the stream
+ * can be regenerated from (id, seq, offset). Message seq uses timestamp slot
+ * seq % depth; at most depth messages are in flight, so a slot is reused
+ * only after its echo arrived.
+ *
+ * Reads stop at a short read: with edge triggering the queue was empty at
+ * that moment and any later data raises a new edge (nginx does the same),
+ * which saves the extra read that would return EAGAIN. New messages are
+ * generated after all reads of a connection in one turn and go out in one
+ * send, so the generator costs few syscalls per message.
+ *
+ * Time is bounded everywhere: epoll waits are at most one tick (100 ms), a
+ * connection without progress for cfg->timeout is closed and counted, and
+ * the run ends at its deadline whatever the server does.
+ */
+#define _GNU_SOURCE
+#include "loadgen.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pattern.h"
+#include "procstat.h"
+
+#define IO_BUF (64 * 1024)          /* shared read and write scratch */
+#define MAX_EVENTS 512
+#define MAX_CONNECTING 256          /* connects in progress at once */
+#define TICK_NS 100000000ULL        /* timeout/retry scan period */
+#define RETRY_NS 100000000ULL       /* pause before reconnecting */
+#define REPORT_LIMIT 5              /* diagnostics printed per error kind */
+
+volatile sig_atomic_t lg_stop;
+
+enum state {
+    S_WAIT,        /* queued for connect */
+    S_CONNECTING,  /* non-blocking connect in progress */
+    S_OPEN,        /* exchanging messages */
+    S_READY,       /* idle mode: echo confirmed, held open */
+    S_RETRY,       /* failed; reconnect at retry_ns */
+    S_DEAD         /* failed; no reconnect */
+};
+
+enum err_kind { E_CONNECT, E_RESET, E_MISMATCH, E_TIMEOUT };
+
+struct lconn {
+    int fd;               /* -1 when closed */
+    uint32_t gen;         /* bumped per socket; tags epoll events */
+    uint32_t id;          /* pattern stream id of the current socket */
+    uint8_t state;        /* enum state */
+    uint32_t tx_off;      /* bytes of message tx_seq already sent */
+    uint32_t rx_off;      /* bytes of message rx_seq already checked */
+    uint64_t tx_seq;      /* message being sent */
+    uint64_t rx_seq;      /* message being received */
+    uint64_t tx_limit;    /* messages that may be started: rx_seq + depth */
+    uint64_t start_ns;    /* when the current socket's connect began */
+    uint64_t since_ns;    /* last progress, for the timeout */
+    uint64_t retry_ns;    /* S_RETRY: when to reconnect */
+    uint64_t *sent_ns;    /* depth slots: send time of message seq */
+};
+
+struct engine {
+    const struct lg_config *cfg;
+    struct lg_result *res;
+    int ep;                     /* epoll descriptor */
+    struct lconn *conn;         /* cfg->conns slots */
+    uint64_t *stamps;           /* conns * depth send timestamps */
+    unsigned *queue;            /* ring of slots waiting to connect */
+    unsigned qhead, qlen;
+    unsigned connecting;        /* sockets in S_CONNECTING */
+    unsigned ready;             /* idle: sockets in S_READY */
+    uint32_t next_id;           /* pattern stream ids */
+    uint32_t src_next;          /* connrate: source address rotation */
+    int rotate_src;             /* connrate against 127/8: vary source IP */
+    int measuring;              /* inside the window */
+    int holding;                /* idle: past idle-ready */
+    uint64_t now;               /* CLOCK_MONOTONIC ns, refreshed often */
+    uint64_t reported[4];       /* diagnostics printed per error kind */
+    uint64_t win_ns;            /* window start: clock */
+    uint64_t busy_ns;           /* window: time in turns that had events */
+    double win_lg, win_srv;     /* window start: CPU seconds, ours and server's */
+    uint8_t rbuf[IO_BUF];
+    uint8_t tbuf[IO_BUF];
+};
+
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static uint64_t sent_bytes(const struct engine *e, const struct lconn *c)
+{
+    return c->tx_seq * e->cfg->size + c->tx_off;
+}
+
+static uint64_t recv_bytes(const struct engine *e, const struct lconn *c)
+{
+    return c->rx_seq * e->cfg->size + c->rx_off;
+}
+
+/* Closes the socket, counts the error and schedules a reconnect or not. */
+static void fail(struct engine *e, struct lconn *c, enum err_kind kind,
+                 const char *why)
+{
+    static const char *names[] = { "connect", "reset", "mismatch",
+                                   "timeout" };
+    uint64_t *counter[] = { &e->res->err.connect, &e->res->err.reset,
+                            &e->res->err.mismatch, &e->res->err.timeout };
+    int retry;
+
+    (*counter[kind])++;
+    if (e->reported[kind]++ < REPORT_LIMIT)
+        fprintf(stderr, "loadgen: %s error on connection %u: %s\n",
+                names[kind], (unsigned)(c - e->conn), why);
+    if (c->state == S_CONNECTING)
+        e->connecting--;
+    if (c->state == S_READY)
+        e->ready--;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    retry = e->cfg->mode != LG_IDLE || !e->holding;
+    c->state = retry ? S_RETRY : S_DEAD;
+    c->retry_ns = e->now + RETRY_NS;
+}
+
+static void set_source(struct engine *e, int fd)
+{
+    struct sockaddr_in src;
+    int one = 1;
+    uint32_t k = e->src_next++ % (16 * 254);
+
+    /* 127.0.{0..15}.{1..254}: 4064 sources x ~28k ports each */
+    memset(&src, 0, sizeof src);
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000000u | (k / 254) << 8 | (k % 254 + 1));
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                     sizeof one);
+    (void)bind(fd, (struct sockaddr *)&src, sizeof src);
+}
+
+static void on_connected(struct engine *e, struct lconn *c);
+
+static void start_connect(struct engine *e, struct lconn *c)
+{
+    const struct lg_config *cfg = e->cfg;
+    struct epoll_event ev;
+    char why[96];
+    int fd;
+
+    fd = socket(cfg->addr.ss.ss_family,
+                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->gen++;
+    c->id = e->next_id++;
+    c->tx_seq = c->rx_seq = 0;
+    c->tx_off = c->rx_off = 0;
+    c->tx_limit = 0;
+    c->start_ns = c->since_ns = e->now;
+    c->fd = fd;
+    c->state = S_CONNECTING;
+    e->connecting++;
+    if (fd < 0) {
+        snprintf(why, sizeof why, "socket: %s", strerror(errno));
+        fail(e, c, E_CONNECT, why);
+        return;
+    }
+    if (cfg->mode == LG_ECHO)
+        net_nodelay(fd);
+    if (e->rotate_src)
+        set_source(e, fd);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (uint64_t)c->gen << 32 | (uint32_t)(c - e->conn);
+    if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        snprintf(why, sizeof why, "epoll_ctl: %s", strerror(errno));
+        fail(e, c, E_CONNECT, why);
+        return;
+    }
+    if (connect(fd, (const struct sockaddr *)&cfg->addr.ss, cfg->addr.len)
+        == 0) {
+        on_connected(e, c);
+    } else if (errno != EINPROGRESS) {
+        snprintf(why, sizeof why, "connect: %s", strerror(errno));
+        fail(e, c, E_CONNECT, why);
+    }
+}
+
+/* Connects now if few connects are in progress, else queues the slot. */
+static void want_connect(struct engine *e, struct lconn *c)
+{
+    if (e->connecting < MAX_CONNECTING && e->qlen == 0) {
+        start_connect(e, c);
+        return;
+    }
+    c->state = S_WAIT;
+    e->queue[(e->qhead + e->qlen) % e->cfg->conns] = (unsigned)(c - e->conn);
+    e->qlen++;
+}
+
+static void drain_queue(struct engine *e)
+{
+    while (e->qlen > 0 && e->connecting < MAX_CONNECTING) {
+        struct lconn *c = &e->conn[e->queue[e->qhead]];
+        e->qhead = (e->qhead + 1) % e->cfg->conns;
+        e->qlen--;
+        start_connect(e, c);
+    }
+}
+
+/*
+ * Sends as much of messages [tx_seq, tx_limit) as the socket takes,
+ * stamping each message when its first byte goes out.
+ */
+static void pump(struct engine *e, struct lconn *c)
+{
+    const size_t size = e->cfg->size;
+    const unsigned depth = e->cfg->depth;
+
+    while (c->state == S_OPEN && c->tx_seq < c->tx_limit) {
+        uint64_t seq = c->tx_seq;
+        size_t off = c->tx_off, n = 0, left;
+        int idle = sent_bytes(e, c) == recv_bytes(e, c);
+        ssize_t w;
+
+        while (seq < c->tx_limit && n < IO_BUF) {
+            size_t chunk = size - off;
+            if (chunk > IO_BUF - n)
+                chunk = IO_BUF - n;
+            pattern_fill(e->tbuf + n, pattern_key(c->id, seq), off, chunk);
+            n += chunk;
+            off += chunk;
+            if (off == size) {
+                seq++;
+                off = 0;
+            }
+        }
+        e->now = clock_ns();
+        w = send(c->fd, e->tbuf, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            fail(e, c, E_RESET, strerror(errno));
+            return;
+        }
+        if (idle)
+            c->since_ns = e->now;
+        for (left = (size_t)w; left > 0;) {
+            size_t chunk = size - c->tx_off;
+            if (c->tx_off == 0)
+                c->sent_ns[c->tx_seq % depth] = e->now;
+            if (chunk > left)
+                chunk = left;
+            c->tx_off += (uint32_t)chunk;
+            left -= chunk;
+            if (c->tx_off == size) {
+                c->tx_seq++;
+                c->tx_off = 0;
+            }
+        }
+        if ((size_t)w < n)
+            return;             /* socket full: EPOLLOUT will come */
+    }
+}
+
+/* One whole message came back. Returns 1 if the socket was closed. */
+static int message_done(struct engine *e, struct lconn *c)
+{
+    const struct lg_config *cfg = e->cfg;
+    uint64_t sent = c->sent_ns[c->rx_seq % cfg->depth];
+
+    c->rx_seq++;
+    switch (cfg->mode) {
+    case LG_ECHO:
+        if (e->measuring) {
+            e->res->msgs++;
+            hist_add(e->res->lat, e->now - sent);
+        }
+        c->tx_limit++;
+        return 0;
+    case LG_IDLE:
+        c->state = S_READY;
+        e->ready++;
+        return 0;
+    case LG_CONNRATE:
+        if (e->measuring) {
+            e->res->msgs++;
+            hist_add(e->res->lat, e->now - c->start_ns);
+        }
+        close(c->fd);
+        c->fd = -1;
+        want_connect(e, c);
+        return 1;
+    }
+    return 0;
+}
+
+/* Checks n received bytes. Returns -1 when the socket was closed. */
+static int consume(struct engine *e, struct lconn *c, const uint8_t *p,
+                   size_t n)
+{
+    const size_t size = e->cfg->size;
+    char why[160];
+
+    if (n > sent_bytes(e, c) - recv_bytes(e, c)) {
+        snprintf(why, sizeof why,
+                 "%zu bytes arrived but only %llu were outstanding", n,
+                 (unsigned long long)(sent_bytes(e, c) - recv_bytes(e, c)));
+        fail(e, c, E_MISMATCH, why);
+        return -1;
+    }
+    c->since_ns = e->now;
+    while (n > 0) {
+        size_t chunk = size - c->rx_off, k;
+        uint64_t key = pattern_key(c->id, c->rx_seq);
+
+        if (chunk > n)
+            chunk = n;
+        k = pattern_check(p, key, c->rx_off, chunk);
+        if (k != chunk) {
+            snprintf(why, sizeof why,
+                     "message %llu byte %zu: expected 0x%02x, got 0x%02x",
+                     (unsigned long long)c->rx_seq, c->rx_off + k,
+                     pattern_byte(key, c->rx_off + k), p[k]);
+            fail(e, c, E_MISMATCH, why);
+            return -1;
+        }
+        c->rx_off += (uint32_t)chunk;
+        p += chunk;
+        n -= chunk;
+        if (c->rx_off == size) {
+            c->rx_off = 0;
+            if (message_done(e, c))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void on_connected(struct engine *e, struct lconn *c)
+{
+    e->connecting--;
+    c->state = S_OPEN;
+    c->tx_limit = e->cfg->mode == LG_ECHO ? e->cfg->depth : 1;
+    pump(e, c);
+}
+
+static void on_readable(struct engine *e, struct lconn *c, uint32_t events)
+{
+    int drain_all = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+
+    for (;;) {
+        ssize_t r = recv(c->fd, e->rbuf, IO_BUF, 0);
+        if (r > 0) {
+            e->now = clock_ns();
+            if (consume(e, c, e->rbuf, (size_t)r) != 0)
+                return;
+            if (r < IO_BUF && !drain_all)
+                break;
+        } else if (r == 0) {
+            fail(e, c, E_RESET, "closed by the server");
+            return;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN) {
+            break;
+        } else {
+            fail(e, c, E_RESET, strerror(errno));
+            return;
+        }
+    }
+    pump(e, c);
+}
+
+static void on_event(struct engine *e, const struct epoll_event *ev)
+{
+    struct lconn *c = &e->conn[(uint32_t)ev->data.u64];
+
+    if ((uint32_t)(ev->data.u64 >> 32) != c->gen || c->fd < 0)
+        return;                  /* stale: that socket is gone */
+    if (c->state == S_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+
+        if (!(ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err != 0) {
+            fail(e, c, E_CONNECT, strerror(err));
+            return;
+        }
+        on_connected(e, c);
+    }
+    if (c->state != S_OPEN && c->state != S_READY)
+        return;
+    if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        on_readable(e, c, ev->events);
+    else if (ev->events & EPOLLOUT)
+        pump(e, c);
+}
+
+/* Every tick: time out stuck sockets and restart failed ones. */
+static void tick(struct engine *e)
+{
+    const uint64_t limit = (uint64_t)(e->cfg->timeout * 1e9);
+
+    for (unsigned i = 0; i < e->cfg->conns; i++) {
+        struct lconn *c = &e->conn[i];
+
+        if (c->state == S_CONNECTING && e->now - c->since_ns > limit)
+            fail(e, c, E_TIMEOUT, "connect took too long");
+        else if (c->state == S_OPEN && sent_bytes(e, c) != recv_bytes(e, c)
+                 && e->now - c->since_ns > limit)
+            fail(e, c, E_TIMEOUT, "no echo within the timeout");
+        if (c->state == S_RETRY && e->now >= c->retry_ns)
+            want_connect(e, c);
+    }
+}
+
+static void window_edge(struct engine *e, int start)
+{
+    pid_t pid = e->cfg->server_pid;
+    double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0;
+
+    if (start) {
+        e->measuring = 1;
+        e->res->msgs = 0;
+        hist_reset(e->res->lat);
+        e->win_ns = e->now;
+        e->win_lg = self_cpu();
+        e->win_srv = srv;
+        e->busy_ns = 0;
+        printf("window-start\n");
+    } else {
+        e->measuring = 0;
+        e->res->secs = (double)(e->now - e->win_ns) / 1e9;
+        e->res->lg_cpu = self_cpu() - e->win_lg;
+        e->res->lg_busy = e->busy_ns / 1e9;
+        e->res->srv_cpu = (e->win_srv >= 0 && srv >= 0) ? srv - e->win_srv
+                                                        : -1.0;
+        printf("window-end\n");
+    }
+    fflush(stdout);
+}
+
+static int setup(struct engine *e)
+{
+    const struct lg_config *cfg = e->cfg;
+
+    e->ep = epoll_create1(EPOLL_CLOEXEC);
+    e->conn = calloc(cfg->conns, sizeof *e->conn);
+    e->stamps = calloc((size_t)cfg->conns * cfg->depth, sizeof *e->stamps);
+    e->queue = calloc(cfg->conns, sizeof *e->queue);
+    if (e->ep < 0 || !e->conn || !e->stamps || !e->queue) {
+        perror("loadgen: setup");
+        return -1;
+    }
+    for (unsigned i = 0; i < cfg->conns; i++) {
+        e->conn[i].fd = -1;
+        e->conn[i].state = S_DEAD;
+        e->conn[i].sent_ns = e->stamps + (size_t)i * cfg->depth;
+    }
+    e->rotate_src = cfg->mode == LG_CONNRATE && net_is_loopback4(&cfg->addr);
+    e->next_id = 1;
+    return 0;
+}
+
+static void teardown(struct engine *e)
+{
+    if (e->conn)
+        for (unsigned i = 0; i < e->cfg->conns; i++)
+            if (e->conn[i].fd >= 0)
+                close(e->conn[i].fd);
+    if (e->ep >= 0)
+        close(e->ep);
+    free(e->conn);
+    free(e->stamps);
+    free(e->queue);
+}
+
+/* Waits for events until `until` (or one tick) and handles them. */
+static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    uint64_t wake = until < *next_tick ? until : *next_tick;
+    uint64_t wait = wake > e->now ? wake - e->now : 0;
+    struct timespec ts = { (time_t)(wait / 1000000000ULL),
+                           (long)(wait % 1000000000ULL) };
+    uint64_t before = 0;
+    int n;
+
+    if (e->cfg->spin) {                 /* never sleep; time the work */
+        ts.tv_sec = ts.tv_nsec = 0;
+        before = clock_ns();
+    }
+    n = epoll_pwait2(e->ep, evs, MAX_EVENTS, &ts, NULL);
+    e->now = clock_ns();
+    for (int i = 0; i < n; i++)
+        on_event(e, &evs[i]);
+    drain_queue(e);
+    if (e->cfg->spin && n > 0 && e->measuring) {
+        e->now = clock_ns();
+        e->busy_ns += e->now - before;
+    }
+    if (e->now >= *next_tick) {
+        tick(e);
+        drain_queue(e);
+        *next_tick = e->now + TICK_NS;
+    }
+}
+
+static void run_timed(struct engine *e)
+{
+    const struct lg_config *cfg = e->cfg;
+    uint64_t t0 = e->now, next_tick = e->now + TICK_NS;
+    uint64_t w0 = t0 + (uint64_t)(cfg->warmup * 1e9);
+    uint64_t w1 = w0 + (uint64_t)(cfg->duration * 1e9);
+
+    if (w0 == t0)
+        window_edge(e, 1);
+    while (!lg_stop && e->now < w1) {
+        turn(e, e->measuring ? w1 : w0, &next_tick);
+        if (!e->measuring && e->now >= w0 && e->now < w1)
+            window_edge(e, 1);
+    }
+    if (!e->measuring)       /* stopped during warmup: empty window */
+        window_edge(e, 1);
+    window_edge(e, 0);
+}
+
+static void run_idle(struct engine *e)
+{
+    const struct lg_config *cfg = e->cfg;
+    uint64_t t0 = e->now, next_tick = e->now + TICK_NS;
+    uint64_t setup_end = t0 + (uint64_t)(cfg->duration * 1e9), hold_end;
+
+    while (!lg_stop && e->ready < cfg->conns && e->now < setup_end)
+        turn(e, setup_end, &next_tick);
+    e->res->setup_secs = (double)(e->now - t0) / 1e9;
+    if (e->ready < cfg->conns) {
+        printf("idle-failed %u of %u\n", e->ready, cfg->conns);
+        fflush(stdout);
+        e->res->ready = e->ready;
+        return;
+    }
+    e->holding = 1;
+    printf("idle-ready %u\n", e->ready);
+    fflush(stdout);
+    hold_end = e->now + (uint64_t)(cfg->hold * 1e9);
+    while (!lg_stop && e->now < hold_end)
+        turn(e, hold_end, &next_tick);
+    e->res->ready = e->ready;
+}
+
+int lg_run(const struct lg_config *cfg, struct lg_result *res)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    int rc = -1;
+
+    if (e == NULL) {
+        perror("loadgen");
+        return -1;
+    }
+    e->cfg = cfg;
+    e->res = res;
+    e->ep = -1;
+    res->srv_cpu = -1.0;
+    hist_reset(res->lat);
+    if (setup(e) == 0) {
+        e->now = clock_ns();
+        for (unsigned i = 0; i < cfg->conns; i++)
+            want_connect(e, &e->conn[i]);
+        if (cfg->mode == LG_IDLE)
+            run_idle(e);
+        else
+            run_timed(e);
+        res->interrupted = lg_stop != 0;
+        rc = 0;
+    }
+    teardown(e);
+    free(e);
+    return rc;
+}

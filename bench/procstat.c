@@ -1,0 +1,68 @@
+/*
+ * procstat.c: read a process's CPU time from /proc (see procstat.h).
+ *
+ * The command name (field 2) may contain spaces and parentheses, so fields
+ * are counted from the last ')' in the line, as procps does: utime and
+ * stime are the 12th and 13th fields after it.
+ */
+#define _GNU_SOURCE
+#include "procstat.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+long long procstat_parse_ticks(const char *text)
+{
+    const char *p = strrchr(text, ')');
+    long long utime = -1, stime = -1;
+    int field = 2;                   /* the ')' ends field 2 (comm) */
+
+    if (p == NULL)
+        return -1;
+    p++;
+    while (*p != '\0' && field < 15) {
+        char *end;
+        long long v;
+
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        field++;
+        v = strtoll(p, &end, 10);
+        if (field == 14)
+            utime = (end != p) ? v : -1;
+        else if (field == 15)
+            stime = (end != p) ? v : -1;
+        p = strchr(p, ' ');
+        if (p == NULL)
+            break;
+    }
+    if (utime < 0 || stime < 0)
+        return -1;
+    return utime + stime;
+}
+
+double procstat_cpu_seconds(pid_t pid)
+{
+    char path[64], text[1024];
+    long hz = sysconf(_SC_CLK_TCK);
+    long long ticks;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1.0;
+    n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0 || hz <= 0)
+        return -1.0;
+    text[n] = '\0';
+    ticks = procstat_parse_ticks(text);
+    return ticks < 0 ? -1.0 : (double)ticks / (double)hz;
+}

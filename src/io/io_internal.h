@@ -1,0 +1,94 @@
+/*
+ * io_internal.h -- what a backend implements and what io.c gives it.
+ *
+ * Each backend is one file that exports one `const struct io_backend`
+ * (nginx's ngx_event_actions_t shape).  io.c does the checks common to
+ * all of them (one op per side, closing handles, op bookkeeping), keeps
+ * the timers and the deferred-completion queue, and calls in here only
+ * for what differs.  Backends deliver every completion through
+ * io__deliver(), which keeps the counts that decide when a handle may be
+ * closed and the loop may stop.
+ */
+#ifndef HOST_IO_INTERNAL_H
+#define HOST_IO_INTERNAL_H
+
+#include "io.h"
+#include "timer_heap.h"
+
+#include <stdatomic.h>
+
+/* io_op.bstate: a cancel was asked for (the rest is the backend's). */
+#define IO_CANCEL_ASKED 0x8000
+
+/* io_handle.flags */
+#define IO_H_OPEN 0x01      /* adopted by a loop */
+#define IO_H_CLOSING 0x02   /* io_close() was called */
+#define IO_H_QUEUED 0x04    /* on the loop's close queue */
+#define IO_H_LISTENER 0x08
+
+struct io_backend {
+  const char *name;
+  /* Set up / tear down loop->be.  init returns 0 or IO_E*. */
+  int (*init)(struct io_loop *loop);
+  void (*done)(struct io_loop *loop);
+  /* A socket joins the loop (associate, make non-blocking...). */
+  int (*open)(struct io_loop *loop, struct io_handle *h);
+  /* Start an op already checked and filled by io.c.  May not fail: an
+   * error is delivered as a completion. */
+  void (*post)(struct io_loop *loop, struct io_op *op);
+  void (*cancel)(struct io_loop *loop, struct io_op *op);
+  /* io_close() was called: cancel everything on h (and may close the
+   * socket at once if the platform keeps records valid, as IOCP does). */
+  void (*cancel_all)(struct io_loop *loop, struct io_handle *h);
+  /* No completion is due on h any more: release the socket. */
+  void (*close)(struct io_loop *loop, struct io_handle *h);
+  /* Submit what was posted, wait at most timeout_ns (< 0: no limit,
+   * 0: do not block), deliver completions.  Returns the number
+   * delivered or a negative IO_E* on a loop failure. */
+  int (*wait)(struct io_loop *loop, int64_t timeout_ns);
+  /* Any thread: make a blocked wait() return. */
+  void (*wake)(struct io_loop *loop);
+};
+
+struct io_loop {
+  const struct io_backend *be;
+  void *bs;                      /* the backend's state */
+  uint64_t now;                  /* monotonic ns at the turn's start */
+  struct timer_heap timers;      /* posted IO_OP_TIMEOUT ops */
+  struct io_op *ready, *ready_tail; /* completions delivered next turn */
+  struct io_handle *closing;     /* handles whose last op completed */
+  int live_ops;                  /* posted ops not yet fully completed */
+  int live_handles;              /* open handles not yet close_cb'd */
+  void (*on_wake)(void *ud);
+  void *wake_ud;
+  atomic_int wake_pending;       /* de-duplicates io_wake() */
+};
+
+/* Deliver one completion of op with result res; `more` keeps a multishot
+ * op posted.  The op's callback runs inside. */
+void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more);
+/* Queue a completion to be delivered by io.c on the next turn (for
+ * backends that find a result while posting). */
+void io__defer(struct io_loop *loop, struct io_op *op, int res);
+/* A backend's wake-up arrived: run on_wake (de-duplicated). */
+void io__woken(struct io_loop *loop);
+
+/* Error mapping, one place for all backends. */
+int io__from_errno(int e);
+#ifdef _WIN32
+int io__from_wsa(unsigned long e);
+#endif
+
+/* Socket helpers (io_sock.c): 0 or IO_E*. */
+int io__sock_new(int family, io_sock *out);
+int io__sock_listen(const struct sockaddr *addr, int addrlen, int backlog,
+                    unsigned flags, io_sock *out);
+int io__sock_nonblock(io_sock s);
+int io__sock_nodelay(io_sock s);
+int io__sock_error(void); /* the last socket error, mapped */
+
+extern const struct io_backend io_backend_uring;
+extern const struct io_backend io_backend_epoll;
+extern const struct io_backend io_backend_iocp;
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * io_uring.c -- the Linux completion backend.
+ *
+ * One ring per loop, set up SINGLE_ISSUER|DEFER_TASKRUN where the kernel
+ * allows it (only the loop's thread submits and reaps, and completions
+ * are processed when we ask, in batches).  Posts only fill SQEs; wait()
+ * submits them all with one io_uring_enter, which also waits.  CQEs are
+ * copied out in batches and the CQ advanced before any callback runs, so
+ * callbacks may post freely.
+ *
+ * Receives take their buffer from a provided-buffer ring at the moment
+ * data arrives (IOSQE_BUFFER_SELECT), so an idle connection pins no
+ * memory; the buffer goes back to the ring as soon as the callback has
+ * copied the bytes out.  A recv that finds the ring empty (-ENOBUFS) is
+ * parked and re-posted next turn, after this turn's buffers are back.
+ *
+ * Accept is multishot.  Closing cancels by fd and closes the socket only
+ * when the last completion is in: close() alone would not end a pending
+ * recv on io_uring (see the io brief).  Wake-ups are an eventfd with a
+ * read kept posted on the ring.
+ */
+#include "io_internal.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SQ_ENTRIES 1024
+#define CQ_ENTRIES 8192 /* reaped every turn; NODROP covers bursts */
+#define BUF_GROUP 1
+#define BUF_COUNT 128   /* power of two */
+#define BUF_SIZE 16384
+#define REAP_BATCH 128
+
+/* user_data for SQEs whose completion we ignore (cancels). */
+#define IGNORED 0
+
+struct uring {
+  struct io_uring ring;
+  struct io_uring_buf_ring *br;     /* provided-buffer ring */
+  char *bufs;                       /* BUF_COUNT * BUF_SIZE bytes */
+  unsigned returned;                /* buffers added since the last advance */
+  struct io_op *nobufs;             /* recvs parked on -ENOBUFS */
+  int efd;                          /* eventfd for io_wake */
+  uint64_t efd_value;               /* the wake read's buffer */
+  struct io_op wake_op;             /* the read kept posted on efd */
+  unsigned nmsgs;                   /* msghdrs used since the last submit */
+  struct msghdr msgs[SQ_ENTRIES];   /* must live until io_uring_enter */
+};
+
+static struct io_uring_sqe *sqe_get(struct uring *u) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+  if (!sqe) {
+    /* SQ full: flush it.  The kernel copies what each SQE points to
+     * during submission (IORING_FEAT_SUBMIT_STABLE), so the msghdrs can
+     * be reused from here on. */
+    io_uring_submit(&u->ring);
+    u->nmsgs = 0;
+    sqe = io_uring_get_sqe(&u->ring);
+  }
+  return sqe; /* non-NULL: the SQ was just emptied */
+}
+
+static void post_wake_read(struct uring *u) {
+  struct io_uring_sqe *sqe = sqe_get(u);
+  io_uring_prep_read(sqe, u->efd, &u->efd_value, sizeof u->efd_value, 0);
+  io_uring_sqe_set_data(sqe, &u->wake_op);
+}
+
+static int setup_ring(struct uring *u) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  p.cq_entries = CQ_ENTRIES;
+  int r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+  if (r == -EINVAL) {
+    /* Kernels before 6.1 lack DEFER_TASKRUN; the rest still works. */
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = CQ_ENTRIES;
+    r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+  }
+  if (r < 0)
+    return io__from_errno(-r);
+  /* We rely on: SQE data copied at submit, CQEs never dropped, and the
+   * timeout argument of io_uring_enter (one syscall per turn). */
+  unsigned need = IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP |
+                  IORING_FEAT_EXT_ARG;
+  if ((p.features & need) != need) {
+    io_uring_queue_exit(&u->ring);
+    return IO_ENOSYS;
+  }
+  return 0;
+}
+
+static int setup_bufs(struct uring *u) {
+  size_t ringsize = BUF_COUNT * sizeof(struct io_uring_buf);
+  void *mem = mmap(NULL, ringsize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED)
+    return io__from_errno(errno);
+  u->br = mem;
+  u->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
+  if (!u->bufs)
+    return IO_ENOMEM;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)u->br;
+  reg.ring_entries = BUF_COUNT;
+  reg.bgid = BUF_GROUP;
+  /* Fails with EINVAL before 5.19: no provided-buffer rings, no
+   * multishot accept either, so the loop falls back to epoll. */
+  int r = io_uring_register_buf_ring(&u->ring, &reg, 0);
+  if (r < 0)
+    return io__from_errno(-r);
+  io_uring_buf_ring_init(u->br);
+  for (unsigned i = 0; i < BUF_COUNT; i++)
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUF_SIZE, BUF_SIZE,
+                          (unsigned short)i, BUF_COUNT - 1, (int)i);
+  io_uring_buf_ring_advance(u->br, BUF_COUNT);
+  return 0;
+}
+
+static void free_state(struct uring *u, int ring_up) {
+  if (u->br)
+    munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
+  free(u->bufs);
+  if (u->efd >= 0)
+    close(u->efd);
+  if (ring_up)
+    io_uring_queue_exit(&u->ring);
+  free(u);
+}
+
+static int uring_init(struct io_loop *loop) {
+  struct uring *u = calloc(1, sizeof *u);
+  if (!u)
+    return IO_ENOMEM;
+  u->efd = -1;
+  int err = setup_ring(u);
+  if (err) {
+    free_state(u, 0);
+    return err;
+  }
+  err = setup_bufs(u);
+  if (!err) {
+    u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (u->efd < 0)
+      err = io__from_errno(errno);
+  }
+  if (err) {
+    free_state(u, 1);
+    return err;
+  }
+  u->wake_op.type = IO_OP_INTERNAL;
+  post_wake_read(u);
+  loop->bs = u;
+  return 0;
+}
+
+static void uring_done(struct io_loop *loop) {
+  struct uring *u = loop->bs;
+  /* The wake read is still posted: exiting the ring cancels it, and its
+   * buffer lives in u until after that. */
+  io_uring_queue_exit(&u->ring);
+  munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
+  free(u->bufs);
+  close(u->efd);
+  free(u);
+}
+
+static int uring_open(struct io_loop *loop, struct io_handle *h) {
+  (void)loop;
+  (void)h;
+  return 0; /* nothing to associate: every SQE names its fd */
+}
+
+static void post_recv(struct uring *u, struct io_op *op) {
+  struct io_uring_sqe *sqe = sqe_get(u);
+  unsigned len = op->u.recv.max < BUF_SIZE ? op->u.recv.max : BUF_SIZE;
+  io_uring_prep_recv(sqe, op->h->sock, NULL, len, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = BUF_GROUP;
+  io_uring_sqe_set_data(sqe, op);
+}
+
+static void post_send(struct uring *u, struct io_op *op) {
+  struct io_uring_sqe *sqe = sqe_get(u);
+  /* MSG_WAITALL: without it a slow reader gets short sends (io brief).
+   * io_uring sends never raise SIGPIPE, MSG_NOSIGNAL says so anyway. */
+  int flags = MSG_NOSIGNAL | MSG_WAITALL;
+  if (op->u.send.nbufs == 1) {
+    io_uring_prep_send(sqe, op->h->sock, op->u.send.bufs[0].base,
+                       op->u.send.bufs[0].len, flags);
+  } else {
+    if (u->nmsgs == SQ_ENTRIES) {
+      io_uring_submit(&u->ring);
+      u->nmsgs = 0;
+    }
+    struct msghdr *m = &u->msgs[u->nmsgs++];
+    memset(m, 0, sizeof *m);
+    m->msg_iov = (struct iovec *)op->u.send.bufs;
+    m->msg_iovlen = op->u.send.nbufs;
+    io_uring_prep_sendmsg(sqe, op->h->sock, m, (unsigned)flags);
+  }
+  io_uring_sqe_set_data(sqe, op);
+}
+
+static void uring_post(struct io_loop *loop, struct io_op *op) {
+  struct uring *u = loop->bs;
+  struct io_uring_sqe *sqe;
+  switch (op->type) {
+  case IO_OP_ACCEPT:
+    sqe = sqe_get(u);
+    io_uring_prep_multishot_accept(sqe, op->h->sock, NULL, NULL,
+                                   SOCK_CLOEXEC | SOCK_NONBLOCK);
+    io_uring_sqe_set_data(sqe, op);
+    break;
+  case IO_OP_RECV:
+    post_recv(u, op);
+    break;
+  case IO_OP_SEND:
+    post_send(u, op);
+    break;
+  case IO_OP_CONNECT:
+    sqe = sqe_get(u);
+    io_uring_prep_connect(sqe, op->h->sock, op->u.connect.addr,
+                          op->u.connect.addrlen);
+    io_uring_sqe_set_data(sqe, op);
+    break;
+  default:
+    abort(); /* io.c never posts anything else here */
+  }
+}
+
+/* Removes op from the ENOBUFS park; 1 if it was there. */
+static int unpark(struct uring *u, struct io_op *op) {
+  for (struct io_op **p = &u->nobufs; *p; p = &(*p)->next) {
+    if (*p == op) {
+      *p = op->next;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void uring_cancel(struct io_loop *loop, struct io_op *op) {
+  struct uring *u = loop->bs;
+  if (unpark(u, op)) {
+    io__defer(loop, op, IO_ECANCELED);
+    return;
+  }
+  struct io_uring_sqe *sqe = sqe_get(u);
+  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+  io_uring_sqe_set_data64(sqe, IGNORED);
+}
+
+static void uring_cancel_all(struct io_loop *loop, struct io_handle *h) {
+  struct uring *u = loop->bs;
+  if (h->rop && unpark(u, h->rop))
+    io__defer(loop, h->rop, IO_ECANCELED);
+  if (h->sock < 0 || h->pending == 0)
+    return;
+  struct io_uring_sqe *sqe = sqe_get(u);
+  io_uring_prep_cancel_fd(sqe, h->sock, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, IGNORED);
+}
+
+static void uring_close(struct io_loop *loop, struct io_handle *h) {
+  (void)loop;
+  io_sock_close(h->sock);
+}
+
+static void give_back(struct uring *u, unsigned bid) {
+  io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+                        (unsigned short)bid, BUF_COUNT - 1, (int)u->returned);
+  u->returned++;
+}
+
+static void complete_recv(struct io_loop *loop, struct uring *u,
+                          struct io_op *op, int res, unsigned flags) {
+  if (res == -ENOBUFS && !(op->bstate & IO_CANCEL_ASKED)) {
+    op->next = u->nobufs; /* re-posted next turn, buffers back by then */
+    u->nobufs = op;
+    return;
+  }
+  if (flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    op->u.recv.data = u->bufs + (size_t)bid * BUF_SIZE;
+    io__deliver(loop, op, res, 0);
+    give_back(u, bid); /* the callback has copied what it wanted */
+    return;
+  }
+  io__deliver(loop, op, res < 0 ? io__from_errno(-res) : res, 0);
+}
+
+static void complete_send(struct io_loop *loop, struct uring *u,
+                          struct io_op *op, int res) {
+  if (res < 0) {
+    io__deliver(loop, op, io__from_errno(-res), 0);
+    return;
+  }
+  op->u.send.total += (uint32_t)res;
+  size_t n = (size_t)res;
+  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
+    n -= op->u.send.bufs[0].len;
+    op->u.send.bufs++;
+    op->u.send.nbufs--;
+  }
+  if (op->u.send.nbufs == 0 || (op->bstate & IO_CANCEL_ASKED)) {
+    io__deliver(loop, op, (int)op->u.send.total, 0);
+    return;
+  }
+  /* A short send even with MSG_WAITALL (a signal, say): send the rest. */
+  op->u.send.bufs[0].base += n;
+  op->u.send.bufs[0].len -= n;
+  post_send(u, op);
+}
+
+static void complete(struct io_loop *loop, struct uring *u,
+                     struct io_op *op, int res, unsigned flags) {
+  switch (op->type) {
+  case IO_OP_INTERNAL:
+    post_wake_read(u);
+    io__woken(loop);
+    break;
+  case IO_OP_ACCEPT: {
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    op->u.accept.sock = res >= 0 ? res : IO_NOSOCK;
+    io__deliver(loop, op, res >= 0 ? 0 : io__from_errno(-res), more);
+    break;
+  }
+  case IO_OP_RECV:
+    complete_recv(loop, u, op, res, flags);
+    break;
+  case IO_OP_SEND:
+    complete_send(loop, u, op, res);
+    break;
+  case IO_OP_CONNECT:
+    io__deliver(loop, op, res < 0 ? io__from_errno(-res) : 0, 0);
+    break;
+  default:
+    abort();
+  }
+}
+
+struct reaped {
+  uint64_t data;
+  int32_t res;
+  uint32_t flags;
+};
+
+static int reap(struct io_loop *loop, struct uring *u) {
+  struct io_uring_cqe *cqes[REAP_BATCH];
+  struct reaped got[REAP_BATCH];
+  int total = 0;
+  unsigned n;
+  while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, REAP_BATCH)) > 0) {
+    for (unsigned i = 0; i < n; i++) {
+      got[i].data = cqes[i]->user_data;
+      got[i].res = cqes[i]->res;
+      got[i].flags = cqes[i]->flags;
+    }
+    io_uring_cq_advance(&u->ring, n);
+    for (unsigned i = 0; i < n; i++) {
+      if (got[i].data != IGNORED)
+        complete(loop, u, (struct io_op *)(uintptr_t)got[i].data,
+                 got[i].res, got[i].flags);
+    }
+    total += (int)n;
+    if (u->returned) {
+      io_uring_buf_ring_advance(u->br, (int)u->returned);
+      u->returned = 0;
+    }
+  }
+  return total;
+}
+
+static int uring_wait(struct io_loop *loop, int64_t timeout_ns) {
+  struct uring *u = loop->bs;
+  /* Recvs that found no buffer last turn go out again now. */
+  struct io_op *op = u->nobufs;
+  u->nobufs = NULL;
+  while (op) {
+    struct io_op *next = op->next;
+    post_recv(u, op);
+    op = next;
+  }
+  int r;
+  if (timeout_ns == 0) {
+    r = io_uring_submit_and_get_events(&u->ring);
+  } else if (timeout_ns < 0) {
+    r = io_uring_submit_and_wait(&u->ring, 1);
+  } else {
+    struct __kernel_timespec ts;
+    struct io_uring_cqe *cqe;
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+  }
+  if (io_uring_sq_ready(&u->ring) == 0)
+    u->nmsgs = 0; /* every SQE consumed: their msghdrs are free again */
+  if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY)
+    return io__from_errno(-r);
+  return reap(loop, u);
+}
+
+static void uring_wake(struct io_loop *loop) {
+  struct uring *u = loop->bs;
+  uint64_t one = 1;
+  /* EAGAIN only if the counter is about to overflow: already woken. */
+  ssize_t r = write(u->efd, &one, sizeof one);
+  (void)r;
+}
+
+const struct io_backend io_backend_uring = {
+    "io_uring",      uring_init,       uring_done,  uring_open,
+    uring_post,      uring_cancel,     uring_cancel_all,
+    uring_close,     uring_wait,       uring_wake,
+};
