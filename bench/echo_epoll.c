@@ -20,7 +20,9 @@
  * EPOLLOUT edges come only after the socket was full, so they are rare.
  * The listener stays level-triggered: accept up to ACCEPT_BATCH per event.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -29,7 +29,9 @@
  * SQE and one poll re-arm per receive. It is the default; one-shot arms
  * with IORING_RECVSEND_POLL_FIRST unless the kernel said more data waits.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <liburing.h>
 #include <stdint.h>

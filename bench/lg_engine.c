@@ -20,7 +20,9 @@
  * connection without progress for cfg->timeout is closed and counted, and
  * the run ends at its deadline whatever the server does.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "loadgen.h"
 
 #include <errno.h>
@@ -88,11 +90,13 @@ struct engine {
     int rotate_src;             /* connrate against 127/8: vary source IP */
     int measuring;              /* inside the window */
     int holding;                /* idle: past idle-ready */
+    int no_pwait2;              /* epoll_pwait2 missing: use epoll_wait */
     uint64_t now;               /* CLOCK_MONOTONIC ns, refreshed often */
     uint64_t reported[4];       /* diagnostics printed per error kind */
     uint64_t win_ns;            /* window start: clock */
     uint64_t busy_ns;           /* window: time in turns that had events */
     double win_lg, win_srv;     /* window start: CPU seconds, ours and server's */
+    double win_all;             /* window start: machine busy CPU seconds */
     uint8_t rbuf[IO_BUF];
     uint8_t tbuf[IO_BUF];
 };
@@ -445,7 +449,7 @@ static void tick(struct engine *e)
 static void window_edge(struct engine *e, int start)
 {
     pid_t pid = e->cfg->server_pid;
-    double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0;
+    double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0, all;
 
     if (start) {
         e->measuring = 1;
@@ -454,15 +458,21 @@ static void window_edge(struct engine *e, int start)
         e->win_ns = e->now;
         e->win_lg = self_cpu();
         e->win_srv = srv;
+        e->win_all = procstat_machine_busy();
         e->busy_ns = 0;
         printf("window-start\n");
     } else {
         e->measuring = 0;
         e->res->secs = (double)(e->now - e->win_ns) / 1e9;
         e->res->lg_cpu = self_cpu() - e->win_lg;
-        e->res->lg_busy = e->busy_ns / 1e9;
+        e->res->lg_busy = (double)e->busy_ns / 1e9;
         e->res->srv_cpu = (e->win_srv >= 0 && srv >= 0) ? srv - e->win_srv
                                                         : -1.0;
+        all = procstat_machine_busy();
+        e->res->other_cpu = -1.0;
+        if (e->win_all >= 0 && all >= 0 && e->res->srv_cpu >= 0)
+            e->res->other_cpu = (all - e->win_all) - e->res->lg_cpu -
+                                e->res->srv_cpu;
         printf("window-end\n");
     }
     fflush(stdout);
@@ -503,6 +513,31 @@ static void teardown(struct engine *e)
     free(e->queue);
 }
 
+/*
+ * epoll_pwait2 (Linux 5.11) takes a nanosecond timeout; where it is missing
+ * (older kernels, valgrind) fall back to epoll_wait, rounding up to 1 ms.
+ */
+static int wait_events(struct engine *e, struct epoll_event *evs,
+                       const struct timespec *ts)
+{
+    int n, ms;
+
+    if (!e->no_pwait2) {
+        n = epoll_pwait2(e->ep, evs, MAX_EVENTS, ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            goto done;
+        e->no_pwait2 = 1;
+    }
+    ms = (int)ts->tv_sec * 1000 + (int)((ts->tv_nsec + 999999) / 1000000);
+    n = epoll_wait(e->ep, evs, MAX_EVENTS, ms);
+done:
+    if (n < 0 && errno != EINTR) {
+        perror("loadgen: epoll_wait");
+        lg_stop = 1;
+    }
+    return n;
+}
+
 /* Waits for events until `until` (or one tick) and handles them. */
 static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
 {
@@ -518,7 +553,7 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
         ts.tv_sec = ts.tv_nsec = 0;
         before = clock_ns();
     }
-    n = epoll_pwait2(e->ep, evs, MAX_EVENTS, &ts, NULL);
+    n = wait_events(e, evs, &ts);
     e->now = clock_ns();
     for (int i = 0; i < n; i++)
         on_event(e, &evs[i]);

@@ -12,7 +12,9 @@
  * Exit status: 0 clean run, 1 errors were counted (or not all idle
  * connections came up), 2 bad usage or setup failure, 3 hard deadline hit.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -198,7 +200,7 @@ static void report_timed(const struct lg_config *cfg,
     double srv_us = (r->srv_cpu >= 0 && r->msgs > 0)
                         ? r->srv_cpu * 1e6 / (double)r->msgs : -1.0;
     uint64_t errors = lg_errors_total(&r->err);
-    char srv_cpu[32], srv_per[32], busy[32] = "NA";
+    char srv_cpu[32], srv_per[32], busy[32] = "NA", other[32] = "NA";
 
     printf("rate: %llu %s in %.3f s = %.0f %s/s\n",
            (unsigned long long)r->msgs, unit, r->secs, rate, unit);
@@ -214,16 +216,20 @@ static void report_timed(const struct lg_config *cfg,
     if (srv_us >= 0)
         printf("; server %.2f core, %.3f us per %s", r->srv_cpu / r->secs,
                srv_us, cfg->mode == LG_ECHO ? "message" : "connection");
+    if (r->other_cpu > -1.0 && r->secs > 0)
+        printf("; everything else %.2f core", r->other_cpu / r->secs);
     printf("\n");
     snprintf(srv_cpu, sizeof srv_cpu, "%.3f", r->srv_cpu);
     snprintf(srv_per, sizeof srv_per, "%.4f", srv_us);
     if (cfg->spin && r->secs > 0)
         snprintf(busy, sizeof busy, "%.3f", r->lg_busy / r->secs);
+    if (r->other_cpu > -1.0 && r->secs > 0)
+        snprintf(other, sizeof other, "%.3f", r->other_cpu / r->secs);
     printf("RESULT mode=%s conns=%u depth=%u size=%zu msgs=%llu secs=%.3f "
            "rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f errors=%llu "
            "err_connect=%llu err_reset=%llu err_mismatch=%llu "
            "err_timeout=%llu lg_cpu=%.3f lg_busy=%s srv_cpu=%s "
-           "srv_us_per_msg=%s\n",
+           "srv_us_per_msg=%s other_cpu=%s\n",
            cfg->mode == LG_ECHO ? "echo" : "connrate", cfg->conns,
            cfg->depth, cfg->size, (unsigned long long)r->msgs, r->secs, rate,
            (double)hist_quantile(r->lat, 0.50) / 1e3,
@@ -234,7 +240,8 @@ static void report_timed(const struct lg_config *cfg,
            (unsigned long long)r->err.mismatch,
            (unsigned long long)r->err.timeout,
            r->secs > 0 ? r->lg_cpu / r->secs : 0.0, busy,
-           r->srv_cpu >= 0 ? srv_cpu : "NA", srv_us >= 0 ? srv_per : "NA");
+           r->srv_cpu >= 0 ? srv_cpu : "NA", srv_us >= 0 ? srv_per : "NA",
+           other);
 }
 
 static void report_idle(const struct lg_config *cfg,

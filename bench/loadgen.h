@@ -53,6 +53,7 @@ struct lg_result {
     double lg_cpu;         /* this process's CPU seconds in the window */
     double lg_busy;        /* seconds of the window spent handling events */
     double srv_cpu;        /* server CPU seconds in the window, or -1 */
+    double other_cpu;      /* everything else's CPU seconds, or -1 */
     unsigned ready;        /* idle: connections confirmed and still open */
     double setup_secs;     /* idle: time until all were confirmed */
     int interrupted;       /* stopped early by SIGINT or SIGTERM */

@@ -4,7 +4,9 @@
  * Addresses are numeric on purpose: a benchmark must not depend on a
  * resolver, and loopback is the only place it may send traffic anyway.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "netutil.h"
 
 #include <arpa/inet.h>

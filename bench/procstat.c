@@ -3,9 +3,12 @@
  *
  * The command name (field 2) may contain spaces and parentheses, so fields
  * are counted from the last ')' in the line, as procps does: utime and
- * stime are the 12th and 13th fields after it.
+ * stime are the 12th and 13th fields after it. /proc/stat's first line is
+ * "cpu user nice system idle iowait irq softirq steal ...", in ticks.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "procstat.h"
 
 #include <fcntl.h>
@@ -46,23 +49,64 @@ long long procstat_parse_ticks(const char *text)
     return utime + stime;
 }
 
+long long procstat_parse_machine(const char *text)
+{
+    long long v[8], busy = 0;
+    const char *p = text;
+
+    if (strncmp(p, "cpu ", 4) != 0)
+        return -1;
+    p += 4;
+    for (int i = 0; i < 8; i++) {
+        char *end;
+        v[i] = strtoll(p, &end, 10);
+        if (end == p || v[i] < 0)
+            return -1;
+        p = end;
+    }
+    for (int i = 0; i < 8; i++)
+        if (i != 3 && i != 4)            /* idle and iowait */
+            busy += v[i];
+    return busy;
+}
+
+/* Reads a small /proc file into text; returns its length or -1. */
+static ssize_t slurp(const char *path, char *text, size_t size)
+{
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, text, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    return n;
+}
+
 double procstat_cpu_seconds(pid_t pid)
 {
     char path[64], text[1024];
     long hz = sysconf(_SC_CLK_TCK);
     long long ticks;
-    ssize_t n;
-    int fd;
 
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (hz <= 0 || slurp(path, text, sizeof text) < 0)
         return -1.0;
-    n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0 || hz <= 0)
-        return -1.0;
-    text[n] = '\0';
     ticks = procstat_parse_ticks(text);
+    return ticks < 0 ? -1.0 : (double)ticks / (double)hz;
+}
+
+double procstat_machine_busy(void)
+{
+    char text[512];                      /* the first line is enough */
+    long hz = sysconf(_SC_CLK_TCK);
+    long long ticks;
+
+    if (hz <= 0 || slurp("/proc/stat", text, sizeof text) < 0)
+        return -1.0;
+    ticks = procstat_parse_machine(text);
     return ticks < 0 ? -1.0 : (double)ticks / (double)hz;
 }

@@ -18,4 +18,15 @@ long long procstat_parse_ticks(const char *text);
 /* utime + stime of pid in seconds, or -1.0 if it cannot be read. */
 double procstat_cpu_seconds(pid_t pid);
 
+/*
+ * CPU-seconds the whole machine has spent not idle since boot (all CPUs:
+ * user, nice, system, irq, softirq, steal), from /proc/stat; -1.0 on
+ * failure. Over a window, this minus the server's and the load generator's
+ * CPU time is what everything else on the machine took.
+ */
+double procstat_machine_busy(void);
+
+/* Parses the text of /proc/stat; returns busy ticks or -1. */
+long long procstat_parse_machine(const char *text);
+
 #endif

@@ -8,7 +8,9 @@
  * is bound without SO_REUSEPORT, so a stale server still holding the port
  * makes bind fail instead of silently sharing the load.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "server.h"
 
 #include <errno.h>

@@ -6,7 +6,9 @@
  * command-line parsers must reject what they cannot read. Prints one line
  * per failure and a closing "N passed, N failed" line; exits 1 on failure.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

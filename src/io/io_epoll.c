@@ -1,4 +1,436 @@
-/* placeholder until the epoll backend lands */
+/*
+ * io_epoll.c -- the Linux readiness backend, for where io_uring is
+ * blocked (seccomp, kernel.io_uring_disabled, old kernels).
+ *
+ * It turns readiness into the completions io.h promises.  A post does no
+ * syscall: the op either goes on the loop's list of fresh ops, which
+ * poll() tries before it blocks, or is parked on its handle (h->rop,
+ * h->wop) until epoll says that side is ready.  Completions are therefore
+ * delivered only from poll(), inside io_loop_run().
+ *
+ * Edge-triggered.  Each socket is added once, when it joins the loop, with
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET, and is never modified: the hot path
+ * has no epoll_ctl, and EPOLLOUT costs nothing because its edge comes only
+ * after a write found the socket full.  Level-triggered would need a MOD
+ * on every park and unpark (or lazy removal, one extra wake-up each time),
+ * and would report a reset socket over and over until it was removed.
+ * The price of edges is the io brief's pitfall: an edge is not repeated,
+ * so a partial read must not be taken to mean "wait".  The backend keeps
+ * what the kernel last said per handle (EP_RD, EP_WR in h->bflags): a bit
+ * is set by every event and cleared only when a syscall proves the side
+ * not ready (EAGAIN), or a read returns less than it asked for, which
+ * proves the receive queue was empty at that instant; data arriving after
+ * that raises a new edge.  A post on a ready side is tried first; a post
+ * on a side known not to be ready parks at once, with no syscall.  Adding
+ * a socket queues its current readiness as an event, so new handles start
+ * with no bits and learn them from the kernel.
+ *
+ * Measured on this machine (2 vCPUs, kernel 6.18; loadgen echo, 64-byte
+ * messages; server CPU per message, see the report of this change):
+ *   trying every post first (EAGAIN then park)  +12% CPU/message vs this;
+ *   never trying first (park, epoll_ctl MOD to re-arm, the LT way)  +30%;
+ *   this design (try only what the kernel last said was ready)  baseline.
+ * Sends nearly always go out at once, so for them trying first is what
+ * pays; receives in a request/response protocol usually find nothing
+ * right after the reply, so skipping the try pays.
+ *
+ * End of stream is not taken from EPOLLRDHUP/EPOLLHUP: they only mark
+ * the side readable for good (EP_EOF), and reads go on until recv()
+ * returns 0, so bytes still buffered come first.  Accept is multishot: up
+ * to ACCEPT_BATCH connections per turn, then the op goes back on the fresh
+ * list so other sockets get their turn.  Running out of descriptors ends
+ * it with the error (IO_OP_MORE clear): the caller re-posts after a
+ * pause, instead of the loop spinning on a listener it cannot drain.
+ */
 #include "io_internal.h"
-static int epoll_init(struct io_loop *loop) { (void)loop; return IO_ENOSYS; }
-const struct io_backend io_backend_epoll = {"epoll", epoll_init, 0, 0, 0, 0, 0, 0, 0, 0};
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EVENT_BATCH 128         /* epoll events reaped per turn */
+#define RECV_BUF (64 * 1024)    /* the loop's receive buffer */
+#define ACCEPT_BATCH 32         /* accepts per listener per turn */
+
+/* io_op.bstate (IO_CANCEL_ASKED is io.c's). */
+#define EP_FRESH 0x01           /* on the fresh list: try it in poll() */
+#define EP_PARKED 0x02          /* waiting for an edge on its side */
+#define EP_CONNECTING 0x04      /* connect() said EINPROGRESS */
+
+/* io_handle.bflags: what the kernel said last. */
+#define EP_RD 0x01              /* receive side may be ready */
+#define EP_WR 0x02              /* send side may be ready */
+#define EP_EOF 0x04             /* hang-up or error seen: reads never block */
+
+/* The events every socket is registered for, once. */
+#define EP_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+struct epstate {
+  int epfd;
+  int efd;                           /* eventfd for io_wake */
+  struct io_op *fresh, *fresh_tail;  /* posted, to try before blocking */
+  struct epoll_event events[EVENT_BATCH];
+  char buf[RECV_BUF];                /* recv data, valid in the callback */
+};
+
+/* ---- helpers -------------------------------------------------------- */
+
+static void fresh_push(struct epstate *s, struct io_op *op) {
+  op->bstate |= EP_FRESH;
+  op->next = NULL;
+  if (s->fresh_tail)
+    s->fresh_tail->next = op;
+  else
+    s->fresh = op;
+  s->fresh_tail = op;
+}
+
+static void park(struct io_op *op) { op->bstate |= EP_PARKED; }
+
+static int would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+/* The last completion of op: nothing may touch op after this. */
+static int finish(struct io_loop *loop, struct io_op *op, int res) {
+  io__deliver(loop, op, res, 0);
+  return 1;
+}
+
+static void unregister(struct epstate *s, struct io_handle *h) {
+  if (h->bevents) {
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->sock, NULL);
+    h->bevents = 0;
+  }
+}
+
+/* Rounds up: a timer must never fire early.  < 0 waits for ever. */
+static int to_ms(int64_t ns) {
+  if (ns < 0)
+    return -1;
+  int64_t ms = ns / 1000000 + (ns % 1000000 != 0);
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* ---- the operations, run from poll() -------------------------------- */
+
+/* Errors that cost one pending connection, not the listener: accept(2)
+ * asks to treat these like EAGAIN and retry. */
+static int accept_transient(int e) {
+  switch (e) {
+  case EINTR: case ECONNABORTED: case EPROTO: case ENETDOWN:
+  case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+  case EOPNOTSUPP: case ENETUNREACH: case EPERM:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int run_accept(struct io_loop *loop, struct epstate *s,
+                      struct io_op *op) {
+  struct io_handle *h = op->h;
+  int done = 0, tries = 0;
+  for (;;) {
+    /* A callback may have cancelled op or closed the listener. */
+    if (op->bstate & IO_CANCEL_ASKED)
+      return done + finish(loop, op, IO_ECANCELED);
+    if (tries++ == ACCEPT_BATCH) {
+      fresh_push(s, op); /* still readable: more next turn */
+      return done;
+    }
+    int fd = accept4(h->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (would_block(e)) {
+        h->bflags &= (uint16_t)~EP_RD;
+        park(op);
+        return done;
+      }
+      if (accept_transient(e))
+        continue;
+      /* EMFILE, ENFILE, ENOBUFS...: disarm, the caller re-posts later. */
+      return done + finish(loop, op, io__from_errno(e));
+    }
+    op->u.accept.sock = fd;
+    io__deliver(loop, op, 0, 1);
+    done++;
+  }
+}
+
+static int run_recv(struct io_loop *loop, struct epstate *s,
+                    struct io_op *op) {
+  struct io_handle *h = op->h;
+  size_t want = op->u.recv.max < RECV_BUF ? op->u.recv.max : RECV_BUF;
+  ssize_t n;
+  /* MSG_DONTWAIT: an adopted socket might not be O_NONBLOCK. */
+  do
+    n = recv(h->sock, s->buf, want, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (!would_block(errno))
+      return finish(loop, op, io__from_errno(errno));
+    h->bflags &= (uint16_t)~EP_RD;
+    park(op);
+    return 0;
+  }
+  if (n == 0)
+    h->bflags |= EP_EOF;
+  else if ((size_t)n < want && !(h->bflags & EP_EOF))
+    h->bflags &= (uint16_t)~EP_RD; /* drained: the next bytes are an edge */
+  op->u.recv.data = s->buf;
+  return finish(loop, op, (int)n);
+}
+
+/* Takes n written bytes off the front of op's buffers; 1 when none are
+ * left (complete_send's walk in io_uring.c). */
+static int advance(struct io_op *op, size_t n) {
+  op->u.send.total += (uint32_t)n;
+  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
+    n -= op->u.send.bufs[0].len;
+    op->u.send.bufs++;
+    op->u.send.nbufs--;
+  }
+  if (op->u.send.nbufs == 0)
+    return 1;
+  op->u.send.bufs[0].base += n;
+  op->u.send.bufs[0].len -= n;
+  return 0;
+}
+
+static int run_send(struct io_loop *loop, struct io_op *op) {
+  struct io_handle *h = op->h;
+  for (;;) {
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)op->u.send.bufs; /* io_buf is an iovec */
+    m.msg_iovlen = op->u.send.nbufs;
+    ssize_t n = sendmsg(h->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (!would_block(errno))
+        return finish(loop, op, io__from_errno(errno));
+      break;
+    }
+    if (advance(op, (size_t)n))
+      return finish(loop, op, (int)op->u.send.total);
+    if (n == 0)
+      break; /* nothing taken with bytes left: treat it as full */
+    /* Partial: go on until done or EAGAIN, which re-arms the edge. */
+  }
+  h->bflags &= (uint16_t)~EP_WR;
+  park(op);
+  return 0;
+}
+
+static int run_connect(struct io_loop *loop, struct io_op *op) {
+  struct io_handle *h = op->h;
+  int err;
+  if (!(op->bstate & EP_CONNECTING)) {
+    h->bflags = 0; /* anything seen before connect() was about no peer */
+    if (connect(h->sock, op->u.connect.addr,
+                (socklen_t)op->u.connect.addrlen) == 0)
+      return finish(loop, op, 0);
+    if (errno != EINPROGRESS && errno != EINTR)
+      return finish(loop, op, io__from_errno(errno));
+    op->bstate |= EP_CONNECTING;
+    park(op);
+    return 0;
+  }
+  /* EPOLLOUT (connected) or EPOLLERR/EPOLLHUP (failed) came: ask. */
+  socklen_t len = sizeof err;
+  if (getsockopt(h->sock, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    err = errno;
+  return finish(loop, op, io__from_errno(err));
+}
+
+/* Runs op now (it is neither fresh nor parked); returns completions. */
+static int run_op(struct io_loop *loop, struct epstate *s,
+                  struct io_op *op) {
+  if (op->bstate & IO_CANCEL_ASKED)
+    return finish(loop, op, IO_ECANCELED);
+  switch (op->type) {
+  case IO_OP_ACCEPT:
+    return run_accept(loop, s, op);
+  case IO_OP_RECV:
+    return run_recv(loop, s, op);
+  case IO_OP_SEND:
+    return run_send(loop, op);
+  case IO_OP_CONNECT:
+    return run_connect(loop, op);
+  default:
+    abort(); /* io.c never posts anything else here */
+  }
+}
+
+/* ---- the backend ---------------------------------------------------- */
+
+static int epoll_init(struct io_loop *loop) {
+  struct epstate *s = malloc(sizeof *s);
+  if (!s)
+    return IO_ENOMEM;
+  s->fresh = s->fresh_tail = NULL;
+  s->efd = -1;
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  int err = s->epfd < 0 ? io__from_errno(errno) : 0;
+  if (!err) {
+    s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->efd < 0)
+      err = io__from_errno(errno);
+  }
+  if (!err) {
+    /* Level-triggered, data.ptr NULL: no handle lives at NULL. */
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = NULL;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) != 0)
+      err = io__from_errno(errno);
+  }
+  if (err) {
+    if (s->efd >= 0)
+      close(s->efd);
+    if (s->epfd >= 0)
+      close(s->epfd);
+    free(s);
+    return err;
+  }
+  loop->bs = s;
+  return 0;
+}
+
+static void epoll_done(struct io_loop *loop) {
+  struct epstate *s = loop->bs;
+  close(s->efd);
+  close(s->epfd);
+  free(s);
+}
+
+static int epoll_open(struct io_loop *loop, struct io_handle *h) {
+  struct epstate *s = loop->bs;
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EP_EVENTS;
+  ev.data.ptr = h;
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, h->sock, &ev) != 0)
+    return io__from_errno(errno);
+  h->bevents = EP_EVENTS;
+  h->bflags = 0; /* the kernel queues the current state as an event */
+  return 0;
+}
+
+static void epoll_post(struct io_loop *loop, struct io_op *op) {
+  struct epstate *s = loop->bs;
+  int sendside = op->type == IO_OP_SEND || op->type == IO_OP_CONNECT;
+  unsigned ready = op->h->bflags & (sendside ? EP_WR : EP_RD);
+  if (ready || op->type == IO_OP_CONNECT)
+    fresh_push(s, op);
+  else
+    park(op); /* not ready when last asked: an edge will come */
+}
+
+static void epoll_cancel(struct io_loop *loop, struct io_op *op) {
+  if (op->bstate & EP_PARKED) {
+    op->bstate &= (uint16_t)~EP_PARKED;
+    io__defer(loop, op, IO_ECANCELED);
+  }
+  /* A fresh op completes cancelled when poll() reaches it; an accept
+   * whose callback is cancelling it sees the flag when that returns. */
+}
+
+static void epoll_cancel_all(struct io_loop *loop, struct io_handle *h) {
+  struct io_op *ops[2] = {h->rop, h->wop};
+  for (int i = 0; i < 2; i++) {
+    if (ops[i] && !(ops[i]->bstate & IO_CANCEL_ASKED)) {
+      ops[i]->bstate |= IO_CANCEL_ASKED;
+      epoll_cancel(loop, ops[i]);
+    }
+  }
+  /* No events for h from here on, even if the socket outlives close()
+   * in another process that inherited it. */
+  unregister(loop->bs, h);
+}
+
+static void epoll_close(struct io_loop *loop, struct io_handle *h) {
+  unregister(loop->bs, h);
+  io_sock_close(h->sock);
+}
+
+/* Tries what was posted since the last turn.  What the callbacks post now
+ * waits for the next turn, so a callback cannot starve the loop. */
+static int run_fresh(struct io_loop *loop, struct epstate *s) {
+  struct io_op *op = s->fresh;
+  int done = 0;
+  s->fresh = s->fresh_tail = NULL;
+  while (op) {
+    struct io_op *next = op->next;
+    op->bstate &= (uint16_t)~EP_FRESH;
+    done += run_op(loop, s, op);
+    op = next;
+  }
+  return done;
+}
+
+/* An op that was parked on a side that is now ready. */
+static int resume(struct io_loop *loop, struct epstate *s, struct io_op *op,
+                  unsigned side) {
+  if (!op || !(op->bstate & EP_PARKED) || !(op->h->bflags & side))
+    return 0;
+  op->bstate &= (uint16_t)~EP_PARKED;
+  return run_op(loop, s, op);
+}
+
+static int dispatch(struct io_loop *loop, struct epstate *s,
+                    const struct epoll_event *ev) {
+  struct io_handle *h = ev->data.ptr;
+  uint32_t e = ev->events;
+  if (!h) {
+    uint64_t v;
+    ssize_t r = read(s->efd, &v, sizeof v); /* reset the counter */
+    (void)r;
+    io__woken(loop);
+    return 0;
+  }
+  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    h->bflags |= EP_RD;
+  if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+    h->bflags |= EP_WR;
+  if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    h->bflags |= EP_EOF;
+  /* h stays valid: a handle is freed only after this turn's poll(). */
+  int done = resume(loop, s, h->rop, EP_RD);
+  return done + resume(loop, s, h->wop, EP_WR);
+}
+
+/* io_backend.wait (not "epoll_wait": libc has that name). */
+static int epoll_poll(struct io_loop *loop, int64_t timeout_ns) {
+  struct epstate *s = loop->bs;
+  int done = run_fresh(loop, s);
+  /* Callbacks ran (they may have deferred, closed or set timers) or
+   * posted more: look, but do not block. */
+  int ms = done > 0 || s->fresh ? 0 : to_ms(timeout_ns);
+  int n = epoll_wait(s->epfd, s->events, EVENT_BATCH, ms);
+  if (n < 0)
+    return errno == EINTR ? done : io__from_errno(errno);
+  for (int i = 0; i < n; i++)
+    done += dispatch(loop, s, &s->events[i]);
+  return done;
+}
+
+static void epoll_wake(struct io_loop *loop) {
+  struct epstate *s = loop->bs;
+  uint64_t one = 1;
+  /* EAGAIN only if the counter is about to overflow: already woken. */
+  ssize_t r = write(s->efd, &one, sizeof one);
+  (void)r;
+}
+
+const struct io_backend io_backend_epoll = {
+    "epoll",         epoll_init,       epoll_done,  epoll_open,
+    epoll_post,      epoll_cancel,     epoll_cancel_all,
+    epoll_close,     epoll_poll,       epoll_wake,
+};

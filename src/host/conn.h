@@ -1,0 +1,98 @@
+/*
+ * conn.h -- a connection: its socket, its in-flight operations, the bytes
+ * received but not yet read, and its deadlines.
+ *
+ * The worker owns every conn.  Lua sees a box (lconn.c) that points here;
+ * closing from Lua only *requests* a close.  The conn is freed once the
+ * handle's last completion and the deadline timer's completion are in,
+ * because until then the kernel may still write into its records.
+ *
+ * Deadlines are lazy: one timer per connection, posted for the earliest
+ * deadline and not cancelled when an operation finishes in time.  When it
+ * fires it cancels whatever is overdue and re-posts itself for what is
+ * still waiting, so a busy connection with a timeout costs no timer work
+ * per message.
+ */
+#ifndef HOST_CONN_H
+#define HOST_CONN_H
+
+#include "addr.h"
+#include "io.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker;
+struct task;
+
+#define CONN_SEND_BATCH 4     /* strings gathered into one send */
+#define CONN_MAXLINE 65536    /* default line limit */
+#define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
+#define CONN_RBUF_CHUNK 16384 /* read buffers come in this size first */
+
+/* conn.flags */
+#define CONN_EOF 0x01         /* the peer finished sending */
+#define CONN_RTIMEDOUT 0x02   /* the recv was cancelled by its deadline */
+#define CONN_WTIMEDOUT 0x04   /* the send/connect was, likewise */
+#define CONN_CLOSING 0x08     /* close requested */
+#define CONN_SHUTDOWN 0x10    /* no more sends */
+#define CONN_HANDLE_DONE 0x20 /* the handle's close callback ran */
+#define CONN_CONNECTING 0x40  /* the send-side op is a connect */
+
+struct conn_box { struct conn *c; };
+
+struct conn {
+  struct io_handle h;        /* h.data == this */
+  struct io_op rop;          /* the recv in flight (kernel's while posted) */
+  struct io_op wop;          /* the send or connect in flight (likewise) */
+  struct io_op top;          /* the deadline timer (likewise) */
+  struct worker *w;
+  struct conn *prev, *next;  /* the worker's open connections */
+  struct conn_box *box;      /* the Lua userdata, NULL once collected */
+  struct task *owner;        /* the handler task, for error reports */
+  struct task *reader;       /* task waiting on rop, or NULL */
+  struct task *writer;       /* task waiting on wop, or NULL */
+  char *rbuf;                /* received, unread: rbuf[rpos .. rpos+rlen) */
+  uint32_t rpos, rlen, rcap;
+  uint32_t maxline;          /* read("l") limit */
+  uint32_t maxread;          /* read("a") limit */
+  uint32_t want;             /* the pending read's n / max */
+  int rerr;                  /* sticky receive error (IO_E*), 0 = none */
+  int werr;                  /* sticky send error */
+  uint8_t rmode;             /* the pending read's mode (lconn.c) */
+  uint8_t flags;             /* CONN_* */
+  uint8_t lines;             /* the pending read is a lines() step */
+  uint8_t nsend;             /* strings in the send in flight */
+  uint64_t timeout;          /* ns per operation, 0 = none */
+  uint64_t rdue, wdue;       /* deadlines of the waiting ops */
+  uint64_t tdue;             /* when the posted timer fires */
+  struct io_buf sbufs[CONN_SEND_BATCH]; /* the send in flight's buffers */
+};
+
+/* A closed conn with no socket, in the worker's list; NULL if no memory. */
+struct conn *conn_new(struct worker *w);
+/* Adopt an accepted socket; on failure the conn is freed. */
+int conn_open(struct conn *c, io_sock sock);
+/* Request a close (idempotent).  Waiting tasks resume from their ops'
+ * completions with "closed". */
+void conn_close(struct conn *c);
+static inline int conn_closing(const struct conn *c) {
+  return (c->flags & CONN_CLOSING) != 0;
+}
+void conn_set_owner(struct conn *c, struct task *t);
+/* "ip:port" of the peer / of our end, or "?" */
+void conn_peer(struct conn *c, char *buf, size_t size);
+void conn_local(struct conn *c, char *buf, size_t size);
+
+/* Buffered input. */
+int conn_rbuf_append(struct conn *c, const char *p, size_t n);
+void conn_rbuf_consume(struct conn *c, size_t n);
+static inline const char *conn_rdata(const struct conn *c) {
+  return c->rbuf + c->rpos;
+}
+
+/* Start the deadline of the op just posted on side `wr` (0 recv, 1 send
+ * or connect), if the connection has a timeout. */
+void conn_arm(struct conn *c, int wr);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * host.h -- the process: configuration, the workers, stopping, the exit
+ * code.  host_run() starts one worker per thread, waits for signals and
+ * for the workers to finish, and returns the process's exit code.
+ */
+#ifndef HOST_HOST_H
+#define HOST_HOST_H
+
+#include "io.h"
+#include "sys.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define HOST_DEFAULT_LISTEN "127.0.0.1:4567"
+#define HOST_MAX_LISTEN 16
+
+enum { HOST_EXIT_OK = 0, HOST_EXIT_FAILED = 1, HOST_EXIT_USAGE = 2 };
+
+struct host_config {
+  const char *script;        /* path of the script (NULL in test mode) */
+  int argc;                  /* the script's own arguments */
+  char **argv;
+  const char *listen[HOST_MAX_LISTEN]; /* --listen, in order */
+  int nlisten;
+  int workers;               /* --workers */
+  double grace;              /* --grace, seconds */
+  size_t memory_limit;       /* --memory-limit, bytes per worker VM */
+  const struct io_backend *backend;
+  int test_mode;             /* `host test`: argv are the test files */
+};
+
+struct worker;
+struct group;
+
+struct host {
+  struct host_config cfg;
+  struct worker **workers;
+  int nworkers;
+  atomic_int running;        /* workers not yet finished */
+  atomic_int stops;          /* stop requests so far */
+  atomic_int exit_code;
+  sys_mutex lock;            /* guards groups and failed */
+  struct group *groups;
+  int failed;                /* a script failure was reported */
+#ifndef _WIN32
+  sys_thread main_thread;    /* woken with SIGUSR1 when a worker ends */
+#endif
+};
+
+int host_run(const struct host_config *cfg);
+/* Any thread: a graceful stop of every worker (grace < 0: the configured
+ * grace).  A second request stops at once. */
+void host_stop(struct host *h, double grace);
+/* A worker's script failed: print msg once, exit code 1, stop all. */
+void host_fail(struct host *h, const char *msg);
+/* Sets the exit code (the test runner's verdict). */
+void host_set_exit(struct host *h, int code);
+/* A worker thread has finished. */
+void host_worker_done(struct host *h);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * listener.h -- a listening socket of one worker, accepting with one
+ * multishot accept and handing each connection to on_conn.
+ *
+ * Failed accepts are not fatal: running out of descriptors (EMFILE,
+ * ENFILE) or memory pauses accepting for ACCEPT_PAUSE_MS and then tries
+ * again, so the backlog waits instead of the loop spinning; anything else
+ * is logged and accepting goes on.
+ */
+#ifndef HOST_LISTENER_H
+#define HOST_LISTENER_H
+
+#include "addr.h"
+#include "io.h"
+
+#include <stdint.h>
+
+struct worker;
+struct group;
+struct listener;
+
+#define ACCEPT_PAUSE_MS 100
+
+struct listener_box { struct listener *l; };
+
+typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
+
+struct listener {
+  struct io_handle h;        /* h.data == this */
+  struct io_op aop;          /* the multishot accept (kernel's while posted) */
+  struct io_op pause;        /* the back-off timer (likewise) */
+  struct worker *w;
+  struct listener *prev, *next; /* the worker's listeners */
+  struct listener_box *box;  /* the Lua userdata, NULL once collected */
+  struct group *group;       /* the workers listening on this address */
+  listener_conn_cb on_conn;
+  int handler_ref;           /* registry ref of the handler function */
+  uint32_t maxline, maxread; /* options given to each connection */
+  uint64_t timeout;
+  int closing;
+  int handle_done;
+  char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
+};
+
+/* Binds (joining the group `key` of this address across workers) and
+ * starts accepting.  0, or an IO_E* code and *out untouched. */
+int listener_open(struct worker *w, const char *key, struct addr *a,
+                  int backlog, listener_conn_cb on_conn,
+                  struct listener **out);
+/* Stops accepting and frees the listener once its ops are done. */
+void listener_close(struct listener *l);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * worker.h -- one thread: its own completion loop, its own Lua VM, its
+ * own timers, tasks and connections.  Nothing in a worker is touched by
+ * another thread except its inbox (worker_post), which is how stop
+ * requests and, on Windows, accepted sockets arrive.
+ */
+#ifndef HOST_WORKER_H
+#define HOST_WORKER_H
+
+#include "io.h"
+#include "sys.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct host;
+struct conn;
+struct listener;
+struct task;
+struct sleeper;
+struct lua_State;
+
+enum msg_type {
+  MSG_STOP,      /* begin a graceful stop (a second one: stop at once) */
+  MSG_ACCEPTED   /* a connection handed over by the accepting worker */
+};
+
+struct msg {
+  struct msg *next;
+  int type;
+  io_sock sock;              /* MSG_ACCEPTED */
+  struct listener *target;   /* MSG_ACCEPTED: this worker's listener */
+  double grace;              /* MSG_STOP: seconds */
+};
+
+struct worker {
+  int id;                    /* 1..N */
+  struct host *host;
+  struct io_loop *loop;
+  struct lua_State *L;
+  sys_thread thread;
+
+  sys_mutex inbox_lock;      /* guards inbox and loop_ready */
+  struct msg *inbox, *inbox_tail;
+  int loop_ready;            /* the loop exists: io_wake may be called */
+
+  struct task *runq, *runq_tail;   /* tasks to resume next turn */
+  struct task *tasks;        /* every live task (for a forced stop) */
+  struct conn *conns;        /* every open connection */
+  struct listener *listeners;
+  struct sleeper *sleepers;  /* posted host.sleep / host.wait timers */
+  struct sleeper *free_sleepers;
+  struct task *free_tasks;
+
+  int stopping;              /* graceful stop begun: no more accepts */
+  int killing;               /* grace over: nothing resumes any more */
+  struct io_op grace_op;     /* fires when the grace period ends */
+
+  char *spare_rbufs[16];     /* idle read buffers of CONN_RBUF_CHUNK */
+  int nspare;
+
+  size_t mem;                /* bytes the VM holds */
+  size_t mem_limit;          /* 0 = none */
+  int ntasks;                /* live tasks */
+  int nconns;                /* open connections */
+  int main_done;             /* the script's main chunk has finished */
+};
+
+/* Creates the worker (not started).  NULL if out of memory. */
+struct worker *worker_new(struct host *host, int id);
+int worker_start(struct worker *w);
+void worker_join(struct worker *w);
+void worker_free(struct worker *w);
+
+/* Any thread: queue m (malloc'd; the worker frees it) and wake it. */
+void worker_post(struct worker *w, struct msg *m);
+
+/* The script's main task returned nres values (on co's stack), or
+ * failed with the message on co's stack. */
+void worker_main_done(struct worker *w, struct lua_State *co, int nres);
+void worker_main_failed(struct worker *w, struct lua_State *co);
+
+/* On the worker: start closing listeners, let tasks finish within
+ * `grace` seconds, then close everything. */
+void worker_stop(struct worker *w, double grace);
+
+#endif

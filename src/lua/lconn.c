@@ -1,0 +1,530 @@
+/*
+ * lconn.c -- the "host.conn" type: recv, read, lines, send, settimeout,
+ * shutdown, close, and host.connect.
+ *
+ * Each waiting method has three parts, as OpenResty's cosockets do: try
+ * (satisfy it from what is buffered), post (start the operation, record
+ * the task as its waiter, yield with a continuation), and the completion
+ * (store what arrived and resume the task, whose continuation tries
+ * again).  The hot path of conn:recv() skips the buffer: the completion
+ * pushes the received bytes as the Lua string itself and the continuation
+ * returns it.
+ *
+ * Failures the network causes return nil, err (+ the partial data for a
+ * read that ended early); misuse raises: a bad argument, a closed
+ * connection, a second task reading (or sending) while one waits.
+ */
+#include "conn.h"
+#include "lhost.h"
+#include "lsched.h"
+#include "worker.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+#define CONN_META "host.conn"
+#define RECV_DEFAULT 65536
+#define LINES_FLAG ((lua_KContext)1) /* the read's continuation context */
+
+enum { RECV_ANY, READ_N, READ_LINE, READ_LINE_KEEP, READ_ALL };
+
+/* ---- boxes ------------------------------------------------------------ */
+
+void lconn_push(lua_State *L, struct conn *c) {
+  struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->c = c;
+  c->box = b;
+  luaL_setmetatable(L, CONN_META);
+}
+
+static struct conn *toconn(lua_State *L, int idx) {
+  struct conn_box *b = luaL_checkudata(L, idx, CONN_META);
+  if (!b->c || conn_closing(b->c))
+    luaL_error(L, "attempt to use a closed connection");
+  return b->c;
+}
+
+/* The fixed error words of the API, or the system's message. */
+const char *lconn_errstr(int err, char *buf, size_t size) {
+  switch (err) {
+  case IO_ECONNRESET:
+  case IO_EPIPE:
+    return "reset";
+  case IO_ECONNREFUSED:
+    return "refused";
+  case IO_ETIMEDOUT:
+    return "timeout";
+  case 0:
+  case IO_ECANCELED:
+    return "closed";
+  default:
+    return io_strerror(err, buf, size);
+  }
+}
+
+static int fail(lua_State *L, const char *err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, err);
+  return 2;
+}
+
+static int fail_code(lua_State *L, int code) {
+  char buf[128];
+  return fail(L, lconn_errstr(code, buf, sizeof buf));
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Ends a read that cannot be satisfied: nil, err [, the partial data]. */
+static int read_fail(lua_State *L, struct conn *c, const char *err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, err);
+  if (c->rlen == 0 || c->rmode == RECV_ANY)
+    return 2;
+  lua_pushlstring(L, conn_rdata(c), c->rlen);
+  conn_rbuf_consume(c, c->rlen);
+  return 3;
+}
+
+static int push_take(lua_State *L, struct conn *c, size_t n, size_t skip) {
+  lua_pushlstring(L, conn_rdata(c), n);
+  conn_rbuf_consume(c, n + skip);
+  return 1;
+}
+
+/* Try to satisfy the pending read from the buffer.  Returns the number
+ * of results, or -1 if more data must arrive first. */
+static int try_read(lua_State *L, struct conn *c) {
+  const char *p = conn_rdata(c);
+  switch (c->rmode) {
+  case RECV_ANY:
+    if (c->rlen)
+      return push_take(L, c, c->rlen < c->want ? c->rlen : c->want, 0);
+    break;
+  case READ_N:
+    if (c->rlen >= c->want)
+      return push_take(L, c, c->want, 0);
+    break;
+  case READ_LINE:
+  case READ_LINE_KEEP: {
+    const char *nl = c->rlen ? memchr(p, '\n', c->rlen) : NULL;
+    if (nl) {
+      size_t len = (size_t)(nl - p); /* without the '\n' */
+      size_t cut = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+      if (cut > c->maxline)
+        return fail(L, "too long");
+      if (c->rmode == READ_LINE_KEEP)
+        return push_take(L, c, len + 1, 0);
+      return push_take(L, c, cut, len - cut + 1);
+    }
+    if (c->rlen > c->maxline)
+      return fail(L, "too long");
+    break;
+  }
+  case READ_ALL:
+    if (c->rlen > c->maxread)
+      return fail(L, "too long");
+    if (c->flags & CONN_EOF)
+      return push_take(L, c, c->rlen, 0);
+    break;
+  }
+  if (c->flags & CONN_EOF)
+    return read_fail(L, c, "closed");
+  if (c->rerr) {
+    char buf[128];
+    return read_fail(L, c, lconn_errstr(c->rerr, buf, sizeof buf));
+  }
+  return -1;
+}
+
+static void on_recv(struct io_op *op) {
+  struct conn *c = op->data;
+  struct task *t = c->reader;
+  int res = op->res;
+  c->reader = NULL;
+  if (res > 0) {
+    if (t && c->rmode == RECV_ANY && c->rlen == 0) {
+      /* The hot path: the continuation, running inside the task (where a
+       * memory error is caught), makes the loop's buffer the Lua string
+       * itself.  The buffer stays ours until this callback returns. */
+    } else {
+      if (conn_rbuf_append(c, op->u.recv.data, (size_t)res) != 0)
+        c->rerr = IO_ENOMEM;
+      op->u.recv.data = NULL;
+    }
+  } else if (res == 0) {
+    c->flags |= CONN_EOF;
+  } else if (res != IO_ECANCELED) {
+    c->rerr = res; /* sticky: a reset connection stays reset */
+  }
+  if (t)
+    task_resume(t, 0);
+  op->u.recv.data = NULL; /* the buffer goes back to the loop now */
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx);
+
+/* The conn of a read in progress: argument 1, or lines()' upvalue. */
+static struct conn *reading_conn(lua_State *L, lua_KContext ctx) {
+  int idx = ctx == LINES_FLAG ? lua_upvalueindex(1) : 1;
+  struct conn_box *b = lua_touserdata(L, idx);
+  return b->c;
+}
+
+/* lines() ends at "closed" (after a last unterminated line, as io.lines
+ * does) and raises any other error.  n results are on the stack, as
+ * try_read left them. */
+static int lines_result(lua_State *L, int n) {
+  if (n == 1)
+    return 1;
+  const char *err = lua_tostring(L, -(n - 1));
+  if (strcmp(err, "closed") != 0)
+    return luaL_error(L, "conn:lines(): %s", err);
+  if (n == 3)
+    return 1; /* the partial last line */
+  lua_pushnil(L);
+  return 1;
+}
+
+static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
+  int n = try_read(L, c);
+  if (n >= 0)
+    return (ctx & LINES_FLAG) ? lines_result(L, n) : n;
+  struct task *t = task_of(L);
+  uint32_t max = RECV_DEFAULT;
+  if (c->rmode == RECV_ANY)
+    max = c->want;
+  else if (c->rmode == READ_N && c->want - c->rlen < max)
+    max = c->want - c->rlen;
+  int err = io_recv(&c->h, &c->rop, max, on_recv);
+  if (err)
+    return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
+  c->reader = t;
+  conn_arm(c, 0);
+  return task_yield(L, t, ctx, read_k);
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx) {
+  struct conn *c = reading_conn(L, ctx);
+  (void)status;
+  if (c && c->rop.u.recv.data) { /* on_recv's hot path */
+    const char *data = c->rop.u.recv.data;
+    c->rop.u.recv.data = NULL;
+    lua_pushlstring(L, data, (size_t)c->rop.res);
+    return 1;
+  }
+  if (!c || conn_closing(c))
+    return (ctx & LINES_FLAG) ? lines_result(L, fail(L, "closed"))
+                              : fail(L, "closed");
+  if (c->flags & CONN_RTIMEDOUT) {
+    c->flags &= (uint8_t)~CONN_RTIMEDOUT;
+    return (ctx & LINES_FLAG) ? lines_result(L, fail(L, "timeout"))
+                              : fail(L, "timeout");
+  }
+  return read_more(L, c, ctx);
+}
+
+static void begin_read(lua_State *L, struct conn *c, int mode, size_t want,
+                       const char *what) {
+  task_current(L, what);
+  if (c->reader)
+    luaL_error(L, "another task is already reading from this connection");
+  c->rmode = (uint8_t)mode;
+  c->want = (uint32_t)want;
+}
+
+static int lconn_recv(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, RECV_DEFAULT);
+  luaL_argcheck(L, max >= 1 && max <= (1 << 30), 2, "out of range");
+  begin_read(L, c, RECV_ANY, (size_t)max, "conn:recv");
+  return read_more(L, c, 0);
+}
+
+static int lconn_read(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  int mode;
+  size_t want = 0;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= UINT32_MAX, 2, "out of range");
+    if (n == 0) {
+      task_current(L, "conn:read");
+      lua_pushliteral(L, "");
+      return 1;
+    }
+    mode = READ_N;
+    want = (size_t)n;
+  } else {
+    const char *f = luaL_optstring(L, 2, "l");
+    if (*f == '*')
+      f++; /* "*l", as Lua 5.1 and LuaSocket spell it */
+    switch (*f) {
+    case 'l': mode = READ_LINE; break;
+    case 'L': mode = READ_LINE_KEEP; break;
+    case 'a': mode = READ_ALL; break;
+    default: return luaL_argerror(L, 2, "invalid format");
+    }
+  }
+  begin_read(L, c, mode, want, "conn:read");
+  lua_settop(L, 2);
+  return read_more(L, c, 0);
+}
+
+static int lines_iter(lua_State *L) {
+  struct conn_box *b = lua_touserdata(L, lua_upvalueindex(1));
+  if (!b->c || conn_closing(b->c))
+    return luaL_error(L, "attempt to use a closed connection");
+  begin_read(L, b->c, READ_LINE, 0, "conn:lines");
+  return read_more(L, b->c, LINES_FLAG);
+}
+
+static int lconn_lines(lua_State *L) {
+  toconn(L, 1);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, lines_iter, 1);
+  return 1;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void on_send(struct io_op *op) {
+  struct conn *c = op->data;
+  struct task *t = c->writer;
+  c->writer = NULL;
+  if (op->res < 0 && op->res != IO_ECANCELED)
+    c->werr = op->res;
+  if (t)
+    task_resume(t, 0);
+}
+
+static int send_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Sends the arguments from index `from` on, CONN_SEND_BATCH at a time. */
+static int send_more(lua_State *L, struct conn *c, int from) {
+  int top = lua_gettop(L), n = 0, i;
+  for (i = from; i <= top && n < CONN_SEND_BATCH; i++) {
+    size_t len;
+    const char *s = lua_tolstring(L, i, &len);
+    if (len)
+      c->sbufs[n++] = io_buf_make(s, len);
+  }
+  if (n == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  int err = io_send(&c->h, &c->wop, c->sbufs, n, on_send);
+  if (err)
+    return luaL_error(L, "conn: cannot send (%d)", err); /* a bug */
+  struct task *t = task_of(L);
+  c->writer = t;
+  conn_arm(c, 1);
+  /* The strings stay on this coroutine's stack, and the coroutine is
+   * pinned in the registry until on_send resumes it: the kernel's
+   * pointers into them stay valid without a reference per string. */
+  return task_yield(L, t, i, send_k);
+}
+
+static int send_k(lua_State *L, int status, lua_KContext ctx) {
+  struct conn_box *b = lua_touserdata(L, 1);
+  struct conn *c = b->c;
+  (void)status;
+  if (!c || conn_closing(c))
+    return fail(L, "closed");
+  if (c->flags & CONN_WTIMEDOUT) {
+    c->flags &= (uint8_t)~CONN_WTIMEDOUT;
+    return fail(L, "timeout");
+  }
+  if (c->werr)
+    return fail_code(L, c->werr);
+  return send_more(L, c, (int)ctx);
+}
+
+static int lconn_send(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  int top = lua_gettop(L);
+  for (int i = 2; i <= top; i++)
+    luaL_checklstring(L, i, NULL); /* numbers become strings in place */
+  task_current(L, "conn:send");
+  if (c->writer)
+    return luaL_error(L, "another task is already sending on this connection");
+  if (c->werr)
+    return fail_code(L, c->werr);
+  if (c->flags & CONN_SHUTDOWN)
+    return fail(L, "closed");
+  return send_more(L, c, 2);
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void on_connect(struct io_op *op) {
+  struct conn *c = op->data;
+  struct task *t = c->writer;
+  c->writer = NULL;
+  c->werr = op->res;
+  if (t)
+    task_resume(t, 0);
+}
+
+static int connect_k(lua_State *L, int status, lua_KContext ctx) {
+  struct conn *c = (struct conn *)ctx;
+  int err = c->werr, timedout = (c->flags & CONN_WTIMEDOUT) != 0;
+  (void)status;
+  c->timeout = 0; /* the connect timeout is not the connection's */
+  c->flags &= (uint8_t)~(CONN_WTIMEDOUT | CONN_CONNECTING);
+  c->werr = 0;
+  if (err || conn_closing(c)) {
+    conn_close(c);
+    if (timedout)
+      return fail(L, "timeout");
+    return fail_code(L, err ? err : IO_ECANCELED);
+  }
+  lconn_push(L, c);
+  return 1;
+}
+
+/* host.connect(address [, timeout]) -> conn | nil, err */
+int lconn_connect(lua_State *L) {
+  struct worker *w = lhost_worker(L);
+  const char *text = luaL_checkstring(L, 1);
+  double timeout = luaL_optnumber(L, 2, 0);
+  char msg[128];
+  luaL_argcheck(L, timeout >= 0, 2, "negative timeout");
+  struct task *t = task_current(L, "host.connect");
+  /* The address must outlive the connect: a userdata on this task's
+   * stack lives as long as the wait. */
+  struct addr *a = lua_newuserdatauv(L, sizeof *a, 0);
+  if (addr_parse(text, a, msg, sizeof msg) != 0)
+    return luaL_argerror(L, 1, msg);
+  if (a->any)
+    return luaL_argerror(L, 1, "cannot connect to '*'");
+  struct conn *c = conn_new(w);
+  if (!c)
+    return luaL_error(L, "not enough memory");
+  io_connect(w->loop, &c->h, &c->wop, (struct sockaddr *)&a->ss, a->len,
+             on_connect);
+  c->flags &= (uint8_t)~CONN_HANDLE_DONE;
+  c->flags |= CONN_CONNECTING;
+  c->writer = t;
+  if (timeout > 0) {
+    c->timeout = timeout > 1e9 ? (uint64_t)1e18 : (uint64_t)(timeout * 1e9);
+    conn_arm(c, 1);
+  }
+  return task_yield(L, t, (lua_KContext)c, connect_k);
+}
+
+/* ---- the rest of the methods -------------------------------------------- */
+
+static int lconn_settimeout(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    c->timeout = 0;
+  } else {
+    double s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0, 2, "negative timeout");
+    c->timeout = s > 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9);
+    if (c->timeout == 0)
+      c->timeout = 1; /* 0 s: expire at the next turn */
+  }
+  return 0;
+}
+
+static int lconn_setoption(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  static const char *const names[] = {"maxline", "maxread", NULL};
+  int which = luaL_checkoption(L, 2, NULL, names);
+  lua_Integer v = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, v >= 1 && v <= (lua_Integer)1 << 30, 3, "out of range");
+  if (which == 0)
+    c->maxline = (uint32_t)v;
+  else
+    c->maxread = (uint32_t)v;
+  return 0;
+}
+
+static int lconn_shutdown(lua_State *L) {
+  struct conn *c = toconn(L, 1);
+  if (c->writer)
+    return luaL_error(L, "a send is in progress on this connection");
+  c->flags |= CONN_SHUTDOWN;
+  int err = io_shutdown(&c->h);
+  if (err)
+    return fail_code(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int lconn_close(lua_State *L) {
+  conn_close(toconn(L, 1));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __gc and __close: close if still open, never raise. */
+static int lconn_gc(lua_State *L) {
+  struct conn_box *b = luaL_checkudata(L, 1, CONN_META);
+  struct conn *c = b->c;
+  if (c) {
+    b->c = NULL;
+    c->box = NULL;
+    conn_close(c);
+  }
+  return 0;
+}
+
+static int lconn_tostring(lua_State *L) {
+  struct conn_box *b = luaL_checkudata(L, 1, CONN_META);
+  if (!b->c || conn_closing(b->c)) {
+    lua_pushliteral(L, "host.conn (closed)");
+  } else {
+    char peer[ADDR_TEXT_MAX];
+    conn_peer(b->c, peer, sizeof peer);
+    lua_pushfstring(L, "host.conn (%s)", peer);
+  }
+  return 1;
+}
+
+/* conn.peer / conn.address, then the methods. */
+static int lconn_index(lua_State *L) {
+  const char *key = lua_tostring(L, 2);
+  if (key && (strcmp(key, "peer") == 0 || strcmp(key, "address") == 0)) {
+    char buf[ADDR_TEXT_MAX];
+    struct conn *c = toconn(L, 1);
+    if (key[0] == 'p')
+      conn_peer(c, buf, sizeof buf);
+    else
+      conn_local(c, buf, sizeof buf);
+    lua_pushstring(L, buf);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static const luaL_Reg meth[] = {
+    {"recv", lconn_recv},
+    {"read", lconn_read},
+    {"lines", lconn_lines},
+    {"send", lconn_send},
+    {"settimeout", lconn_settimeout},
+    {"setoption", lconn_setoption},
+    {"shutdown", lconn_shutdown},
+    {"close", lconn_close},
+    {NULL, NULL}};
+
+static const luaL_Reg metameth[] = {
+    {"__gc", lconn_gc},
+    {"__close", lconn_gc},
+    {"__tostring", lconn_tostring},
+    {"__index", NULL}, /* placeholder, set below */
+    {NULL, NULL}};
+
+void lconn_open(lua_State *L) {
+  luaL_newmetatable(L, CONN_META);
+  luaL_setfuncs(L, metameth, 0);
+  luaL_newlib(L, meth);
+  lua_pushcclosure(L, lconn_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

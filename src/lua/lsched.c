@@ -1,0 +1,312 @@
+/*
+ * lsched.c -- tasks: creating, suspending, resuming and ending the
+ * coroutines the host runs (see lsched.h).
+ *
+ * A task is found from its thread through Lua's per-thread extra space,
+ * which holds the task pointer.  A thread the script creates itself
+ * inherits its creator's extra space, so a task is accepted only if its
+ * `co` is the thread asking: that is how a host call made from inside a
+ * coroutine.wrap is told apart and refused with a clear message (the
+ * host could not resume that coroutine correctly).
+ */
+#include "lsched.h"
+#include "conn.h"
+#include "lcompat.h"
+#include "log.h"
+#include "worker.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct task *task_of(lua_State *co) {
+  struct task *t = *(struct task **)lua_getextraspace(co);
+  return t && t->co == co ? t : NULL;
+}
+
+struct task *task_current(lua_State *L, const char *what) {
+  struct task *t = task_of(L);
+  if (!t)
+    luaL_error(L,
+               "%s must be called from a host task (a handler or a function "
+               "started with host.spawn), not from %s",
+               what, lua_pushthread(L) ? "the main chunk's thread"
+                                       : "a coroutine created by the script");
+  return t;
+}
+
+/* ---- the task body ---------------------------------------------------- */
+
+int task_traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) { /* an error object that is not a string */
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static void report(lua_State *L, struct task *t) {
+  const char *msg = lua_tostring(L, -1);
+  const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
+  if (!msg)
+    msg = "(no message)";
+  if (t->conn) {
+    char peer[ADDR_TEXT_MAX];
+    conn_peer(t->conn, peer, sizeof peer);
+    log_write(LOG_ERROR, t->w->id, "%s error (peer %s): %s", what, peer, msg);
+  } else {
+    log_write(LOG_ERROR, t->w->id, "%s error: %s", what, msg);
+  }
+}
+
+/* After the task's function returned or raised. */
+static int body_done(lua_State *L, int status, lua_KContext ctx) {
+  struct task *t = task_of(L);
+  (void)ctx;
+  if (status != LUA_OK && status != LUA_YIELD) {
+    if (t->kind == TASK_MAIN)
+      return lua_error(L); /* the script failed: the worker reports it */
+    report(L, t);
+    return 0;
+  }
+  return lua_gettop(L) - 1; /* results above the traceback handler */
+}
+
+/* The coroutine's function: [fn, args...] -> pcall(fn, args...). */
+static int body(lua_State *L) {
+  int nargs = lua_gettop(L) - 1;
+  lua_pushcfunction(L, task_traceback);
+  lua_insert(L, 1);
+  return body_done(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, body_done), 0);
+}
+
+/* ---- creating and ending --------------------------------------------- */
+
+static struct task *task_alloc(struct worker *w) {
+  struct task *t = w->free_tasks;
+  if (t)
+    w->free_tasks = t->next;
+  else if (!(t = malloc(sizeof *t)))
+    return NULL;
+  memset(t, 0, sizeof *t);
+  t->w = w;
+  t->ref = LUA_NOREF;
+  return t;
+}
+
+struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
+                        struct conn *conn, int now, int push) {
+  /* What may raise (memory) comes before what would leak. */
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  struct task *t = task_alloc(w);
+  if (!t) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lua_pop(L, nargs + 2);
+    return NULL;
+  }
+  t->ref = ref;
+  t->co = co;
+  if (conn)
+    conn_set_owner(conn, t);
+  t->kind = (unsigned char)kind;
+  t->conn = conn;
+  *(struct task **)lua_getextraspace(co) = t;
+  if (push)
+    lua_insert(L, -(nargs + 2)); /* thread below fn and args */
+  else
+    lua_pop(L, 1);
+  lua_pushcfunction(co, body);
+  lua_xmove(L, co, nargs + 1); /* fn and args */
+  t->next_all = w->tasks;
+  if (w->tasks)
+    w->tasks->prev_all = t;
+  w->tasks = t;
+  w->ntasks++;
+  t->waiting = 1; /* only the host starts it */
+  if (now)
+    task_resume(t, nargs + 1);
+  else
+    task_schedule(t, nargs + 1);
+  return t;
+}
+
+static void unlink_task(struct worker *w, struct task *t) {
+  if (t->prev_all)
+    t->prev_all->next_all = t->next_all;
+  else
+    w->tasks = t->next_all;
+  if (t->next_all)
+    t->next_all->prev_all = t->prev_all;
+  w->ntasks--;
+}
+
+static void finish(struct task *t) {
+  struct worker *w = t->w;
+  lua_State *L = w->L;
+  if (t->conn) {
+    conn_set_owner(t->conn, NULL);
+    conn_close(t->conn);
+  }
+  task_unsleep(t);
+  *(struct task **)lua_getextraspace(t->co) = NULL;
+  lcompat_closethread(t->co, L);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  unlink_task(w, t);
+  t->next = w->free_tasks;
+  w->free_tasks = t;
+}
+
+/* ---- suspending and resuming ----------------------------------------- */
+
+int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
+               lua_KFunction k) {
+  t->waiting = 1;
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+void task_resume(struct task *t, int nargs) {
+  struct worker *w = t->w;
+  int nres;
+  if (w->killing)
+    return; /* forced stop: nothing runs any more */
+  t->waiting = 0;
+  int status = lua_resume(t->co, w->L, nargs, &nres);
+  if (status == LUA_YIELD) {
+    if (t->waiting) {
+      lua_pop(t->co, nres);
+      return;
+    }
+    /* coroutine.yield() straight out of a task: nobody could ever resume
+     * it, so it is an error in the script. */
+    lua_settop(t->co, 0);
+    lua_pushstring(t->co, "coroutine.yield() called outside a host call "
+                          "(use host.spawn/host.wait to wait in a task)");
+    report(t->co, t);
+  } else if (status == LUA_OK && t->kind == TASK_MAIN) {
+    worker_main_done(w, t->co, nres);
+  } else if (status != LUA_OK) {
+    if (t->kind == TASK_MAIN)
+      worker_main_failed(w, t->co);
+    else
+      report(t->co, t);
+  }
+  finish(t);
+}
+
+void task_schedule(struct task *t, int nargs) {
+  struct worker *w = t->w;
+  t->nargs = nargs;
+  t->waiting = 1;
+  t->queued = 1;
+  t->next = NULL;
+  if (w->runq_tail)
+    w->runq_tail->next = t;
+  else
+    w->runq = t;
+  w->runq_tail = t;
+}
+
+int task_run_queue(struct worker *w) {
+  struct task *t = w->runq;
+  int n = 0;
+  w->runq = w->runq_tail = NULL;
+  while (t) {
+    struct task *next = t->next;
+    t->queued = 0;
+    task_resume(t, t->nargs);
+    t = next;
+    n++;
+  }
+  return n;
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+int task_sleep(struct task *t, double seconds, io_op_cb cb) {
+  struct worker *w = t->w;
+  struct sleeper *s = w->free_sleepers;
+  if (s)
+    w->free_sleepers = s->next;
+  else if (!(s = malloc(sizeof *s)))
+    return IO_ENOMEM;
+  memset(s, 0, sizeof *s);
+  s->w = w;
+  s->task = t;
+  s->op.data = s;
+  uint64_t ns = seconds <= 0 ? 0 : seconds >= 1e9 ? (uint64_t)1e18
+                                                   : (uint64_t)(seconds * 1e9);
+  int err = io_timeout(w->loop, &s->op, ns, cb);
+  if (err) {
+    s->next = w->free_sleepers;
+    w->free_sleepers = s;
+    return err;
+  }
+  s->next = w->sleepers;
+  if (w->sleepers)
+    w->sleepers->prev = s;
+  w->sleepers = s;
+  t->sleeper = s;
+  return 0;
+}
+
+/* Detach t from its timer and cancel it; the timer's record is recycled
+ * when its completion arrives (sleeper_release). */
+void task_unsleep(struct task *t) {
+  struct sleeper *s = t->sleeper;
+  if (!s)
+    return;
+  t->sleeper = NULL;
+  s->task = NULL;
+  io_cancel(t->w->loop, &s->op);
+}
+
+void sleeper_release(struct worker *w, struct sleeper *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    w->sleepers = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  if (s->task)
+    s->task->sleeper = NULL;
+  s->next = w->free_sleepers;
+  s->prev = NULL;
+  w->free_sleepers = s;
+}
+
+void task_drop_all(struct worker *w) {
+  for (struct sleeper *s = w->sleepers; s; s = s->next) {
+    s->task = NULL;
+    io_cancel(w->loop, &s->op);
+  }
+  for (struct task *t = w->tasks; t; t = t->next_all) {
+    t->sleeper = NULL;
+    t->queued = 0;
+  }
+  w->runq = w->runq_tail = NULL;
+}
+
+void task_free_pools(struct worker *w) {
+  while (w->tasks) { /* tasks a forced stop left suspended */
+    struct task *t = w->tasks;
+    unlink_task(w, t);
+    free(t);
+  }
+  while (w->free_tasks) {
+    struct task *t = w->free_tasks;
+    w->free_tasks = t->next;
+    free(t);
+  }
+  while (w->free_sleepers) {
+    struct sleeper *s = w->free_sleepers;
+    w->free_sleepers = s->next;
+    free(s);
+  }
+}

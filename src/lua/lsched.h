@@ -1,0 +1,96 @@
+/*
+ * lsched.h -- tasks: the coroutines the host runs and resumes.
+ *
+ * Every handler call, host.spawn and the script's main chunk run in a
+ * task.  A host call that must wait (recv, send, connect, sleep...) posts
+ * its operation, records the task as the op's waiter and yields through
+ * task_yield(); the op's completion pushes the results on the task's
+ * stack and calls task_resume().  Only the host resumes a task that
+ * yielded this way.
+ *
+ * A task's body runs under lua_pcallk with a traceback handler, so an
+ * error is caught inside the coroutine with the full traceback, logged
+ * with the worker and the peer, and ends only that task (and closes the
+ * connection of a handler).
+ */
+#ifndef HOST_LSCHED_H
+#define HOST_LSCHED_H
+
+#include <lua.h>
+
+#include "io.h"
+
+struct worker;
+struct conn;
+
+enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
+enum task_wake {
+  TASK_WAKE_NONE,
+  TASK_WAKE_WAITING,         /* in host.wait */
+  TASK_WAKE_WOKEN,           /* host.wakeup queued it */
+  TASK_WAKE_TIMEDOUT         /* its host.wait timed out */
+};
+
+struct task {
+  lua_State *co;
+  struct worker *w;
+  struct task *next;         /* run queue or free list */
+  struct task *prev_all, *next_all; /* worker's list of live tasks */
+  struct conn *conn;         /* a handler's connection, closed at the end */
+  int ref;                   /* registry ref pinning co */
+  int nargs;                 /* when queued: values waiting on co's stack */
+  unsigned char waiting;     /* suspended in a host call */
+  unsigned char kind;        /* enum task_kind */
+  unsigned char queued;      /* on the run queue */
+  unsigned char wake;        /* host.wait state: TASK_WAKE_* */
+  struct sleeper *sleeper;   /* the timer of host.sleep/host.wait */
+};
+
+/* A host.sleep / host.wait timer.  Lives until its completion arrives,
+ * which can be after the task it woke has ended. */
+struct sleeper {
+  struct io_op op;
+  struct worker *w;
+  struct task *task;         /* NULL once detached */
+  struct sleeper *prev, *next;
+};
+
+/* The task running on L; raises a Lua error naming `what` if L is not a
+ * host task (the main thread, or a coroutine the script created). */
+struct task *task_current(lua_State *L, const char *what);
+/* The task of thread co, or NULL. */
+struct task *task_of(lua_State *co);
+
+/* New task running fn (at index fnidx of L) with the nargs values above
+ * it, which are popped.  It starts on the next turn, or at once if `now`
+ * (allowed only from the loop, never from inside a task).  Pushes the
+ * thread on L if push is set.  NULL (and nothing pushed) if out of
+ * memory. */
+struct task *task_spawn(struct worker *w, lua_State *L, int nargs,
+                        int kind, struct conn *conn, int now, int push);
+
+/* Suspend the running task until the host resumes it. */
+int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
+               lua_KFunction k);
+/* Resume t with the nargs values on top of t->co's stack (from the loop). */
+void task_resume(struct task *t, int nargs);
+/* Resume t on the next turn instead. */
+void task_schedule(struct task *t, int nargs);
+/* Resume everything queued before this call.  Returns how many ran. */
+int task_run_queue(struct worker *w);
+
+/* host.sleep / host.wait timers. */
+int task_sleep(struct task *t, double seconds, io_op_cb cb);
+void task_unsleep(struct task *t);
+/* Called by a sleeper's callback once its completion is in. */
+void sleeper_release(struct worker *w, struct sleeper *s);
+
+/* Forced stop: forget every task without resuming it. */
+void task_drop_all(struct worker *w);
+/* Frees the free lists (at worker exit). */
+void task_free_pools(struct worker *w);
+
+/* The error handler used for every task: msg + traceback. */
+int task_traceback(lua_State *L);
+
+#endif
