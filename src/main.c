@@ -85,7 +85,7 @@ static void free_files(struct files *f) {
 int main(int argc, char **argv) {
   struct host_config cfg;
   const char *backend = "auto";
-  int want_version = 0, i;
+  int want_version = 0, log_level_set_explicitly = 0, i;
   memset(&cfg, 0, sizeof cfg);
   cfg.grace = 5;
   cfg.workers = 0;
@@ -145,6 +145,7 @@ int main(int argc, char **argv) {
       if (level < 0)
         return usage("unknown log level '%s'", v);
       log_set_level(level);
+      log_level_set_explicitly = 1;
     }
   }
 
@@ -195,6 +196,8 @@ int main(int argc, char **argv) {
     cfg.argc = files.n;
     cfg.argv = files.v;
     cfg.workers = 1; /* tests see one worker, always */
+    if (!log_level_set_explicitly)
+      log_set_level(LOG_WARN); /* test output is the runner's */
   } else {
     if (i >= argc)
       return usage("no script given%s", "");
