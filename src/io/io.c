@@ -290,6 +290,11 @@ static void queue_close(struct io_loop *loop, struct io_handle *h) {
 
 void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   struct io_handle *h = op->h;
+  /* A cancelled send that stopped with bytes left is cancelled, not a
+   * short success (io.h, rule 7); u.send.total keeps what went out. */
+  if (op->type == IO_OP_SEND && res >= 0 && op->u.send.nbufs > 0 &&
+      (op->bstate & IO_CANCEL_ASKED))
+    res = IO_ECANCELED;
   op->res = res;
   if (more) {
     op->flags |= IO_OP_MORE;
@@ -423,6 +428,15 @@ void io_close(struct io_handle *h, io_close_cb cb) {
     return;
   h->flags |= IO_H_CLOSING;
   h->close_cb = cb;
+  if (h->flags & IO_H_LISTENER)
+    io__sock_stop_listening(h->sock);
+  /* Their cancel is asked for now: a backend must not continue them (a
+   * short send re-posted after the cancel would hold the close), and a
+   * later io_cancel() on them is a no-op. */
+  if (h->rop)
+    h->rop->bstate |= IO_CANCEL_ASKED;
+  if (h->wop)
+    h->wop->bstate |= IO_CANCEL_ASKED;
   loop->be->cancel_all(loop, h);
   if (h->pending == 0)
     queue_close(loop, h);

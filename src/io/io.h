@@ -36,10 +36,13 @@
  *     embedded ops) be freed.  A handle is never freed by this layer.
  *  7. A send completes when every byte has been written or an error
  *     occurred (short writes are continued by the backend); `res` is the
- *     total number of bytes written.  A recv completes with 1..max bytes,
- *     0 at end of stream, or an error; the data lives in a buffer the
- *     loop owns, valid only until the callback returns (so an idle
- *     connection pins no receive buffer on any backend).
+ *     total number of bytes written.  A send that ends early, cancelled
+ *     or failed, has the error in `res` and the bytes that did go out in
+ *     u.send.total (they may have reached the peer: close, never resend
+ *     them).  A recv completes with 1..max bytes, 0 at end of stream, or
+ *     an error; the data lives in a buffer the loop owns, valid only
+ *     until the callback returns (so an idle connection pins no receive
+ *     buffer on any backend).
  *
  * Nothing here is thread-safe except io_wake(), which any thread may call.
  */

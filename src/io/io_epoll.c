@@ -345,9 +345,9 @@ static void epoll_cancel(struct io_loop *loop, struct io_op *op) {
 static void epoll_cancel_all(struct io_loop *loop, struct io_handle *h) {
   struct io_op *ops[2] = {h->rop, h->wop};
   for (int i = 0; i < 2; i++) {
-    if (ops[i] && !(ops[i]->bstate & IO_CANCEL_ASKED)) {
-      ops[i]->bstate |= IO_CANCEL_ASKED;
-      epoll_cancel(loop, ops[i]);
+    if (ops[i]) {
+      ops[i]->bstate |= IO_CANCEL_ASKED; /* io_close() marks them too */
+      epoll_cancel(loop, ops[i]);       /* once: it unparks what it defers */
     }
   }
   /* No events for h from here on, even if the socket outlives close()

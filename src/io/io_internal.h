@@ -85,6 +85,11 @@ int io__sock_listen(const struct sockaddr *addr, int addrlen, int backlog,
                     unsigned flags, io_sock *out);
 int io__sock_nonblock(io_sock s);
 int io__sock_nodelay(io_sock s);
+/* A listener stops listening at once, even while an in-flight accept
+ * still holds a reference to the socket (io_uring keeps the file until
+ * the cancelled request is freed): connects are refused from here on and
+ * the port can be bound again. */
+void io__sock_stop_listening(io_sock s);
 int io__sock_error(void); /* the last socket error, mapped */
 
 extern const struct io_backend io_backend_uring;

@@ -112,6 +112,14 @@ int io__sock_listen(const struct sockaddr *addr, int addrlen, int backlog,
   return 0;
 }
 
+void io__sock_stop_listening(io_sock s) {
+#ifndef _WIN32
+  shutdown(s, SHUT_RDWR);
+#else
+  (void)s; /* closesocket happens at once on Windows (io_iocp.c) */
+#endif
+}
+
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer) {
   socklen_t len = sizeof *ss;
   int r = peer ? getpeername(h->sock, (struct sockaddr *)ss, &len)

@@ -273,7 +273,7 @@ static void uring_cancel_all(struct io_loop *loop, struct io_handle *h) {
 
 static void uring_close(struct io_loop *loop, struct io_handle *h) {
   (void)loop;
-  io_sock_close(h->sock);
+  io_sock_close(h->sock); /* IO_NOSOCK if closed already: a no-op */
 }
 
 static void give_back(struct uring *u, unsigned bid) {

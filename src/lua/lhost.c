@@ -222,6 +222,10 @@ static int lhost_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   luaL_argcheck(L, !isnan(s), 1, "not a number");
   struct task *t = task_current(L, "host.sleep");
+  if (s <= 0) { /* just yield: behind every task that is ready to run */
+    task_schedule(t, 0);
+    return task_yield(L, t, 0, sleep_k);
+  }
   if (task_sleep(t, s, on_sleep) != 0)
     return luaL_error(L, "not enough memory");
   return task_yield(L, t, 0, sleep_k);
