@@ -1,0 +1,170 @@
+-- Faults: a handler that raises, a peer that resets, half-closes, floods
+-- or stalls.  Each closes only what it concerns.
+local host = require "host"
+local h = require "helper"
+
+describe("a handler that raises", function()
+  it("closes only its connection; the listener and others go on", function()
+    local l = h.serve(function(conn)
+      local line = conn:read("l")
+      if line == "boom" then error("handler blew up") end
+      conn:send("fine: ", line, "\n")
+      conn:read("a")
+    end)
+    local good = assert(host.connect(l.address))
+    local bad = assert(host.connect(l.address))
+    bad:send("boom\n")
+    assert.same({ nil, "closed" }, { bad:recv() })
+    good:send("hi\n")
+    assert.equal("fine: hi", good:read("l"))
+    local again = assert(host.connect(l.address))
+    again:send("again\n")
+    assert.equal("fine: again", again:read("l"))
+    good:close(); bad:close(); again:close()
+    l:close()
+  end)
+
+  it("with a non-string error object closes its connection too", function()
+    local l = h.serve(function() error({ code = 42 }) end)
+    local c = assert(host.connect(l.address))
+    assert.same({ nil, "closed" }, { c:recv() })
+    c:close()
+    l:close()
+  end)
+
+  it("a handler that returns closes its connection", function()
+    local l = h.serve(function(conn) conn:send("bye") end)
+    local c = assert(host.connect(l.address))
+    assert.equal("bye", c:read("a"))
+    c:close()
+    l:close()
+  end)
+
+  it("a handler that runs out of its own stack is caught", function()
+    local function deep(n) return deep(n + 1) + 1 end
+    local l = h.serve(function() deep(1) end)
+    local c = assert(host.connect(l.address))
+    assert.same({ nil, "closed" }, { c:recv() })
+    c:close()
+    l:close()
+  end)
+end)
+
+describe("a peer", function()
+  it("that resets mid-send makes send return nil, 'reset'", function()
+    local result
+    local l = h.serve(function(conn)
+      conn:read(1)
+      local chunk = string.rep("z", 1 << 16)
+      for _ = 1, 2000 do
+        local ok, err = conn:send(chunk)
+        if not ok then result = err return end
+      end
+      result = "sent everything"
+    end)
+    local c = assert(host.connect(l.address))
+    c:send("x")
+    c:recv(10) -- let the server start sending
+    c:close() -- with unread data: the kernel sends RST
+    for _ = 1, 100 do
+      if result then break end
+      host.sleep(0.01)
+    end
+    assert.truthy(result == "reset" or result == "closed")
+    l:close()
+  end)
+
+  it("that half-closes can still read the reply", function()
+    local l = h.serve(function(conn)
+      local req = conn:read("a")
+      conn:send("got ", #req, " bytes")
+    end)
+    local c = assert(host.connect(l.address))
+    c:send("12345")
+    c:shutdown()
+    assert.equal("got 5 bytes", c:read("a"))
+    c:close()
+    l:close()
+  end)
+
+  it("that floods a line reader is cut off at the line limit", function()
+    local result
+    local l = h.serve(function(conn)
+      result = { conn:read("l") }
+    end, { maxline = 1024 })
+    local c = assert(host.connect(l.address))
+    host.spawn(function()
+      local chunk = string.rep("f", 4096)
+      for _ = 1, 64 do
+        if not c:send(chunk) then break end
+      end
+    end)
+    for _ = 1, 100 do
+      if result then break end
+      host.sleep(0.01)
+    end
+    assert.same({ nil, "too long" }, result)
+    c:close()
+    l:close()
+  end)
+
+  it("that stalls is dropped by the timeout", function()
+    local result
+    local l = h.serve(function(conn)
+      conn:settimeout(0.05)
+      result = { conn:read("l") }
+    end)
+    local c = assert(host.connect(l.address))
+    c:send("no end of line")
+    for _ = 1, 100 do
+      if result then break end
+      host.sleep(0.01)
+    end
+    assert.same({ nil, "timeout" }, result)
+    c:close()
+    l:close()
+  end)
+
+  it("that never reads makes send time out", function()
+    local result
+    local l = h.serve(function(conn)
+      conn:settimeout(0.1)
+      local chunk = string.rep("s", 1 << 16)
+      for _ = 1, 1000 do
+        local ok, err = conn:send(chunk)
+        if not ok then result = err return end
+      end
+      result = "sent everything"
+    end)
+    local c = assert(host.connect(l.address))
+    for _ = 1, 300 do
+      if result then break end
+      host.sleep(0.01)
+    end
+    assert.equal("timeout", result)
+    c:close()
+    l:close()
+  end)
+end)
+
+describe("memory", function()
+  it("a big read('a') is bounded by maxread", function()
+    local result
+    local l = h.serve(function(conn)
+      result = { conn:read("a") }
+    end, { maxread = 100000 })
+    local c = assert(host.connect(l.address))
+    host.spawn(function()
+      for _ = 1, 10 do
+        if not c:send(string.rep("m", 65536)) then break end
+      end
+    end)
+    for _ = 1, 200 do
+      if result then break end
+      host.sleep(0.01)
+    end
+    assert.same({ nil, "too long" }, result)
+    c:close()
+    l:close()
+  end)
+end)
