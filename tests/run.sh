@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# tests/run.sh -- the one command to build and test the host; the README's
+# quick start calls it, and so does CI (.ci/run).
+#
+#   bash tests/run.sh echo    build, then serve scripts/examples/echo.lua on
+#                             127.0.0.1:4567 (Ctrl-C stops it)
+#   bash tests/run.sh all     build three ways (release with -Werror,
+#                             ASan+UBSan, the Windows cross build) and run
+#                             every suite on every backend
+#   bash tests/run.sh linux   the Linux builds and suites only
+#
+# Missing Debian packages are installed first (as root, with apt-get).
+# Every suite prints "N passed, N failed" last; the summary at the end
+# lists them all, and the exit status is non-zero if any suite failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mode=${1:-all}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3)
+
+ensure_packages() {
+    bash cmake/apt-ensure.sh "${PACKAGES[@]}"
+}
+
+build() { # build DIR [cmake options...]
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOST_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+}
+
+# ---- suites ----------------------------------------------------------------
+
+summary=()
+any_failed=0
+total_passed=0
+total_failed=0
+
+# suite NAME LIMIT_SECONDS COMMAND...: runs a suite, keeps its last line.
+suite() {
+    local name=$1 limit=$2
+    shift 2
+    local log
+    log=$(mktemp)
+    echo
+    echo "== $name"
+    local status=0
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$log" || status=$?
+    local last
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    rm -f "$log"
+    if [[ -z $last ]]; then
+        last="0 passed, 1 failed (no summary; exit $status)"
+        status=1
+    fi
+    local p f
+    p=$(awk '{print $1}' <<<"$last")
+    f=$(awk '{print $3}' <<<"$last")
+    if ((status != 0 && f == 0)); then
+        f=1
+        last="$last (but exit $status)"
+    fi
+    total_passed=$((total_passed + p))
+    total_failed=$((total_failed + f))
+    ((f == 0)) || any_failed=1
+    summary+=("$(printf '%-34s %s' "$name" "$last")")
+}
+
+# ctest prints its own summary; this turns it into the suite format.
+unit_tests() { # BUILD_DIR
+    local out status=0
+    out=$(cd "$1" && ctest --output-on-failure --timeout 120 2>&1) || status=$?
+    echo "$out"
+    local total failed
+    total=$(grep -oE 'tests failed out of [0-9]+' <<<"$out" | grep -oE '[0-9]+$' || echo 0)
+    failed=$(grep -oE '[0-9]+ tests failed' <<<"$out" | grep -oE '^[0-9]+' || echo 0)
+    echo "$((total - failed)) passed, $failed failed"
+    return "$status"
+}
+
+script_tests() { # HOST BACKEND
+    HOST_EXPECT_BACKEND=$2 "$1" --backend "$2" test tests/lua scripts/examples
+}
+
+e2e_tests() { # HOST BACKEND
+    python3 tests/e2e/run.py --host "$1" --backend "$2"
+}
+
+linux_suites() { # BUILD_DIR LABEL
+    local dir=$1 label=$2
+    suite "unit ($label)" 600 unit_tests "$dir"
+    for backend in io_uring epoll; do
+        suite "script-level, $backend ($label)" 600 script_tests "$dir/host" "$backend"
+        suite "end-to-end, $backend ($label)" 900 e2e_tests "$dir/host" "$backend"
+    done
+}
+
+print_summary() {
+    echo
+    echo "== summary"
+    local line
+    for line in "${summary[@]}"; do
+        echo "$line"
+    done
+    echo "$total_passed passed, $total_failed failed"
+}
+
+# ---- modes -------------------------------------------------------------------
+
+case $mode in
+echo)
+    ensure_packages
+    build build
+    echo "serving scripts/examples/echo.lua on 127.0.0.1:4567 (Ctrl-C stops)"
+    exec build/host scripts/examples/echo.lua
+    ;;
+all | linux)
+    ensure_packages
+    echo "== build: release (-Werror), with the bench tools"
+    build build -DHOST_BENCH=ON
+    linux_suites build release
+    echo "== build: ASan + UBSan"
+    build build-asan -DHOST_SANITIZE=ON -DHOST_BENCH=OFF
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        linux_suites build-asan sanitizers
+    if [[ $mode == all ]]; then
+        if [[ -f tests/windows.sh ]]; then
+            suite "windows (cross build, Wine)" 2400 bash tests/windows.sh
+        else
+            summary+=("windows: tests/windows.sh missing")
+            any_failed=1
+            total_failed=$((total_failed + 1))
+        fi
+    fi
+    print_summary
+    exit "$any_failed"
+    ;;
+*)
+    echo "usage: bash tests/run.sh [echo|all|linux]" >&2
+    exit 2
+    ;;
+esac
