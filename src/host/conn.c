@@ -2,9 +2,10 @@
  * conn.c -- connection lifetime, buffered input and deadlines (see
  * conn.h).  Nothing here knows about Lua; lconn.c drives it.
  *
- * A conn is freed by maybe_free() once both of the things that can still
- * point into it are done: the handle (its close callback ran, so no recv
- * or send completion is due) and the deadline timer.
+ * A conn is freed once its handle's close callback has run: then no recv
+ * or send completion is due any more.  Its timer, if it has one, may
+ * still be posted; it is detached and goes back to the pool when its own
+ * completion arrives.
  */
 #include "conn.h"
 #include "worker.h"
@@ -16,12 +17,13 @@
 static void on_deadline(struct io_op *op);
 
 struct conn *conn_new(struct worker *w) {
-  struct conn *c = calloc(1, sizeof *c);
+  struct conn *c = pool_get(&w->conn_pool);
   if (!c)
     return NULL;
+  memset(c, 0, sizeof *c);
   c->w = w;
   c->h.data = c;
-  c->rop.data = c->wop.data = c->top.data = c;
+  c->rop.data = c;
   c->maxline = CONN_MAXLINE;
   c->maxread = CONN_MAXREAD;
   c->h.sock = IO_NOSOCK;
@@ -45,10 +47,22 @@ static void release_rbuf(struct conn *c) {
   c->rpos = c->rlen = c->rcap = 0;
 }
 
+static void timer_give(struct worker *w, struct conn_timer *t) {
+  pool_put(&w->timer_pool, t);
+}
+
 static void maybe_free(struct conn *c) {
   struct worker *w = c->w;
-  if (!(c->flags & CONN_HANDLE_DONE) || io_posted(&c->top))
+  if (!(c->flags & CONN_HANDLE_DONE))
     return;
+  if (c->timer) {
+    if (io_posted(&c->timer->op)) {
+      c->timer->c = NULL; /* on_deadline returns it to the pool */
+      io_cancel(w->loop, &c->timer->op);
+    } else {
+      timer_give(w, c->timer);
+    }
+  }
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -60,7 +74,7 @@ static void maybe_free(struct conn *c) {
     c->box->c = NULL;
   if (c->rbuf)
     release_rbuf(c);
-  free(c);
+  pool_put(&w->conn_pool, c);
 }
 
 static void on_handle_closed(struct io_handle *h) {
@@ -84,15 +98,11 @@ void conn_close(struct conn *c) {
   if (c->flags & CONN_CLOSING)
     return;
   c->flags |= CONN_CLOSING;
-  if (io_posted(&c->top))
-    io_cancel(c->w->loop, &c->top);
   if (!(c->flags & CONN_HANDLE_DONE))
     io_close(&c->h, on_handle_closed);
   else
     maybe_free(c);
 }
-
-void conn_set_owner(struct conn *c, struct task *t) { c->owner = t; }
 
 static void name(struct conn *c, char *buf, size_t size, int peer) {
   struct sockaddr_storage ss;
@@ -152,50 +162,83 @@ void conn_rbuf_consume(struct conn *c, size_t n) {
 /* ---- deadlines ------------------------------------------------------------ */
 
 static void post_timer(struct conn *c, uint64_t due) {
+  struct conn_timer *t = c->timer;
   uint64_t now = io_clock();
-  c->tdue = due;
-  if (io_timeout(c->w->loop, &c->top, due > now ? due - now : 0,
+  t->due = due;
+  if (io_timeout(c->w->loop, &t->op, due > now ? due - now : 0,
                  on_deadline) != 0)
-    c->tdue = 0; /* no memory for the timer: the deadline is not kept */
+    t->due = 0; /* no memory for the timer: the deadline is not kept */
 }
 
 void conn_arm(struct conn *c, int wr) {
+  struct worker *w = c->w;
   if (!c->timeout)
     return;
+  if (!c->timer) {
+    struct conn_timer *t = pool_get(&w->timer_pool);
+    if (!t)
+      return; /* no memory: this operation waits without a deadline */
+    memset(t, 0, sizeof *t);
+    t->w = w;
+    t->c = c;
+    t->op.data = t;
+    c->timer = t;
+  }
+  struct conn_timer *t = c->timer;
   uint64_t due = io_clock() + c->timeout;
   if (wr)
-    c->wdue = due;
+    t->wdue = due;
   else
-    c->rdue = due;
-  if (!io_posted(&c->top))
+    t->rdue = due;
+  if (!io_posted(&t->op))
     post_timer(c, due);
-  else if (c->tdue > due)
-    io_cancel(c->w->loop, &c->top); /* re-posted earlier by on_deadline */
+  else if (t->due > due)
+    io_cancel(w->loop, &t->op); /* on_deadline re-posts it earlier */
 }
 
 static void on_deadline(struct io_op *op) {
-  struct conn *c = op->data;
-  if (c->flags & CONN_CLOSING) {
-    maybe_free(c);
+  struct conn_timer *t = op->data;
+  struct conn *c = t->c;
+  if (!c) { /* the conn is gone */
+    timer_give(t->w, t);
     return;
   }
+  if (c->flags & CONN_CLOSING)
+    return; /* maybe_free will give it back */
   uint64_t now = io_clock(), next = UINT64_MAX;
   if (c->reader && io_posted(&c->rop) && !(c->flags & CONN_RTIMEDOUT)) {
-    if (c->rdue <= now) {
+    if (t->rdue <= now) {
       c->flags |= CONN_RTIMEDOUT;
       io_cancel(c->w->loop, &c->rop);
     } else {
-      next = c->rdue;
+      next = t->rdue;
     }
   }
-  if (c->writer && io_posted(&c->wop) && !(c->flags & CONN_WTIMEDOUT)) {
-    if (c->wdue <= now) {
+  if (c->writer && c->wreq && !(c->flags & CONN_WTIMEDOUT)) {
+    if (t->wdue <= now) {
       c->flags |= CONN_WTIMEDOUT;
-      io_cancel(c->w->loop, &c->wop);
-    } else if (c->wdue < next) {
-      next = c->wdue;
+      io_cancel(c->w->loop, &c->wreq->op);
+    } else if (t->wdue < next) {
+      next = t->wdue;
     }
   }
   if (next != UINT64_MAX && c->timeout)
     post_timer(c, next);
+}
+
+/* ---- pools ------------------------------------------------------------------ */
+
+struct conn_wreq *conn_wreq_take(struct conn *c) {
+  struct conn_wreq *r = pool_get(&c->w->wreq_pool);
+  if (!r)
+    return NULL;
+  r->op.flags = 0;
+  r->op.data = c;
+  c->wreq = r;
+  return r;
+}
+
+void conn_wreq_give(struct conn *c) {
+  pool_put(&c->w->wreq_pool, c->wreq);
+  c->wreq = NULL;
 }

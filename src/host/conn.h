@@ -37,21 +37,37 @@ struct task;
 #define CONN_CLOSING 0x08     /* close requested */
 #define CONN_SHUTDOWN 0x10    /* no more sends */
 #define CONN_HANDLE_DONE 0x20 /* the handle's close callback ran */
-#define CONN_CONNECTING 0x40  /* the send-side op is a connect */
 
 struct conn_box { struct conn *c; };
+
+/* The send or connect in flight, taken from the worker's pool only while
+ * one is: an idle connection does not carry it. */
+struct conn_wreq {
+  struct io_op op;           /* the kernel's while posted */
+  struct io_buf bufs[CONN_SEND_BATCH]; /* the strings being sent */
+};
+
+/* The deadline timer of a connection that has a timeout.  It can outlive
+ * its connection: a timer whose conn is gone (c == NULL) only goes back
+ * to the pool when its completion arrives. */
+struct conn_timer {
+  struct io_op op;           /* posted while the timer runs */
+  struct worker *w;
+  struct conn *c;
+  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send */
+  uint64_t due;              /* when the posted timer fires */
+};
 
 struct conn {
   struct io_handle h;        /* h.data == this */
   struct io_op rop;          /* the recv in flight (kernel's while posted) */
-  struct io_op wop;          /* the send or connect in flight (likewise) */
-  struct io_op top;          /* the deadline timer (likewise) */
   struct worker *w;
   struct conn *prev, *next;  /* the worker's open connections */
   struct conn_box *box;      /* the Lua userdata, NULL once collected */
-  struct task *owner;        /* the handler task, for error reports */
   struct task *reader;       /* task waiting on rop, or NULL */
-  struct task *writer;       /* task waiting on wop, or NULL */
+  struct task *writer;       /* task waiting on wreq, or NULL */
+  struct conn_wreq *wreq;    /* the send/connect in flight, or NULL */
+  struct conn_timer *timer;  /* set once a deadline was armed */
   char *rbuf;                /* received, unread: rbuf[rpos .. rpos+rlen) */
   uint32_t rpos, rlen, rcap;
   uint32_t maxline;          /* read("l") limit */
@@ -59,14 +75,9 @@ struct conn {
   uint32_t want;             /* the pending read's n / max */
   int rerr;                  /* sticky receive error (IO_E*), 0 = none */
   int werr;                  /* sticky send error */
+  uint64_t timeout;          /* ns per operation, 0 = none */
   uint8_t rmode;             /* the pending read's mode (lconn.c) */
   uint8_t flags;             /* CONN_* */
-  uint8_t lines;             /* the pending read is a lines() step */
-  uint8_t nsend;             /* strings in the send in flight */
-  uint64_t timeout;          /* ns per operation, 0 = none */
-  uint64_t rdue, wdue;       /* deadlines of the waiting ops */
-  uint64_t tdue;             /* when the posted timer fires */
-  struct io_buf sbufs[CONN_SEND_BATCH]; /* the send in flight's buffers */
 };
 
 /* A closed conn with no socket, in the worker's list; NULL if no memory. */
@@ -79,7 +90,6 @@ void conn_close(struct conn *c);
 static inline int conn_closing(const struct conn *c) {
   return (c->flags & CONN_CLOSING) != 0;
 }
-void conn_set_owner(struct conn *c, struct task *t);
 /* "ip:port" of the peer / of our end, or "?" */
 void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
@@ -94,5 +104,10 @@ static inline const char *conn_rdata(const struct conn *c) {
 /* Start the deadline of the op just posted on side `wr` (0 recv, 1 send
  * or connect), if the connection has a timeout. */
 void conn_arm(struct conn *c, int wr);
+
+/* A send/connect record for c (NULL if out of memory), and its return
+ * once its completion has been handled. */
+struct conn_wreq *conn_wreq_take(struct conn *c);
+void conn_wreq_give(struct conn *c);
 
 #endif

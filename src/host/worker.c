@@ -188,9 +188,8 @@ void worker_main_done(struct worker *w, lua_State *co, int nres) {
   }
 }
 
-void worker_main_failed(struct worker *w, lua_State *co) {
-  const char *msg = lua_tostring(co, -1);
-  host_fail(w->host, msg ? msg : "the script failed");
+void worker_main_failed(struct worker *w, const char *msg) {
+  host_fail(w->host, msg);
 }
 
 /* Protected: set up the VM, load the script, queue its main task. */
@@ -226,15 +225,16 @@ static int start_p(lua_State *L) {
 
 /* ---- the thread ----------------------------------------------------------- */
 
+/* Turns until nothing is left to wait for.  The check comes first: a
+ * worker told to stop before its first turn has nothing to wait for, and
+ * a blocking wait then would never end. */
 static void run(struct worker *w) {
-  for (;;) {
+  while (w->runq || io_loop_alive(w->loop) > 0) {
     io_loop_run(w->loop, w->runq != NULL);
     task_run_queue(w);
     /* The grace timer alone is no reason to stay. */
     if (io_posted(&w->grace_op) && io_loop_alive(w->loop) == 1 && !w->runq)
       io_cancel(w->loop, &w->grace_op);
-    if (!w->runq && io_loop_alive(w->loop) == 0)
-      break;
   }
 }
 
@@ -250,7 +250,13 @@ static void finish(struct worker *w) {
   while (io_loop_alive(w->loop) > 0)
     io_loop_run(w->loop, 0);
   io_loop_run(w->loop, 1);
-  task_free_pools(w);
+  /* After lua_close: tasks a forced stop left suspended go with their
+   * pool; every other pooled object is back by now. */
+  pool_destroy(&w->task_pool);
+  pool_destroy(&w->conn_pool);
+  pool_destroy(&w->wreq_pool);
+  pool_destroy(&w->timer_pool);
+  pool_destroy(&w->sleeper_pool);
   while (w->nspare > 0)
     free(w->spare_rbufs[--w->nspare]);
   sys_mutex_lock(&w->inbox_lock);
@@ -304,6 +310,11 @@ struct worker *worker_new(struct host *host, int id) {
   w->mem_limit = host->cfg.memory_limit;
   w->grace_op.data = w;
   sys_mutex_init(&w->inbox_lock);
+  pool_init(&w->conn_pool, sizeof(struct conn), 64);
+  pool_init(&w->task_pool, sizeof(struct task), 64);
+  pool_init(&w->wreq_pool, sizeof(struct conn_wreq), 32);
+  pool_init(&w->timer_pool, sizeof(struct conn_timer), 32);
+  pool_init(&w->sleeper_pool, sizeof(struct sleeper), 32);
   return w;
 }
 

@@ -8,6 +8,7 @@
 #define HOST_WORKER_H
 
 #include "io.h"
+#include "pool.h"
 #include "sys.h"
 
 #include <stddef.h>
@@ -45,12 +46,14 @@ struct worker {
   int loop_ready;            /* the loop exists: io_wake may be called */
 
   struct task *runq, *runq_tail;   /* tasks to resume next turn */
-  struct task *tasks;        /* every live task (for a forced stop) */
   struct conn *conns;        /* every open connection */
   struct listener *listeners;
   struct sleeper *sleepers;  /* posted host.sleep / host.wait timers */
-  struct sleeper *free_sleepers;
-  struct task *free_tasks;
+  struct pool conn_pool;     /* struct conn */
+  struct pool task_pool;     /* struct task */
+  struct pool wreq_pool;     /* struct conn_wreq: sends, connects */
+  struct pool timer_pool;    /* struct conn_timer */
+  struct pool sleeper_pool;  /* struct sleeper */
 
   int stopping;              /* graceful stop begun: no more accepts */
   int killing;               /* grace over: nothing resumes any more */
@@ -78,7 +81,7 @@ void worker_post(struct worker *w, struct msg *m);
 /* The script's main task returned nres values (on co's stack), or
  * failed with the message on co's stack. */
 void worker_main_done(struct worker *w, struct lua_State *co, int nres);
-void worker_main_failed(struct worker *w, struct lua_State *co);
+void worker_main_failed(struct worker *w, const char *msg);
 
 /* On the worker: start closing listeners, let tasks finish within
  * `grace` seconds, then close everything. */

@@ -17,6 +17,7 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#include <ntsecapi.h>
 #else
 #include <errno.h>
 #include <time.h>
@@ -170,22 +171,23 @@ int io__from_errno(int e) { return e ? IO_ESYS(e) : 0; }
 int io__from_wsa(unsigned long e) {
   switch (e) {
   case 0: return 0;
-  case WSA_OPERATION_ABORTED:
-  case ERROR_OPERATION_ABORTED: return IO_ECANCELED;
+  case WSA_OPERATION_ABORTED: return IO_ECANCELED; /* = ERROR_OPERATION_ABORTED */
   case WSAECONNRESET:
   case ERROR_NETNAME_DELETED:
   case WSAENETRESET: return IO_ECONNRESET;
   case WSAESHUTDOWN: return IO_EPIPE;
   case WSAECONNREFUSED:
-  case ERROR_CONNECTION_REFUSED: return IO_ECONNREFUSED;
+  case ERROR_CONNECTION_REFUSED:
+  case ERROR_PORT_UNREACHABLE: return IO_ECONNREFUSED;
   case WSAETIMEDOUT:
   case ERROR_SEM_TIMEOUT: return IO_ETIMEDOUT;
   case WSAEADDRINUSE: return IO_EADDRINUSE;
   case WSAEADDRNOTAVAIL: return IO_EADDRNOTAVAIL;
-  case WSAEMFILE: return IO_EMFILE;
-  case WSAENOBUFS: return IO_ENOBUFS;
-  case WSA_NOT_ENOUGH_MEMORY:
-  case ERROR_NOT_ENOUGH_MEMORY: return IO_ENOMEM;
+  case WSAEMFILE:
+  case ERROR_TOO_MANY_OPEN_FILES: return IO_EMFILE;
+  case WSAENOBUFS:
+  case ERROR_NO_SYSTEM_RESOURCES: return IO_ENOBUFS;
+  case WSA_NOT_ENOUGH_MEMORY: return IO_ENOMEM; /* = ERROR_NOT_ENOUGH_MEMORY */
   case WSAEINVAL: return IO_EINVAL;
   case WSAECONNABORTED:
   case ERROR_CONNECTION_ABORTED: return IO_ECONNABORTED;
@@ -199,6 +201,18 @@ int io__from_wsa(unsigned long e) {
   case WSAEWOULDBLOCK: return IO_EAGAIN;
   default: return IO_ESYS(e);
   }
+}
+
+/* An op's status as IOCP leaves it in OVERLAPPED.Internal.  The system's
+ * own NTSTATUS -> Win32 table does the work; the one status it has no
+ * socket meaning for is a handle closed under a pending op, which only
+ * our own close does (after CancelIoEx), so it reads as a cancel. */
+int io__from_ntstatus(long status) {
+  if (status >= 0)
+    return 0; /* NT_SUCCESS: success and informational codes */
+  if ((unsigned long)status == 0x8000000Aul) /* STATUS_HANDLES_CLOSED */
+    return IO_ECANCELED;
+  return io__from_wsa(LsaNtStatusToWinError((NTSTATUS)status));
 }
 #endif
 

@@ -76,7 +76,8 @@ void io__woken(struct io_loop *loop);
 /* Error mapping, one place for all backends. */
 int io__from_errno(int e);
 #ifdef _WIN32
-int io__from_wsa(unsigned long e);
+int io__from_wsa(unsigned long e);     /* Winsock and Win32 error codes */
+int io__from_ntstatus(long status);    /* OVERLAPPED.Internal of an op */
 #endif
 
 /* Socket helpers (io_sock.c): 0 or IO_E*. */

@@ -294,6 +294,7 @@ static void on_send(struct io_op *op) {
   c->writer = NULL;
   if (op->res < 0 && op->res != IO_ECANCELED)
     c->werr = op->res;
+  conn_wreq_give(c);
   if (t)
     task_resume(t, 0);
 }
@@ -302,20 +303,27 @@ static int send_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Sends the arguments from index `from` on, CONN_SEND_BATCH at a time. */
 static int send_more(lua_State *L, struct conn *c, int from) {
+  struct io_buf bufs[CONN_SEND_BATCH];
   int top = lua_gettop(L), n = 0, i;
   for (i = from; i <= top && n < CONN_SEND_BATCH; i++) {
     size_t len;
     const char *s = lua_tolstring(L, i, &len);
     if (len)
-      c->sbufs[n++] = io_buf_make(s, len);
+      bufs[n++] = io_buf_make(s, len);
   }
   if (n == 0) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  int err = io_send(&c->h, &c->wop, c->sbufs, n, on_send);
-  if (err)
+  struct conn_wreq *r = conn_wreq_take(c);
+  if (!r)
+    return luaL_error(L, "not enough memory");
+  memcpy(r->bufs, bufs, (size_t)n * sizeof *bufs);
+  int err = io_send(&c->h, &r->op, r->bufs, n, on_send);
+  if (err) {
+    conn_wreq_give(c);
     return luaL_error(L, "conn: cannot send (%d)", err); /* a bug */
+  }
   struct task *t = task_of(L);
   c->writer = t;
   conn_arm(c, 1);
@@ -362,6 +370,7 @@ static void on_connect(struct io_op *op) {
   struct task *t = c->writer;
   c->writer = NULL;
   c->werr = op->res;
+  conn_wreq_give(c);
   if (t)
     task_resume(t, 0);
 }
@@ -371,7 +380,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   int err = c->werr, timedout = (c->flags & CONN_WTIMEDOUT) != 0;
   (void)status;
   c->timeout = 0; /* the connect timeout is not the connection's */
-  c->flags &= (uint8_t)~(CONN_WTIMEDOUT | CONN_CONNECTING);
+  c->flags &= (uint8_t)~CONN_WTIMEDOUT;
   c->werr = 0;
   if (err || conn_closing(c)) {
     conn_close(c);
@@ -399,12 +408,15 @@ int lconn_connect(lua_State *L) {
   if (a->any)
     return luaL_argerror(L, 1, "cannot connect to '*'");
   struct conn *c = conn_new(w);
-  if (!c)
+  struct conn_wreq *r = c ? conn_wreq_take(c) : NULL;
+  if (!r) {
+    if (c)
+      conn_close(c);
     return luaL_error(L, "not enough memory");
-  io_connect(w->loop, &c->h, &c->wop, (struct sockaddr *)&a->ss, a->len,
+  }
+  io_connect(w->loop, &c->h, &r->op, (struct sockaddr *)&a->ss, a->len,
              on_connect);
   c->flags &= (uint8_t)~CONN_HANDLE_DONE;
-  c->flags |= CONN_CONNECTING;
   c->writer = t;
   if (timeout > 0) {
     c->timeout = timeout > 1e9 ? (uint64_t)1e18 : (uint64_t)(timeout * 1e9);

@@ -65,8 +65,7 @@ static void on_conn(struct listener *l, io_sock sock) {
     log_write(LOG_ERROR, w->id, "cannot start a handler: %s",
               lua_tostring(L, -1));
     lua_pop(L, 1);
-    if (!c->owner)
-      conn_close(c);
+    conn_close(c); /* no task took it: nothing raises after task_spawn */
   }
 }
 

@@ -35,26 +35,45 @@ struct task *task_current(lua_State *L, const char *what) {
   return t;
 }
 
-/* ---- the task body ---------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------ */
 
-int task_traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) { /* an error object that is not a string */
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+/* [co] -> the error on co's stack as text, with co's traceback: a task
+ * that raised stays suspended at the error, so its stack can still be
+ * walked (lua.c's msghandler, done after the fact as auxresume does). */
+static int traceback_of(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  const char *msg;
+  lua_xmove(co, L, 1); /* the error object */
+  msg = lua_tostring(L, -1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
     else
       msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
+                            luaL_typename(L, -1));
   }
-  luaL_traceback(L, L, msg, 1);
+  luaL_traceback(L, co, msg, 0);
   return 1;
 }
 
-static void report(lua_State *L, struct task *t) {
+/* Pushes on the worker's main thread the message of the error that ended
+ * t, with a traceback; built under pcall, as it can run out of memory. */
+static const char *error_text(struct task *t) {
+  lua_State *L = t->w->L, *co = t->co;
+  if (!lua_checkstack(co, 1) || !lua_checkstack(L, 4)) {
+    lua_pushliteral(L, "(no room left to report the error)");
+    return lua_tostring(L, -1);
+  }
+  lua_pushcfunction(L, traceback_of);
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  lua_pcall(L, 1, 1, 0); /* on failure, its own message will do */
   const char *msg = lua_tostring(L, -1);
+  return msg ? msg : "(error while reporting an error)";
+}
+
+static void report(struct task *t, const char *msg) {
   const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
-  if (!msg)
-    msg = "(no message)";
   if (t->conn) {
     char peer[ADDR_TEXT_MAX];
     conn_peer(t->conn, peer, sizeof peer);
@@ -64,34 +83,11 @@ static void report(lua_State *L, struct task *t) {
   }
 }
 
-/* After the task's function returned or raised. */
-static int body_done(lua_State *L, int status, lua_KContext ctx) {
-  struct task *t = task_of(L);
-  (void)ctx;
-  if (status != LUA_OK && status != LUA_YIELD) {
-    if (t->kind == TASK_MAIN)
-      return lua_error(L); /* the script failed: the worker reports it */
-    report(L, t);
-    return 0;
-  }
-  return lua_gettop(L) - 1; /* results above the traceback handler */
-}
-
-/* The coroutine's function: [fn, args...] -> pcall(fn, args...). */
-static int body(lua_State *L) {
-  int nargs = lua_gettop(L) - 1;
-  lua_pushcfunction(L, task_traceback);
-  lua_insert(L, 1);
-  return body_done(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, body_done), 0);
-}
-
 /* ---- creating and ending --------------------------------------------- */
 
 static struct task *task_alloc(struct worker *w) {
-  struct task *t = w->free_tasks;
-  if (t)
-    w->free_tasks = t->next;
-  else if (!(t = malloc(sizeof *t)))
+  struct task *t = pool_get(&w->task_pool);
+  if (!t)
     return NULL;
   memset(t, 0, sizeof *t);
   t->w = w;
@@ -113,8 +109,6 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   }
   t->ref = ref;
   t->co = co;
-  if (conn)
-    conn_set_owner(conn, t);
   t->kind = (unsigned char)kind;
   t->conn = conn;
   *(struct task **)lua_getextraspace(co) = t;
@@ -122,45 +116,27 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
   else
     lua_pop(L, 1);
-  lua_pushcfunction(co, body);
-  lua_xmove(L, co, nargs + 1); /* fn and args */
-  t->next_all = w->tasks;
-  if (w->tasks)
-    w->tasks->prev_all = t;
-  w->tasks = t;
+  lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
   w->ntasks++;
   t->waiting = 1; /* only the host starts it */
   if (now)
-    task_resume(t, nargs + 1);
+    task_resume(t, nargs);
   else
-    task_schedule(t, nargs + 1);
+    task_schedule(t, nargs);
   return t;
-}
-
-static void unlink_task(struct worker *w, struct task *t) {
-  if (t->prev_all)
-    t->prev_all->next_all = t->next_all;
-  else
-    w->tasks = t->next_all;
-  if (t->next_all)
-    t->next_all->prev_all = t->prev_all;
-  w->ntasks--;
 }
 
 static void finish(struct task *t) {
   struct worker *w = t->w;
   lua_State *L = w->L;
-  if (t->conn) {
-    conn_set_owner(t->conn, NULL);
+  if (t->conn)
     conn_close(t->conn);
-  }
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   lcompat_closethread(t->co, L);
   luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-  unlink_task(w, t);
-  t->next = w->free_tasks;
-  w->free_tasks = t;
+  w->ntasks--;
+  pool_put(&w->task_pool, t);
 }
 
 /* ---- suspending and resuming ----------------------------------------- */
@@ -185,17 +161,18 @@ void task_resume(struct task *t, int nargs) {
     }
     /* coroutine.yield() straight out of a task: nobody could ever resume
      * it, so it is an error in the script. */
-    lua_settop(t->co, 0);
-    lua_pushstring(t->co, "coroutine.yield() called outside a host call "
-                          "(use host.spawn/host.wait to wait in a task)");
-    report(t->co, t);
-  } else if (status == LUA_OK && t->kind == TASK_MAIN) {
-    worker_main_done(w, t->co, nres);
-  } else if (status != LUA_OK) {
+    report(t, "coroutine.yield() called outside a host call (use "
+              "host.spawn/host.wait to wait in a task)");
+  } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
-      worker_main_failed(w, t->co);
+      worker_main_done(w, t->co, nres);
+  } else {
+    const char *msg = error_text(t);
+    if (t->kind == TASK_MAIN)
+      worker_main_failed(w, msg);
     else
-      report(t->co, t);
+      report(t, msg);
+    lua_pop(w->L, 1);
   }
   finish(t);
 }
@@ -231,10 +208,8 @@ int task_run_queue(struct worker *w) {
 
 int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   struct worker *w = t->w;
-  struct sleeper *s = w->free_sleepers;
-  if (s)
-    w->free_sleepers = s->next;
-  else if (!(s = malloc(sizeof *s)))
+  struct sleeper *s = pool_get(&w->sleeper_pool);
+  if (!s)
     return IO_ENOMEM;
   memset(s, 0, sizeof *s);
   s->w = w;
@@ -244,8 +219,7 @@ int task_sleep(struct task *t, double seconds, io_op_cb cb) {
                                                    : (uint64_t)(seconds * 1e9);
   int err = io_timeout(w->loop, &s->op, ns, cb);
   if (err) {
-    s->next = w->free_sleepers;
-    w->free_sleepers = s;
+    pool_put(&w->sleeper_pool, s);
     return err;
   }
   s->next = w->sleepers;
@@ -276,37 +250,17 @@ void sleeper_release(struct worker *w, struct sleeper *s) {
     s->next->prev = s->prev;
   if (s->task)
     s->task->sleeper = NULL;
-  s->next = w->free_sleepers;
-  s->prev = NULL;
-  w->free_sleepers = s;
+  pool_put(&w->sleeper_pool, s);
 }
 
 void task_drop_all(struct worker *w) {
   for (struct sleeper *s = w->sleepers; s; s = s->next) {
+    if (s->task)
+      s->task->sleeper = NULL;
     s->task = NULL;
     io_cancel(w->loop, &s->op);
   }
-  for (struct task *t = w->tasks; t; t = t->next_all) {
-    t->sleeper = NULL;
+  for (struct task *t = w->runq; t; t = t->next)
     t->queued = 0;
-  }
   w->runq = w->runq_tail = NULL;
-}
-
-void task_free_pools(struct worker *w) {
-  while (w->tasks) { /* tasks a forced stop left suspended */
-    struct task *t = w->tasks;
-    unlink_task(w, t);
-    free(t);
-  }
-  while (w->free_tasks) {
-    struct task *t = w->free_tasks;
-    w->free_tasks = t->next;
-    free(t);
-  }
-  while (w->free_sleepers) {
-    struct sleeper *s = w->free_sleepers;
-    w->free_sleepers = s->next;
-    free(s);
-  }
 }

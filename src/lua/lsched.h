@@ -8,10 +8,11 @@
  * stack and calls task_resume().  Only the host resumes a task that
  * yielded this way.
  *
- * A task's body runs under lua_pcallk with a traceback handler, so an
- * error is caught inside the coroutine with the full traceback, logged
- * with the worker and the peer, and ends only that task (and closes the
- * connection of a handler).
+ * A task's body is the function itself: no wrapper frame, which keeps an
+ * idle handler's coroutine small.  An error ends lua_resume with the
+ * coroutine suspended where it raised; its traceback is taken from there,
+ * logged with the worker and the peer, and only that task ends (and the
+ * connection of a handler is closed).
  */
 #ifndef HOST_LSCHED_H
 #define HOST_LSCHED_H
@@ -34,8 +35,7 @@ enum task_wake {
 struct task {
   lua_State *co;
   struct worker *w;
-  struct task *next;         /* run queue or free list */
-  struct task *prev_all, *next_all; /* worker's list of live tasks */
+  struct task *next;         /* run queue */
   struct conn *conn;         /* a handler's connection, closed at the end */
   int ref;                   /* registry ref pinning co */
   int nargs;                 /* when queued: values waiting on co's stack */
@@ -52,7 +52,7 @@ struct sleeper {
   struct io_op op;
   struct worker *w;
   struct task *task;         /* NULL once detached */
-  struct sleeper *prev, *next;
+  struct sleeper *prev, *next; /* the worker's posted sleepers */
 };
 
 /* The task running on L; raises a Lua error naming `what` if L is not a
@@ -87,10 +87,5 @@ void sleeper_release(struct worker *w, struct sleeper *s);
 
 /* Forced stop: forget every task without resuming it. */
 void task_drop_all(struct worker *w);
-/* Frees the free lists (at worker exit). */
-void task_free_pools(struct worker *w);
-
-/* The error handler used for every task: msg + traceback. */
-int task_traceback(lua_State *L);
 
 #endif

@@ -13,9 +13,15 @@
 #include <time.h>
 
 #ifdef _WIN32
-#include <io.h>
 #include <windows.h>
-#define write_err(p, n) _write(2, p, (unsigned)(n))
+/* WriteFile, not the CRT's _write: <io.h> is our own src/io/io.h on the
+ * include path, and a raw write adds no "\r" before "\n". */
+static long write_err(const char *p, size_t n) {
+  DWORD done = 0;
+  if (!WriteFile(GetStdHandle(STD_ERROR_HANDLE), p, (DWORD)n, &done, NULL))
+    return -1;
+  return (long)done;
+}
 #else
 #include <sys/time.h>
 #include <unistd.h>

@@ -7,6 +7,7 @@
 #define HOST_SYS_H
 
 #ifdef _WIN32
+#include <winsock2.h> /* must come before windows.h, wherever sys.h goes */
 #include <windows.h>
 typedef HANDLE sys_thread;
 typedef CRITICAL_SECTION sys_mutex;
