@@ -309,6 +309,9 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   if (op->type == IO_OP_SEND && res >= 0 && op->u.send.nbufs > 0 &&
       (op->bstate & IO_CANCEL_ASKED))
     res = IO_ECANCELED;
+  /* No bytes, no buffer (io.h, rule 7), whatever a backend left there. */
+  if (op->type == IO_OP_RECV && res <= 0)
+    op->u.recv.data = NULL;
   op->res = res;
   if (more) {
     op->flags |= IO_OP_MORE;
@@ -521,6 +524,12 @@ int io_send(struct io_handle *h, struct io_op *op, struct io_buf *bufs,
     return err;
   if (nbufs < 1 || nbufs > IO_SEND_MAXBUFS || (h->flags & IO_H_LISTENER))
     return IO_EINVAL;
+  size_t total = 0;
+  for (int i = 0; i < nbufs; i++) {
+    if (bufs[i].len > IO_SEND_MAXBYTES - total)
+      return IO_EINVAL;
+    total += bufs[i].len;
+  }
   start(h->loop, h, op, IO_OP_SEND, cb);
   op->u.send.bufs = bufs;
   op->u.send.nbufs = (uint32_t)nbufs;

@@ -42,7 +42,7 @@
  *     them).  A recv completes with 1..max bytes, 0 at end of stream, or
  *     an error; the data lives in a buffer the loop owns, valid only
  *     until the callback returns (so an idle connection pins no receive
- *     buffer on any backend).
+ *     buffer on any backend), and u.recv.data is NULL when res <= 0.
  *
  * Nothing here is thread-safe except io_wake(), which any thread may call.
  */
@@ -127,8 +127,9 @@ enum io_op_type {
 #define IO_OP_MORE 0x01    /* multishot: another completion follows */
 #define IO_OP_POSTED 0x02  /* posted, last completion not yet delivered */
 
-/* Upper bound of io_buf entries in one send. */
+/* Upper bounds of one send: entries, and bytes in all. */
 #define IO_SEND_MAXBUFS 16
+#define IO_SEND_MAXBYTES 0x40000000u /* 1 GiB */
 
 /*
  * An operation record.  The caller embeds it and sets nothing in it
@@ -214,9 +215,11 @@ int io_loop_open(struct io_loop **out, const struct io_backend *be,
 int io_loop_close(struct io_loop *loop);
 /* One turn: submit what was posted, wait for completions (not at all if
  * `nowait`, else until the next timer at most), deliver them.  Returns
- * the number of live operations and handles, 0 = nothing left. */
+ * the number of posted operations plus handles still closing: 0 means
+ * nothing is left to wait for (an open handle with no operation posted
+ * does not count).  io_loop_close() checks every handle. */
 int io_loop_run(struct io_loop *loop, int nowait);
-/* Live operations and handles, as io_loop_run() returns. */
+/* What io_loop_run() returns, without running a turn. */
 int io_loop_alive(const struct io_loop *loop);
 /* Wakes the loop from any thread.  Async-signal-unsafe. */
 void io_wake(struct io_loop *loop);
@@ -258,8 +261,9 @@ int io_closing(const struct io_handle *h);
 int io_accept(struct io_handle *h, struct io_op *op, io_op_cb cb);
 int io_recv(struct io_handle *h, struct io_op *op, uint32_t max,
             io_op_cb cb);
-/* bufs: 1..IO_SEND_MAXBUFS entries, owned by the caller until completion
- * and modified by the backend as bytes go out. */
+/* bufs: 1..IO_SEND_MAXBUFS entries of at most IO_SEND_MAXBYTES in all,
+ * owned by the caller until completion and modified by the backend as
+ * bytes go out (so that res, an int32, can always hold the total). */
 int io_send(struct io_handle *h, struct io_op *op, struct io_buf *bufs,
             int nbufs, io_op_cb cb);
 /* Creates the socket in h, then connects.  On a failed completion the

@@ -284,7 +284,11 @@ static void give_back(struct uring *u, unsigned bid) {
 
 static void complete_recv(struct io_loop *loop, struct uring *u,
                           struct io_op *op, int res, unsigned flags) {
-  if (res == -ENOBUFS && !(op->bstate & IO_CANCEL_ASKED)) {
+  if (res == -ENOBUFS) {
+    if (op->bstate & IO_CANCEL_ASKED) { /* no data was taken: cancelled */
+      io__deliver(loop, op, IO_ECANCELED, 0);
+      return;
+    }
     op->next = u->nobufs; /* re-posted next turn, buffers back by then */
     u->nobufs = op;
     return;

@@ -301,15 +301,32 @@ static void on_send(struct io_op *op) {
 
 static int send_k(lua_State *L, int status, lua_KContext ctx);
 
-/* Sends the arguments from index `from` on, CONN_SEND_BATCH at a time. */
-static int send_more(lua_State *L, struct conn *c, int from) {
+/* Where a send continues: argument index and offset into it, packed into
+ * the continuation's context (64 bits on every target we build). */
+#define SEND_POS(i, off) ((lua_KContext)(((intptr_t)(off) << 20) | (i)))
+#define SEND_ARG(ctx) ((int)((ctx) & ((1 << 20) - 1)))
+#define SEND_OFF(ctx) ((size_t)((ctx) >> 20))
+
+/* Sends the arguments from index `from` (offset `off` into it) on: up to
+ * CONN_SEND_BATCH pieces and IO_SEND_MAXBYTES per operation, so a string
+ * of any size goes out in as many operations as it takes. */
+static int send_more(lua_State *L, struct conn *c, int from, size_t off) {
   struct io_buf bufs[CONN_SEND_BATCH];
-  int top = lua_gettop(L), n = 0, i;
-  for (i = from; i <= top && n < CONN_SEND_BATCH; i++) {
+  size_t room = IO_SEND_MAXBYTES;
+  int top = lua_gettop(L), n = 0, i = from;
+  while (i <= top && n < CONN_SEND_BATCH && room > 0) {
     size_t len;
     const char *s = lua_tolstring(L, i, &len);
-    if (len)
-      bufs[n++] = io_buf_make(s, len);
+    size_t left = len - off, take = left < room ? left : room;
+    if (take)
+      bufs[n++] = io_buf_make(s + off, take);
+    room -= take;
+    if (take < left) {
+      off += take; /* the rest of this string goes next time */
+      break;
+    }
+    i++;
+    off = 0;
   }
   if (n == 0) {
     lua_pushboolean(L, 1);
@@ -330,7 +347,7 @@ static int send_more(lua_State *L, struct conn *c, int from) {
   /* The strings stay on this coroutine's stack, and the coroutine is
    * pinned in the registry until on_send resumes it: the kernel's
    * pointers into them stay valid without a reference per string. */
-  return task_yield(L, t, i, send_k);
+  return task_yield(L, t, SEND_POS(i, off), send_k);
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
@@ -345,7 +362,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   }
   if (c->werr)
     return fail_code(L, c->werr);
-  return send_more(L, c, (int)ctx);
+  return send_more(L, c, SEND_ARG(ctx), SEND_OFF(ctx));
 }
 
 static int lconn_send(lua_State *L) {
@@ -360,7 +377,8 @@ static int lconn_send(lua_State *L) {
     return fail_code(L, c->werr);
   if (c->flags & CONN_SHUTDOWN)
     return fail(L, "closed");
-  return send_more(L, c, 2);
+  luaL_argcheck(L, top < (1 << 20), top, "too many strings");
+  return send_more(L, c, 2, 0);
 }
 
 /* ---- connecting -------------------------------------------------------- */
