@@ -96,10 +96,16 @@ forget_server_dir() {
 }
 
 # Runs the program, and strips "\r" from both streams when asked to. With
-# pipefail the pipeline's status is the program's: tr exits 0.
+# pipefail the pipeline's status is the program's: tr exits 0. With
+# nothing to clean up or filter afterwards, Wine replaces this script
+# (exec), so our caller's pid is the Windows program's own process:
+# SIGINT to it arrives as Ctrl-C (CTRL_C_EVENT to the program's console
+# handlers), and a kill really ends the program.
 run_program() {
     if [[ ${WINE_RUN_STRIP_CR:-0} == 1 ]]; then
         { wine "$@" 2>&1 1>&3 3>&- | tr -d '\r' >&2; } 3>&1 | tr -d '\r'
+    elif [[ -z $tmp_prefix ]]; then
+        exec wine "$@"
     else
         wine "$@"
     fi

@@ -7,7 +7,13 @@
  * main thread takes them with sigwait.  SIGUSR1 is how a finishing worker
  * tells the main thread to look again.  On Windows a console control
  * handler does the same for Ctrl-C, Ctrl-Break and closing the console,
- * and an event replaces SIGUSR1.
+ * and an event replaces SIGUSR1.  The handler runs on a thread the
+ * system starts, possibly while host_run is ending: it reaches the host
+ * only under console_lock, and host_run takes the host away from it
+ * before freeing the workers.  Closing the console (or a shutdown) ends
+ * the process about 5 s after the event whatever the handler does, so
+ * that stop gets a grace of at most STOP_BEFORE_KILL_S and the handler
+ * waits for it to finish.
  */
 #include "host.h"
 #include "group.h"
@@ -20,8 +26,11 @@
 
 #ifdef _WIN32
 #include <windows.h>
-static struct host *console_host; /* the console handler has no argument */
-static HANDLE worker_done_event;
+#define STOP_BEFORE_KILL_S 4.0
+static struct host *console_host;  /* the console handler has no argument */
+static SRWLOCK console_lock = SRWLOCK_INIT; /* guards console_host */
+static HANDLE worker_done_event;   /* a worker ended (SIGUSR1's role) */
+static HANDLE all_done_event;      /* host_run is done with the workers */
 #else
 #include <signal.h>
 #endif
@@ -81,13 +90,32 @@ void host_worker_done(struct host *h) {
 }
 
 #ifdef _WIN32
+/* Ctrl-C and Ctrl-Break stop as SIGINT does (a second one: at once).
+ * Under Wine, SIGINT to the process arrives here as CTRL_C_EVENT. */
 static BOOL WINAPI on_console(DWORD type) {
-  if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT ||
-      type == CTRL_CLOSE_EVENT) {
-    host_stop(console_host, -1);
-    return TRUE;
+  const char *what;
+  int ending = type == CTRL_CLOSE_EVENT || type == CTRL_SHUTDOWN_EVENT;
+  switch (type) {
+  case CTRL_C_EVENT: what = "Ctrl-C"; break;
+  case CTRL_BREAK_EVENT: what = "Ctrl-Break"; break;
+  case CTRL_CLOSE_EVENT: what = "console close"; break;
+  case CTRL_SHUTDOWN_EVENT: what = "system shutdown"; break;
+  case CTRL_LOGOFF_EVENT: return TRUE; /* only services get it: not ours */
+  default: return FALSE;
   }
-  return FALSE;
+  log_write(LOG_INFO, 0, "%s received", what);
+  AcquireSRWLockShared(&console_lock);
+  struct host *h = console_host;
+  if (h) {
+    double grace = h->cfg.grace;
+    host_stop(h, ending && grace > STOP_BEFORE_KILL_S ? STOP_BEFORE_KILL_S
+                                                      : -1);
+  }
+  ReleaseSRWLockShared(&console_lock);
+  if (ending && h)
+    WaitForSingleObject(all_done_event,
+                        (DWORD)(STOP_BEFORE_KILL_S * 1000) + 500);
+  return TRUE;
 }
 
 static void wait_workers(struct host *h) {
@@ -117,6 +145,7 @@ static void wait_workers(struct host *h) {
 static void block_signals(void) {
 #ifdef _WIN32
   worker_done_event = CreateEventA(NULL, FALSE, FALSE, NULL);
+  all_done_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   SetConsoleCtrlHandler(on_console, TRUE);
 #else
   sigset_t set;
@@ -166,6 +195,11 @@ int host_run(const struct host_config *cfg) {
   wait_workers(h);
   for (int i = 0; i < started; i++)
     worker_join(h->workers[i]);
+#ifdef _WIN32
+  AcquireSRWLockExclusive(&console_lock);
+  console_host = NULL; /* a late Ctrl-C must not reach freed workers */
+  ReleaseSRWLockExclusive(&console_lock);
+#endif
   for (int i = 0; h->workers && i < h->nworkers; i++)
     if (h->workers[i])
       worker_free(h->workers[i]);
@@ -174,5 +208,8 @@ int host_run(const struct host_config *cfg) {
   sys_mutex_destroy(&h->lock);
   free(h->workers);
   free(h);
+#ifdef _WIN32
+  SetEvent(all_done_event);
+#endif
   return code;
 }

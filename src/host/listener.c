@@ -44,7 +44,7 @@ static void on_accept(struct io_op *op) {
     if (io_posted(&l->pause) || l->closing) {
       io_sock_close(op->u.accept.sock);
     } else {
-      l->on_conn(l, op->u.accept.sock);
+      group_dispatch(l, op->u.accept.sock); /* here, or another worker */
     }
   } else if (op->res != IO_ECANCELED && !l->closing) {
     log_write(LOG_WARN, l->w->id, "accept on %s: %s%s", l->address,
@@ -75,7 +75,7 @@ int listener_open(struct worker *w, const char *key, struct addr *a,
   l->aop.data = l->pause.data = l;
   l->on_conn = on_conn;
   l->handler_ref = LUA_NOREF;
-  int err = group_listen(w->host, w->loop, key, a, backlog, &l->h, &l->group);
+  int err = group_listen(l, key, a, backlog);
   if (err) {
     free(l);
     return err;
@@ -85,7 +85,8 @@ int listener_open(struct worker *w, const char *key, struct addr *a,
   if (w->listeners)
     w->listeners->prev = l;
   w->listeners = l;
-  arm(l);
+  if (l->accepts)
+    arm(l); /* else the group's owner hands connections over */
   *out = l;
   return 0;
 }
@@ -97,15 +98,20 @@ static void on_closed(struct io_handle *h) {
     listener_close(l);
 }
 
+void listener_start(struct listener *l) { arm(l); }
+
 void listener_close(struct listener *l) {
   struct worker *w = l->w;
   if (!l->closing) {
     l->closing = 1;
-    group_leave(w->host, l->group);
     if (io_posted(&l->pause))
       io_cancel(w->loop, &l->pause);
-    io_close(&l->h, on_closed);
-    return;
+    if (l->accepts)
+      io_close(&l->h, on_closed);
+    else
+      l->handle_done = 1; /* a hand-off member has no socket */
+    /* After the close: the port is free for a member taking over. */
+    group_leave(l);
   }
   if (!l->handle_done || io_posted(&l->pause))
     return; /* called again from a completion that was not the last */

@@ -39,6 +39,7 @@ struct listener {
   uint64_t timeout;
   int closing;
   int handle_done;
+  int accepts;               /* h listens; 0: a hand-off member (group.h) */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
 };
 
@@ -49,5 +50,7 @@ int listener_open(struct worker *w, const char *key, struct addr *a,
                   struct listener **out);
 /* Stops accepting and frees the listener once its ops are done. */
 void listener_close(struct listener *l);
+/* Starts accepting on l->h, which group.c has just opened. */
+void listener_start(struct listener *l);
 
 #endif

@@ -16,6 +16,7 @@
  */
 #include "worker.h"
 #include "conn.h"
+#include "group.h"
 #include "host.h"
 #include "lhost.h"
 #include "listener.h"
@@ -78,11 +79,7 @@ static void drain_inbox(struct worker *w) {
     if (m->type == MSG_STOP) {
       worker_stop(w, m->grace);
     } else if (m->type == MSG_ACCEPTED) {
-      struct listener *l = m->target;
-      if (l->closing || w->stopping)
-        io_sock_close(m->sock);
-      else
-        l->on_conn(l, m->sock);
+      group_deliver(w, m->group, m->sock); /* finds our listener, if any */
     }
     free(m);
     m = next;
@@ -147,6 +144,8 @@ static int listen_defaults(lua_State *L) {
   const struct host_config *cfg = &w->host->cfg;
   for (int i = 0; i < cfg->nlisten; i++) {
     lua_pushvalue(L, 2);
+    if (w->stopping)
+      return 0; /* stopped before we got here: nothing to listen for */
     if (lhost_listen(L, w, cfg->listen[i], 0) != 1)
       return luaL_error(L, "cannot listen on %s: %s", cfg->listen[i],
                         lua_tostring(L, -1));
@@ -227,9 +226,10 @@ static int start_p(lua_State *L) {
 
 /* Turns until nothing is left to wait for.  The check comes first: a
  * worker told to stop before its first turn has nothing to wait for, and
- * a blocking wait then would never end. */
+ * a blocking wait then would never end.  An open listener counts even
+ * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static void run(struct worker *w) {
-  while (w->runq || io_loop_alive(w->loop) > 0) {
+  while (w->runq || io_loop_alive(w->loop) > 0 || w->listeners) {
     io_loop_run(w->loop, w->runq != NULL);
     task_run_queue(w);
     /* The grace timer alone is no reason to stay. */
@@ -262,6 +262,9 @@ static void finish(struct worker *w) {
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 0;
   sys_mutex_unlock(&w->inbox_lock);
+  /* Connections handed over before we left our listener groups: close
+   * them now rather than at exit (group_deliver finds no listener). */
+  drain_inbox(w);
   if (io_loop_close(w->loop) != 0)
     log_write(LOG_ERROR, w->id, "the loop still had work at exit");
   w->loop = NULL;

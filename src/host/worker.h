@@ -17,6 +17,7 @@
 struct host;
 struct conn;
 struct listener;
+struct group;
 struct task;
 struct sleeper;
 struct lua_State;
@@ -30,7 +31,7 @@ struct msg {
   struct msg *next;
   int type;
   io_sock sock;              /* MSG_ACCEPTED */
-  struct listener *target;   /* MSG_ACCEPTED: this worker's listener */
+  struct group *group;       /* MSG_ACCEPTED: the listener group (group.h) */
   double grace;              /* MSG_STOP: seconds */
 };
 

@@ -68,8 +68,8 @@
 #define HB_SKIP 0x01            /* skip-on-success is set on this socket */
 
 struct iocp {
-  HANDLE port;
-  LPFN_ACCEPTEX acceptex;
+  HANDLE port;                  /* this loop's completion port */
+  LPFN_ACCEPTEX acceptex;       /* from the provider (WSAIoctl) */
   LPFN_CONNECTEX connectex;
   int skip;                     /* may set skip-on-success on sockets */
   struct io_op *done, *done_tail; /* finished inside a post, not yet seen */
@@ -439,7 +439,7 @@ static void complete_recv(struct iocp *s, struct io_loop *loop,
   int max = op->u.recv.max < RECV_BUF ? (int)op->u.recv.max : RECV_BUF;
   int n = recv(h->sock, s->rbuf, max, 0);
   if (n >= 0) {
-    op->u.recv.data = s->rbuf;
+    op->u.recv.data = n > 0 ? s->rbuf : NULL; /* no bytes, no buffer */
     io__deliver(loop, op, n, 0);
     return;
   }
@@ -457,11 +457,14 @@ static void complete_send(struct iocp *s, struct io_loop *loop,
    * learns it from u.send.total. */
   op->u.send.total += bytes;
   size_t n = bytes;
+  uint32_t left = op->u.send.nbufs;
   while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
     n -= op->u.send.bufs[0].len;
     op->u.send.bufs++;
     op->u.send.nbufs--;
   }
+  if (!err && bytes == 0 && op->u.send.nbufs == left)
+    err = IO_EPIPE; /* took nothing: re-posting would spin */
   if (op->u.send.nbufs > 0) {
     op->u.send.bufs[0].base += n;
     op->u.send.bufs[0].len -= (unsigned long)n;
@@ -508,6 +511,20 @@ static void settle(struct io_loop *loop, struct accpool *p) {
   io__deliver(loop, op, stopped || !p->err ? IO_ECANCELED : p->err, 0);
 }
 
+/*
+ * One AcceptEx is in.  What the io_accept op sees of it:
+ *  - a connection: delivered with IO_OP_MORE, also after a cancel was
+ *    asked (the cancel lost the race; the listener is still open), but
+ *    dropped once the listener is closed (its context can no longer be
+ *    copied to the socket);
+ *  - a failure of that one connection (reset, aborted...): nothing, the
+ *    record is posted again;
+ *  - any other failure, or a record that cannot be posted again (out of
+ *    sockets): the error, with IO_OP_MORE while other records are still
+ *    posted, so the caller can pause;
+ *  - and once no record is posted any more (cancelled, closed, or none
+ *    could be posted), the last completion, without IO_OP_MORE.
+ */
 static void complete_accept(struct iocp *s, struct io_loop *loop,
                             struct acc *a) {
   struct accpool *p = a->pool;

@@ -34,6 +34,7 @@ def main():
     import serve_test  # noqa: F401
     import signals_test  # noqa: F401
     import limits_test  # noqa: F401
+    import workers_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:
