@@ -41,7 +41,9 @@ void host_stop(struct host *h, double grace) {
     grace = h->cfg.grace;
   if (n == 0 && grace > 0)
     log_write(LOG_INFO, 0, "stopping (grace %.3g s)", grace);
-  for (int i = 0; i < h->nworkers; i++) {
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    if (!h->workers[i])
+      continue; /* never created: out of memory at start */
     struct msg *m = calloc(1, sizeof *m);
     if (!m)
       continue; /* the worker stops when the host exits anyway */

@@ -100,9 +100,20 @@ static void on_closed(struct io_handle *h) {
 
 void listener_start(struct listener *l) { arm(l); }
 
+/* Takes what the kernel has already accepted for us: closing the socket
+ * would reset those clients, who believe they are connected.  Bounded,
+ * in case they keep coming faster than we can take them. */
+static void drain_backlog(struct listener *l) {
+  io_sock sock;
+  for (int i = 0; i < 4096 && io_accept_now(&l->h, &sock) == 0; i++)
+    group_dispatch(l, sock);
+}
+
 void listener_close(struct listener *l) {
   struct worker *w = l->w;
   if (!l->closing) {
+    if (l->accepts && !io_posted(&l->pause))
+      drain_backlog(l);
     l->closing = 1;
     if (io_posted(&l->pause))
       io_cancel(w->loop, &l->pause);

@@ -47,6 +47,7 @@ struct worker {
   int loop_ready;            /* the loop exists: io_wake may be called */
 
   struct task *runq, *runq_tail;   /* tasks to resume next turn */
+  struct task *current;      /* the task running now, NULL in the loop */
   struct conn *conns;        /* every open connection */
   struct listener *listeners;
   struct sleeper *sleepers;  /* posted host.sleep / host.wait timers */

@@ -242,6 +242,12 @@ int io_listen(struct io_loop *loop, struct io_handle *h,
 /* Adopts a connected socket (from an accept completion, possibly of
  * another loop) into `loop`.  On error the socket is closed. */
 int io_open(struct io_loop *loop, struct io_handle *h, io_sock sock);
+/* Accepts one connection already waiting, without blocking: 0 and *out
+ * (not yet adopted), IO_EAGAIN if none is waiting, or another IO_E*.  For
+ * draining a listener before it closes, since closing resets whatever is
+ * still in its backlog.  On IOCP always IO_EAGAIN: there the connections
+ * the kernel took are in posted AcceptEx calls. */
+int io_accept_now(struct io_handle *h, io_sock *out);
 /* Closes a socket that was never adopted (an accept this side drops). */
 void io_sock_close(io_sock sock);
 /* Local / peer address of a handle; 0 or IO_E*. */

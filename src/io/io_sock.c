@@ -120,6 +120,19 @@ void io__sock_stop_listening(io_sock s) {
 #endif
 }
 
+int io_accept_now(struct io_handle *h, io_sock *out) {
+#ifdef _WIN32
+  (void)h, (void)out;
+  return IO_EAGAIN;
+#else
+  io_sock s = accept4(h->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (s < 0)
+    return errno == EWOULDBLOCK ? IO_EAGAIN : io__sock_error();
+  *out = s;
+  return 0;
+#endif
+}
+
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer) {
   socklen_t len = sizeof *ss;
   int r = peer ? getpeername(h->sock, (struct sockaddr *)ss, &len)

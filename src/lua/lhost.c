@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LISTENER_META "host.listener"
@@ -322,6 +323,27 @@ static int lhost_log(lua_State *L) {
   return 0;
 }
 
+/* print(...), as Lua's, but the line goes out in one write: lines from
+ * several workers never mix. */
+static int lhost_print(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1)
+      luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t len;
+  const char *line = lua_tolstring(L, -1, &len);
+  fwrite(line, 1, len, stdout);
+  fflush(stdout);
+  return 0;
+}
+
 /* host.stop([grace]) */
 static int lhost_stop(lua_State *L) {
   double grace = luaL_optnumber(L, 1, -1);
@@ -417,4 +439,6 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lua_pop(L, 1);
   set_paths(L, w->host->cfg.script);
   lembed_open(L);
+  lua_pushcfunction(L, lhost_print);
+  lua_setglobal(L, "print");
 }

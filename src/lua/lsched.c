@@ -119,7 +119,7 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
   w->ntasks++;
   t->waiting = 1; /* only the host starts it */
-  if (now)
+  if (now && !w->current)
     task_resume(t, nargs);
   else
     task_schedule(t, nargs);
@@ -153,7 +153,10 @@ void task_resume(struct task *t, int nargs) {
   if (w->killing)
     return; /* forced stop: nothing runs any more */
   t->waiting = 0;
+  struct task *outer = w->current;
+  w->current = t;
   int status = lua_resume(t->co, w->L, nargs, &nres);
+  w->current = outer;
   if (status == LUA_YIELD) {
     if (t->waiting) {
       lua_pop(t->co, nres);

@@ -63,7 +63,7 @@ struct task *task_of(lua_State *co);
 
 /* New task running fn (at index fnidx of L) with the nargs values above
  * it, which are popped.  It starts on the next turn, or at once if `now`
- * (allowed only from the loop, never from inside a task).  Pushes the
+ * and no task is running (a task is never resumed from inside another).  Pushes the
  * thread on L if push is set.  NULL (and nothing pushed) if out of
  * memory. */
 struct task *task_spawn(struct worker *w, lua_State *L, int nargs,
