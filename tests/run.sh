@@ -47,8 +47,12 @@ suite() {
     log=$(mktemp)
     echo
     echo "== $name"
-    local status=0
-    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$log" || status=$?
+    local status
+    # Through bash: the suites below are shell functions (exported).
+    set +e
+    timeout --kill-after=10 "$limit" bash -c '"$@"' suite "$@" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
     local last
     last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     rm -f "$log"
@@ -88,6 +92,8 @@ script_tests() { # HOST BACKEND
 e2e_tests() { # HOST BACKEND
     python3 tests/e2e/run.py --host "$1" --backend "$2"
 }
+
+export -f unit_tests script_tests e2e_tests
 
 linux_suites() { # BUILD_DIR LABEL
     local dir=$1 label=$2
