@@ -22,7 +22,6 @@ struct conn *conn_new(struct worker *w) {
     return NULL;
   memset(c, 0, sizeof *c);
   c->w = w;
-  c->h.data = c;
   c->rop.data = c;
   c->maxline = CONN_MAXLINE;
   c->maxread = CONN_MAXREAD;
@@ -78,7 +77,7 @@ static void maybe_free(struct conn *c) {
 }
 
 static void on_handle_closed(struct io_handle *h) {
-  struct conn *c = h->data;
+  struct conn *c = (struct conn *)h; /* h is its first member */
   c->flags |= CONN_HANDLE_DONE;
   maybe_free(c);
 }
@@ -119,6 +118,15 @@ void conn_peer(struct conn *c, char *buf, size_t size) {
 
 void conn_local(struct conn *c, char *buf, size_t size) {
   name(c, buf, size, 0);
+}
+
+uint32_t conn_timeout_ms(double seconds) {
+  double ms = seconds * 1000.0;
+  if (!(ms >= 1))
+    return 1;
+  if (ms >= (double)UINT32_MAX)
+    return UINT32_MAX;
+  return (uint32_t)(ms + 0.999); /* never earlier than asked */
 }
 
 /* ---- buffered input ---------------------------------------------------- */
@@ -185,7 +193,7 @@ void conn_arm(struct conn *c, int wr) {
     c->timer = t;
   }
   struct conn_timer *t = c->timer;
-  uint64_t due = io_clock() + c->timeout;
+  uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
   if (wr)
     t->wdue = due;
   else

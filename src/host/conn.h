@@ -59,7 +59,7 @@ struct conn_timer {
 };
 
 struct conn {
-  struct io_handle h;        /* h.data == this */
+  struct io_handle h;        /* first: the close callback casts back */
   struct io_op rop;          /* the recv in flight (kernel's while posted) */
   struct worker *w;
   struct conn *prev, *next;  /* the worker's open connections */
@@ -73,9 +73,9 @@ struct conn {
   uint32_t maxline;          /* read("l") limit */
   uint32_t maxread;          /* read("a") limit */
   uint32_t want;             /* the pending read's n / max */
+  uint32_t timeout;          /* ms per operation, 0 = none */
   int rerr;                  /* sticky receive error (IO_E*), 0 = none */
   int werr;                  /* sticky send error */
-  uint64_t timeout;          /* ns per operation, 0 = none */
   uint8_t rmode;             /* the pending read's mode (lconn.c) */
   uint8_t flags;             /* CONN_* */
 };
@@ -93,6 +93,10 @@ static inline int conn_closing(const struct conn *c) {
 /* "ip:port" of the peer / of our end, or "?" */
 void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
+
+/* Seconds (>= 0) to the ms of conn.timeout: at least 1 ms, so that 0 s
+ * means "expire at the next turn", and at most about 49 days. */
+uint32_t conn_timeout_ms(double seconds);
 
 /* Buffered input. */
 int conn_rbuf_append(struct conn *c, const char *p, size_t n);

@@ -71,7 +71,6 @@ int listener_open(struct worker *w, const char *key, struct addr *a,
   if (!l)
     return IO_ENOMEM;
   l->w = w;
-  l->h.data = l;
   l->aop.data = l->pause.data = l;
   l->on_conn = on_conn;
   l->handler_ref = LUA_NOREF;
@@ -92,7 +91,7 @@ int listener_open(struct worker *w, const char *key, struct addr *a,
 }
 
 static void on_closed(struct io_handle *h) {
-  struct listener *l = h->data;
+  struct listener *l = (struct listener *)h; /* h is its first member */
   l->handle_done = 1;
   if (!io_posted(&l->pause))
     listener_close(l);

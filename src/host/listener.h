@@ -26,7 +26,7 @@ struct listener_box { struct listener *l; };
 typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
 
 struct listener {
-  struct io_handle h;        /* h.data == this */
+  struct io_handle h;        /* first: the close callback casts back */
   struct io_op aop;          /* the multishot accept (kernel's while posted) */
   struct io_op pause;        /* the back-off timer (likewise) */
   struct worker *w;
@@ -36,7 +36,7 @@ struct listener {
   listener_conn_cb on_conn;
   int handler_ref;           /* registry ref of the handler function */
   uint32_t maxline, maxread; /* options given to each connection */
-  uint64_t timeout;
+  uint32_t timeout;          /* ms, 0 = none */
   int closing;
   int handle_done;
   int accepts;               /* h listens; 0: a hand-off member (group.h) */

@@ -27,27 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the VM's allocator ----------------------------------------------- */
-
-/* Counts what the VM holds and refuses to grow past the limit; Lua then
- * raises "not enough memory" in whichever task asked, which ends that
- * task only. */
-static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  struct worker *w = ud;
-  size_t old = ptr ? osize : 0; /* without ptr, osize is a type tag */
-  if (nsize == 0) {
-    free(ptr);
-    w->mem -= old;
-    return NULL;
-  }
-  if (w->mem_limit && nsize > old && w->mem - old + nsize > w->mem_limit)
-    return NULL;
-  void *p = realloc(ptr, nsize);
-  if (p)
-    w->mem = w->mem - old + nsize;
-  return p;
-}
-
 static int panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   log_write(LOG_ERROR, 0, "unprotected Lua error: %s", msg ? msg : "?");
@@ -247,6 +226,7 @@ static void finish(struct worker *w) {
     lua_close(w->L); /* __gc of what is left only requests closes */
     w->L = NULL;
   }
+  lalloc_destroy(&w->alloc);
   while (io_loop_alive(w->loop) > 0)
     io_loop_run(w->loop, 0);
   io_loop_run(w->loop, 1);
@@ -284,7 +264,7 @@ static void thread_main(void *arg) {
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
-  w->L = lua_newstate(lalloc, w);
+  w->L = lua_newstate(lalloc, &w->alloc);
   if (!w->L) {
     host_fail(w->host, "not enough memory for a Lua state");
   } else {
@@ -310,7 +290,7 @@ struct worker *worker_new(struct host *host, int id) {
     return NULL;
   w->id = id;
   w->host = host;
-  w->mem_limit = host->cfg.memory_limit;
+  lalloc_init(&w->alloc, host->cfg.memory_limit);
   w->grace_op.data = w;
   sys_mutex_init(&w->inbox_lock);
   pool_init(&w->conn_pool, sizeof(struct conn), 64);

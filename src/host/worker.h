@@ -8,6 +8,7 @@
 #define HOST_WORKER_H
 
 #include "io.h"
+#include "lalloc.h"
 #include "pool.h"
 #include "sys.h"
 
@@ -64,8 +65,7 @@ struct worker {
   char *spare_rbufs[16];     /* idle read buffers of CONN_RBUF_CHUNK */
   int nspare;
 
-  size_t mem;                /* bytes the VM holds */
-  size_t mem_limit;          /* 0 = none */
+  struct lalloc alloc;       /* the VM's allocator: counts, caps */
   int ntasks;                /* live tasks */
   int nconns;                /* open connections */
   int main_done;             /* the script's main chunk has finished */

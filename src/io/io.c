@@ -399,9 +399,7 @@ int io_loop_run(struct io_loop *loop, int nowait) {
 
 static void handle_init(struct io_loop *loop, struct io_handle *h,
                         io_sock sock) {
-  void *data = h->data; /* the caller may have set it already */
   memset(h, 0, sizeof *h);
-  h->data = data;
   h->sock = sock;
   h->loop = loop;
   h->flags = IO_H_OPEN;

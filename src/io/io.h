@@ -174,22 +174,21 @@ struct io_op {
 };
 
 /*
- * A socket known to a loop.  The caller embeds it; the fields are read
- * only.  `data` is the caller's.
+ * A socket known to a loop.  The caller embeds it (first, so that its
+ * close callback finds the embedding struct) and only reads the fields.
  */
-struct io_handle {
-  io_sock sock;
+struct io_handle {          /* pointers first: no padding holes */
   struct io_loop *loop;
   struct io_op *rop;       /* pending receive-side op, or NULL */
   struct io_op *wop;       /* pending send-side op, or NULL */
   io_close_cb close_cb;    /* set by io_close() */
   struct io_handle *next_closing; /* the loop's close queue */
-  void *data;              /* the caller's */
+  void *bdata;             /* backend-private (iocp: accept pool) */
+  io_sock sock;
   uint32_t pending;        /* posted ops whose last completion is due */
   uint16_t flags;          /* IO_H_* (io.c) */
   uint16_t bflags;         /* backend-private */
   uint32_t bevents;        /* backend-private (epoll: registered mask) */
-  void *bdata;             /* backend-private (iocp: accept pool) */
 };
 
 /* ---- loops ---------------------------------------------------------- */

@@ -437,7 +437,7 @@ int lconn_connect(lua_State *L) {
   c->flags &= (uint8_t)~CONN_HANDLE_DONE;
   c->writer = t;
   if (timeout > 0) {
-    c->timeout = timeout > 1e9 ? (uint64_t)1e18 : (uint64_t)(timeout * 1e9);
+    c->timeout = conn_timeout_ms(timeout);
     conn_arm(c, 1);
   }
   return task_yield(L, t, (lua_KContext)c, connect_k);
@@ -452,9 +452,7 @@ static int lconn_settimeout(lua_State *L) {
   } else {
     double s = luaL_checknumber(L, 2);
     luaL_argcheck(L, s >= 0, 2, "negative timeout");
-    c->timeout = s > 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9);
-    if (c->timeout == 0)
-      c->timeout = 1; /* 0 s: expire at the next turn */
+    c->timeout = conn_timeout_ms(s);
   }
   return 0;
 }

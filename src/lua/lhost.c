@@ -28,10 +28,6 @@ struct worker *lhost_worker(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-static uint64_t seconds_to_ns(double s) {
-  return s <= 0 ? 0 : s >= 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9);
-}
-
 /* ---- listeners ------------------------------------------------------------ */
 
 /* Protected part of an accept: everything that may raise (memory). */
@@ -132,7 +128,7 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text,
   }
   l->maxline = maxline;
   l->maxread = maxread;
-  l->timeout = seconds_to_ns(timeout);
+  l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
   l->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the handler */
   struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->l = l;

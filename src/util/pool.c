@@ -17,7 +17,7 @@
 #define UNPOISON(obj, size) ((void)0)
 #endif
 
-#define ALIGN 16 /* enough for every struct the host pools */
+#define ALIGN 8 /* what every struct the host pools needs */
 
 void pool_init(struct pool *p, size_t size, size_t per_block) {
   p->size = (size + ALIGN - 1) / ALIGN * ALIGN;
@@ -63,7 +63,7 @@ void pool_put(struct pool *p, void *obj) {
 void pool_destroy(struct pool *p) {
   while (p->blocks) {
     void *next = *(void **)p->blocks;
-    UNPOISON(p->blocks, 16 + p->size * p->per_block);
+    UNPOISON(p->blocks, ALIGN + p->size * p->per_block);
     free(p->blocks);
     p->blocks = next;
   }

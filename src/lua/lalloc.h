@@ -1,0 +1,36 @@
+/*
+ * lalloc.h -- the allocator of a worker's Lua VM (its lua_Alloc).
+ *
+ * Counts what the VM holds and refuses to grow past a limit (Lua then
+ * raises "not enough memory" in whichever task asked, which ends only that
+ * task).  Small blocks (up to LALLOC_SMALL bytes) come from size classes
+ * 16 bytes apart, carved from 64 KiB chunks and recycled through one free
+ * list per class: no per-block header, no trip to malloc on the hot path
+ * (the Lua string of each received message), and an idle connection's
+ * coroutine, stack and box cost exactly their size.  Larger blocks go to
+ * malloc.  Under AddressSanitizer everything goes to malloc, so Lua's own
+ * memory errors are still caught.
+ */
+#ifndef HOST_LALLOC_H
+#define HOST_LALLOC_H
+
+#include <stddef.h>
+
+#define LALLOC_SMALL 1024
+#define LALLOC_CLASSES (LALLOC_SMALL / 16)
+
+struct lalloc {
+  size_t used;                    /* bytes the VM holds (as it asked) */
+  size_t limit;                   /* 0 = none */
+  void *free[LALLOC_CLASSES];     /* per class, linked through the block */
+  char *bump, *bump_end;          /* the chunk being carved */
+  void *chunks;                   /* all chunks, linked through their head */
+};
+
+void lalloc_init(struct lalloc *a, size_t limit);
+/* The lua_Alloc; ud is the struct lalloc. */
+void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* After lua_close: returns the chunks. */
+void lalloc_destroy(struct lalloc *a);
+
+#endif
