@@ -17,8 +17,9 @@
  * send, so the generator costs few syscalls per message.
  *
  * Time is bounded everywhere: epoll waits are at most one tick (100 ms), a
- * connection without progress for cfg->timeout is closed and counted, and
- * the run ends at its deadline whatever the server does.
+ * connection without progress for cfg->timeout is closed and counted, the
+ * ramp-up of echo mode lasts at most cfg->timeout, and the run ends at its
+ * deadline whatever the server does.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -64,6 +65,9 @@ struct lconn {
     uint32_t gen;         /* bumped per socket; tags epoll events */
     uint32_t id;          /* pattern stream id of the current socket */
     uint8_t state;        /* enum state */
+    uint8_t was_up;       /* echo: this slot has had an echo (ramp-up) */
+    uint8_t paced;        /* --rate: on the queue waiting for tokens */
+    uint32_t owed;        /* --rate: messages it may start once paid for */
     uint32_t tx_off;      /* bytes of message tx_seq already sent */
     uint32_t rx_off;      /* bytes of message rx_seq already checked */
     uint64_t tx_seq;      /* message being sent */
@@ -91,12 +95,18 @@ struct engine {
     int measuring;              /* inside the window */
     int holding;                /* idle: past idle-ready */
     int no_pwait2;              /* epoll_pwait2 missing: use epoll_wait */
+    int ramped;                 /* echo: every connection has echoed once */
+    double tokens;              /* --rate: messages that may start now */
+    uint64_t tokens_ns;         /* --rate: when tokens was last refilled */
+    unsigned *payq;             /* --rate: ring of slots owed messages */
+    unsigned pq_head, pq_len;
+    unsigned up;                /* echo: slots that have echoed once */
     uint64_t now;               /* CLOCK_MONOTONIC ns, refreshed often */
     uint64_t reported[4];       /* diagnostics printed per error kind */
     uint64_t win_ns;            /* window start: clock */
     uint64_t busy_ns;           /* window: time in turns that had events */
     double win_lg, win_srv;     /* window start: CPU seconds, ours and server's */
-    double win_all;             /* window start: machine busy CPU seconds */
+    double win_idle;            /* window start: machine idle CPU seconds */
     uint8_t rbuf[IO_BUF];
     uint8_t tbuf[IO_BUF];
 };
@@ -291,6 +301,57 @@ static void pump(struct engine *e, struct lconn *c)
     }
 }
 
+/*
+ * Lets c start n more messages: at once, or with --rate once the token
+ * bucket has paid for them (pace() hands out tokens in FIFO order).
+ */
+static void credit(struct engine *e, struct lconn *c, uint32_t n)
+{
+    if (e->cfg->rate == 0) {
+        c->tx_limit += n;
+        return;
+    }
+    c->owed += n;
+    if (!c->paced) {
+        c->paced = 1;
+        e->payq[(e->pq_head + e->pq_len) % e->cfg->conns] =
+            (unsigned)(c - e->conn);
+        e->pq_len++;
+    }
+}
+
+/* --rate: refills the bucket (at most 1 ms of burst) and spends it. */
+static void pace(struct engine *e)
+{
+    double burst = e->cfg->rate / 1000.0 < 1.0 ? 1.0 : e->cfg->rate / 1000.0;
+
+    e->tokens += (double)(e->now - e->tokens_ns) * e->cfg->rate / 1e9;
+    e->tokens_ns = e->now;
+    if (e->tokens > burst)
+        e->tokens = burst;
+    while (e->pq_len > 0 && e->tokens >= 1.0) {
+        struct lconn *c = &e->conn[e->payq[e->pq_head]];
+        uint32_t grant = c->owed;
+
+        if (c->state == S_OPEN) {
+            if (grant > e->tokens)
+                grant = (uint32_t)e->tokens;
+            c->tx_limit += grant;
+            c->owed -= grant;
+            e->tokens -= grant;
+        } else {
+            c->owed = 0;                 /* its socket failed meanwhile */
+        }
+        if (c->owed == 0) {
+            c->paced = 0;
+            e->pq_head = (e->pq_head + 1) % e->cfg->conns;
+            e->pq_len--;
+        }
+        if (grant > 0 && c->state == S_OPEN)
+            pump(e, c);
+    }
+}
+
 /* One whole message came back. Returns 1 if the socket was closed. */
 static int message_done(struct engine *e, struct lconn *c)
 {
@@ -304,7 +365,12 @@ static int message_done(struct engine *e, struct lconn *c)
             e->res->msgs++;
             hist_add(e->res->lat, e->now - sent);
         }
-        c->tx_limit++;
+        if (e->ramped)
+            credit(e, c, 1);
+        else if (!c->was_up) {
+            c->was_up = 1;
+            e->up++;
+        }
         return 0;
     case LG_IDLE:
         c->state = S_READY;
@@ -369,7 +435,12 @@ static void on_connected(struct engine *e, struct lconn *c)
 {
     e->connecting--;
     c->state = S_OPEN;
-    c->tx_limit = e->cfg->mode == LG_ECHO ? e->cfg->depth : 1;
+    c->tx_limit = 1;
+    if (e->cfg->mode == LG_ECHO && e->ramped) {
+        c->tx_limit = 0;
+        c->owed = 0;
+        credit(e, c, e->cfg->depth);
+    }
     pump(e, c);
 }
 
@@ -449,7 +520,7 @@ static void tick(struct engine *e)
 static void window_edge(struct engine *e, int start)
 {
     pid_t pid = e->cfg->server_pid;
-    double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0, all;
+    double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0, idle;
 
     if (start) {
         e->measuring = 1;
@@ -458,7 +529,7 @@ static void window_edge(struct engine *e, int start)
         e->win_ns = e->now;
         e->win_lg = self_cpu();
         e->win_srv = srv;
-        e->win_all = procstat_machine_busy();
+        e->win_idle = procstat_machine_idle();
         e->busy_ns = 0;
         printf("window-start\n");
     } else {
@@ -468,11 +539,12 @@ static void window_edge(struct engine *e, int start)
         e->res->lg_busy = (double)e->busy_ns / 1e9;
         e->res->srv_cpu = (e->win_srv >= 0 && srv >= 0) ? srv - e->win_srv
                                                         : -1.0;
-        all = procstat_machine_busy();
+        idle = procstat_machine_idle();
         e->res->other_cpu = -1.0;
-        if (e->win_all >= 0 && all >= 0 && e->res->srv_cpu >= 0)
-            e->res->other_cpu = (all - e->win_all) - e->res->lg_cpu -
-                                e->res->srv_cpu;
+        if (e->win_idle >= 0 && idle >= 0 && e->res->srv_cpu >= 0)
+            e->res->other_cpu = (double)sysconf(_SC_NPROCESSORS_ONLN) *
+                                    e->res->secs - (idle - e->win_idle) -
+                                e->res->lg_cpu - e->res->srv_cpu;
         printf("window-end\n");
     }
     fflush(stdout);
@@ -486,7 +558,8 @@ static int setup(struct engine *e)
     e->conn = calloc(cfg->conns, sizeof *e->conn);
     e->stamps = calloc((size_t)cfg->conns * cfg->depth, sizeof *e->stamps);
     e->queue = calloc(cfg->conns, sizeof *e->queue);
-    if (e->ep < 0 || !e->conn || !e->stamps || !e->queue) {
+    e->payq = calloc(cfg->conns, sizeof *e->payq);
+    if (e->ep < 0 || !e->conn || !e->stamps || !e->queue || !e->payq) {
         perror("loadgen: setup");
         return -1;
     }
@@ -511,6 +584,7 @@ static void teardown(struct engine *e)
     free(e->conn);
     free(e->stamps);
     free(e->queue);
+    free(e->payq);
 }
 
 /*
@@ -544,10 +618,14 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
     struct epoll_event evs[MAX_EVENTS];
     uint64_t wake = until < *next_tick ? until : *next_tick;
     uint64_t wait = wake > e->now ? wake - e->now : 0;
-    struct timespec ts = { (time_t)(wait / 1000000000ULL),
-                           (long)(wait % 1000000000ULL) };
     uint64_t before = 0;
+    struct timespec ts;
     int n;
+
+    if (e->pq_len > 0 && wait > 1000000)
+        wait = 1000000;                 /* --rate: tokens come every ms */
+    ts.tv_sec = (time_t)(wait / 1000000000ULL);
+    ts.tv_nsec = (long)(wait % 1000000000ULL);
 
     if (e->cfg->spin) {                 /* never sleep; time the work */
         ts.tv_sec = ts.tv_nsec = 0;
@@ -557,6 +635,8 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
     e->now = clock_ns();
     for (int i = 0; i < n; i++)
         on_event(e, &evs[i]);
+    if (e->pq_len > 0)
+        pace(e);
     drain_queue(e);
     if (e->cfg->spin && n > 0 && e->measuring) {
         e->now = clock_ns();
@@ -569,12 +649,47 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
     }
 }
 
+/*
+ * Echo mode ramps up first: each connection sends one message and waits
+ * until every connection has had its echo (or cfg->timeout has passed),
+ * then all fill their pipelines at once. Warmup and window follow, so they
+ * measure the steady state with all connections served, whatever the
+ * server's accept latency. Connrate needs no ramp-up.
+ */
+static void ramp_up(struct engine *e, uint64_t *next_tick)
+{
+    const struct lg_config *cfg = e->cfg;
+    uint64_t t0 = e->now, limit = t0 + (uint64_t)(cfg->timeout * 1e9);
+
+    if (cfg->mode != LG_ECHO) {
+        e->ramped = 1;
+        return;
+    }
+    while (!lg_stop && e->up < cfg->conns && e->now < limit)
+        turn(e, limit, next_tick);
+    e->ramped = 1;
+    e->tokens_ns = e->now;
+    for (unsigned i = 0; i < cfg->conns; i++) {
+        struct lconn *c = &e->conn[i];
+        if (c->state == S_OPEN) {
+            credit(e, c, (uint32_t)(c->rx_seq + cfg->depth - c->tx_limit));
+            pump(e, c);
+        }
+    }
+    printf("ramp-up: %u of %u connections echoing after %.3f s\n", e->up,
+           cfg->conns, (double)(e->now - t0) / 1e9);
+    fflush(stdout);
+}
+
 static void run_timed(struct engine *e)
 {
     const struct lg_config *cfg = e->cfg;
-    uint64_t t0 = e->now, next_tick = e->now + TICK_NS;
-    uint64_t w0 = t0 + (uint64_t)(cfg->warmup * 1e9);
-    uint64_t w1 = w0 + (uint64_t)(cfg->duration * 1e9);
+    uint64_t t0, next_tick = e->now + TICK_NS, w0, w1;
+
+    ramp_up(e, &next_tick);
+    t0 = e->now;
+    w0 = t0 + (uint64_t)(cfg->warmup * 1e9);
+    w1 = w0 + (uint64_t)(cfg->duration * 1e9);
 
     if (w0 == t0)
         window_edge(e, 1);

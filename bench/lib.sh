@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # bench/lib.sh: shell functions shared by bench/run and bench/selftest.
 #
 # Sourced, not executed. It installs the Debian packages the benchmarks need,
@@ -111,14 +112,14 @@ find_host() {
 # (0), or 1 if the server died or never echoed within 10 s. With
 # PROBE=connect it only waits until the port accepts connections.
 start_server() {
-    local name=$1 port=$2 i out
+    local name=$1 port=$2 out
     shift 2
     mkdir -p "$LOGDIR"
     (cd "$ROOT" && exec timeout -k 3 "$SRV_LIMIT" taskset -c "$SRV_CPU" "$@" \
         >"$LOGDIR/$name.stdout" 2>"$LOGDIR/$name.stderr") &
     SRV_TPID=$!
     SRV_PID=""
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         SRV_PID=$(awk '{print $1}' \
             "/proc/$SRV_TPID/task/$SRV_TPID/children" 2>/dev/null || true)
         [ -n "$SRV_PID" ] && break
@@ -130,7 +131,7 @@ start_server() {
         return 1
     fi
     if [ "${PROBE:-echo}" = connect ]; then
-        for i in $(seq 200); do
+        for _ in $(seq 200); do
             timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" \
                 2>/dev/null && return 0
             kill -0 "$SRV_PID" 2>/dev/null || break
@@ -151,11 +152,10 @@ start_server() {
 
 # Stops the current server: SIGTERM, up to 5 s, then SIGKILL.
 stop_server() {
-    local i
     [ -n "$SRV_TPID" ] || return 0
     if [ -n "$SRV_PID" ]; then
         kill -TERM "$SRV_PID" 2>/dev/null || true
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             kill -0 "$SRV_PID" 2>/dev/null || break
             sleep 0.1
         done

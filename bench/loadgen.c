@@ -50,6 +50,9 @@ static void usage(FILE *f)
 "  --hold SECONDS         idle: how long to hold (default 10)\n"
 "  --timeout SECONDS      no progress for this long is an error (default 5)\n"
 "  --pid PID              report the CPU time of process PID in the window\n"
+"  --rate N               echo: start at most N messages per second in\n"
+"                         all (token bucket), to compare servers at the\n"
+"                         same load; default: as fast as echoes return\n"
 "  --spin                 poll epoll without sleeping: the server never\n"
 "                         has to wake the generator, and lg_busy (share of\n"
 "                         the window spent handling events) shows how\n"
@@ -89,7 +92,7 @@ static void install_signals(double budget)
 static int parse(int argc, char **argv, struct lg_config *cfg)
 {
     enum { O_ADDR = 256, O_MODE, O_IDLE, O_HOLD, O_WARMUP, O_TIMEOUT, O_PID,
-           O_SPIN };
+           O_SPIN, O_RATE };
     static const struct option longopts[] = {
         { "addr", required_argument, NULL, O_ADDR },
         { "mode", required_argument, NULL, O_MODE },
@@ -99,6 +102,7 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "pid", required_argument, NULL, O_PID },
         { "spin", no_argument, NULL, O_SPIN },
+        { "rate", required_argument, NULL, O_RATE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -162,6 +166,10 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         case O_SPIN:
             cfg->spin = 1;
             break;
+        case O_RATE:
+            rc = args_uint("--rate", optarg, 1, 100000000, &v);
+            cfg->rate = (double)v;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -176,8 +184,10 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         usage(stderr);
         return -1;
     }
-    if (cfg->mode != LG_ECHO)
+    if (cfg->mode != LG_ECHO) {
         cfg->depth = 1;
+        cfg->rate = 0;
+    }
     if (cfg->mode == LG_IDLE && !have_d)
         cfg->duration = 60.0;
     if (cfg->timeout <= 0.0) {
@@ -225,13 +235,14 @@ static void report_timed(const struct lg_config *cfg,
         snprintf(busy, sizeof busy, "%.3f", r->lg_busy / r->secs);
     if (r->other_cpu > -1.0 && r->secs > 0)
         snprintf(other, sizeof other, "%.3f", r->other_cpu / r->secs);
-    printf("RESULT mode=%s conns=%u depth=%u size=%zu msgs=%llu secs=%.3f "
-           "rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f errors=%llu "
+    printf("RESULT mode=%s conns=%u depth=%u size=%zu target=%.0f msgs=%llu "
+           "secs=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f errors=%llu "
            "err_connect=%llu err_reset=%llu err_mismatch=%llu "
            "err_timeout=%llu lg_cpu=%.3f lg_busy=%s srv_cpu=%s "
            "srv_us_per_msg=%s other_cpu=%s\n",
            cfg->mode == LG_ECHO ? "echo" : "connrate", cfg->conns,
-           cfg->depth, cfg->size, (unsigned long long)r->msgs, r->secs, rate,
+           cfg->depth, cfg->size, cfg->rate, (unsigned long long)r->msgs,
+           r->secs, rate,
            (double)hist_quantile(r->lat, 0.50) / 1e3,
            (double)hist_quantile(r->lat, 0.99) / 1e3,
            (double)r->lat->max / 1e3, (unsigned long long)errors,
@@ -280,7 +291,7 @@ int main(int argc, char **argv)
                 "RLIMIT_NOFILE allows (%ld)\n", cfg.conns, nofile);
         return 2;
     }
-    install_signals(cfg.warmup + cfg.duration + cfg.timeout + 10.0 +
+    install_signals(cfg.warmup + cfg.duration + 2 * cfg.timeout + 10.0 +
                     (cfg.mode == LG_IDLE ? cfg.hold : 0.0));
     net_format_addr(&cfg.addr, where, sizeof where);
     if (cfg.mode == LG_IDLE)
@@ -288,9 +299,9 @@ int main(int argc, char **argv)
                cfg.conns, cfg.size, cfg.hold);
     else
         printf("loadgen: %s %s conns=%u depth=%u size=%zu warmup=%gs "
-               "window=%gs\n", cfg.mode == LG_ECHO ? "echo" : "connrate",
+               "window=%gs rate=%g\n", cfg.mode == LG_ECHO ? "echo" : "connrate",
                where, cfg.conns, cfg.depth, cfg.size, cfg.warmup,
-               cfg.duration);
+               cfg.duration, cfg.rate);
     fflush(stdout);
     if (lg_run(&cfg, &res) != 0)
         return 2;

@@ -49,25 +49,22 @@ long long procstat_parse_ticks(const char *text)
     return utime + stime;
 }
 
-long long procstat_parse_machine(const char *text)
+long long procstat_parse_idle(const char *text)
 {
-    long long v[8], busy = 0;
+    long long v[5];
     const char *p = text;
 
     if (strncmp(p, "cpu ", 4) != 0)
         return -1;
     p += 4;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 5; i++) {        /* user nice system idle iowait */
         char *end;
         v[i] = strtoll(p, &end, 10);
         if (end == p || v[i] < 0)
             return -1;
         p = end;
     }
-    for (int i = 0; i < 8; i++)
-        if (i != 3 && i != 4)            /* idle and iowait */
-            busy += v[i];
-    return busy;
+    return v[3] + v[4];
 }
 
 /* Reads a small /proc file into text; returns its length or -1. */
@@ -99,7 +96,7 @@ double procstat_cpu_seconds(pid_t pid)
     return ticks < 0 ? -1.0 : (double)ticks / (double)hz;
 }
 
-double procstat_machine_busy(void)
+double procstat_machine_idle(void)
 {
     char text[512];                      /* the first line is enough */
     long hz = sysconf(_SC_CLK_TCK);
@@ -107,6 +104,6 @@ double procstat_machine_busy(void)
 
     if (hz <= 0 || slurp("/proc/stat", text, sizeof text) < 0)
         return -1.0;
-    ticks = procstat_parse_machine(text);
+    ticks = procstat_parse_idle(text);
     return ticks < 0 ? -1.0 : (double)ticks / (double)hz;
 }

@@ -19,14 +19,16 @@ long long procstat_parse_ticks(const char *text);
 double procstat_cpu_seconds(pid_t pid);
 
 /*
- * CPU-seconds the whole machine has spent not idle since boot (all CPUs:
- * user, nice, system, irq, softirq, steal), from /proc/stat; -1.0 on
- * failure. Over a window, this minus the server's and the load generator's
- * CPU time is what everything else on the machine took.
+ * CPU-seconds all CPUs together have been idle (idle + iowait) since boot,
+ * from /proc/stat; -1.0 on failure. The kernel measures idle time exactly
+ * (busy time only by sampling ticks, which misses short bursts), so the
+ * machine's busy time over a window is CPUs x window - idle; minus the
+ * server's and the load generator's CPU time, it is what everything else
+ * on the machine took.
  */
-double procstat_machine_busy(void);
+double procstat_machine_idle(void);
 
-/* Parses the text of /proc/stat; returns busy ticks or -1. */
-long long procstat_parse_machine(const char *text);
+/* Parses the text of /proc/stat; returns idle + iowait ticks or -1. */
+long long procstat_parse_idle(const char *text);
 
 #endif

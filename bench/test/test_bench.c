@@ -189,6 +189,10 @@ static void test_procstat(void)
              "123 (a b) c) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0 20 0 1"), 267);
     T_EQ(procstat_parse_ticks("1 (x) R 1 2"), (unsigned long long)-1);
     T_EQ(procstat_parse_ticks("garbage"), (unsigned long long)-1);
+    T_EQ(procstat_parse_idle("cpu  10 0 20 300 4 0 5 0 0 0\ncpu0 1"), 304);
+    T_EQ(procstat_parse_idle("cpu0 1 2 3 4 5"), (unsigned long long)-1);
+    T_EQ(procstat_parse_idle("cpu  1 2 3"), (unsigned long long)-1);
+    T_CHECK(procstat_machine_idle() > 0.0);
     T_CHECK(procstat_cpu_seconds(1) >= 0.0);
     T_CHECK(procstat_cpu_seconds(0x7ffffff0) < 0.0);
 }
