@@ -8,6 +8,7 @@
  * completion arrives.
  */
 #include "conn.h"
+#include "lsched.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -214,10 +215,15 @@ static void on_deadline(struct io_op *op) {
   if (c->flags & CONN_CLOSING)
     return; /* maybe_free will give it back */
   uint64_t now = io_clock(), next = UINT64_MAX;
-  if (c->reader && io_posted(&c->rop) && !(c->flags & CONN_RTIMEDOUT)) {
+  if (c->reader && !(c->flags & CONN_RTIMEDOUT)) {
     if (t->rdue <= now) {
+      /* The receive stream stays posted: the reader just stops waiting. */
+      struct task *reader = c->reader;
+      c->reader = NULL;
       c->flags |= CONN_RTIMEDOUT;
-      io_cancel(c->w->loop, &c->rop);
+      task_resume(reader, 0);
+      if (c->flags & CONN_CLOSING)
+        return; /* the reader closed it; maybe_free gives t back */
     } else {
       next = t->rdue;
     }
@@ -230,7 +236,8 @@ static void on_deadline(struct io_op *op) {
       next = t->wdue;
     }
   }
-  if (next != UINT64_MAX && c->timeout)
+  /* A reader resumed above may have posted the timer already. */
+  if (next != UINT64_MAX && c->timeout && !io_posted(&t->op))
     post_timer(c, next);
 }
 

@@ -302,8 +302,31 @@ static void queue_close(struct io_loop *loop, struct io_handle *h) {
   loop->closing = h;
 }
 
+/* A multishot receive on a backend without one: a one-shot receive that
+ * brought data becomes a chunk with IO_OP_MORE, and is posted again; one
+ * that a cancel reached ends with IO_ECANCELED. */
+static void emulate_more(struct io_loop *loop, struct io_op *op, int res) {
+  struct io_handle *h = op->h;
+  op->res = res;
+  op->flags |= IO_OP_MORE;
+  op->cb(op);
+  if ((op->bstate & IO_CANCEL_ASKED) || (h->flags & IO_H_CLOSING)) {
+    io__defer(loop, op, IO_ECANCELED);
+    return;
+  }
+  op->bstate = 0;
+  op->u.recv.data = NULL;
+  op->u.recv.max = MULTI_CHUNK;
+  loop->be->post(loop, op);
+}
+
 void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   struct io_handle *h = op->h;
+  if (!more && res > 0 && (op->flags & IO_OP_MULTI) &&
+      !loop->be->recv_multishot) {
+    emulate_more(loop, op, res);
+    return;
+  }
   /* A cancelled send that stopped with bytes left is cancelled, not a
    * short success (io.h, rule 7); u.send.total keeps what went out. */
   if (op->type == IO_OP_SEND && res >= 0 && op->u.send.nbufs > 0 &&
@@ -316,7 +339,7 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   if (more) {
     op->flags |= IO_OP_MORE;
   } else {
-    op->flags &= (uint8_t)~(IO_OP_POSTED | IO_OP_MORE);
+    op->flags &= (uint8_t)~(IO_OP_POSTED | IO_OP_MORE | IO_OP_MULTI);
     loop->live_ops--;
     if (h) {
       h->pending--;
@@ -510,6 +533,21 @@ int io_recv(struct io_handle *h, struct io_op *op, uint32_t max,
   start(h->loop, h, op, IO_OP_RECV, cb);
   op->u.recv.data = NULL;
   op->u.recv.max = max;
+  op->u.recv.bid = 0;
+  h->loop->be->post(h->loop, op);
+  return 0;
+}
+
+int io_recv_multi(struct io_handle *h, struct io_op *op, io_op_cb cb) {
+  int err = check(h, op, 0);
+  if (err)
+    return err;
+  if (h->flags & IO_H_LISTENER)
+    return IO_EINVAL;
+  start(h->loop, h, op, IO_OP_RECV, cb);
+  op->flags |= IO_OP_MULTI;
+  op->u.recv.data = NULL;
+  op->u.recv.max = MULTI_CHUNK;
   op->u.recv.bid = 0;
   h->loop->be->post(h->loop, op);
   return 0;

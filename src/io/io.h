@@ -15,7 +15,7 @@
  *     with `op->res` set to a byte count (>= 0) or an IO_E* code (< 0),
  *     also when it was cancelled (IO_ECANCELED; a cancel that loses the
  *     race delivers the success instead).  Multishot accept is the one
- *     exception and says so: each completion has IO_OP_MORE set while
+ *     exceptions (accept, io_recv_multi) say so: each completion has IO_OP_MORE set while
  *     further completions will follow; the last one has it clear.
  *  3. If a post returns an error, the operation was not started and its
  *     callback never runs.  Posts fail only for misuse (IO_EBUSY: that
@@ -126,6 +126,7 @@ enum io_op_type {
 /* op->flags */
 #define IO_OP_MORE 0x01    /* multishot: another completion follows */
 #define IO_OP_POSTED 0x02  /* posted, last completion not yet delivered */
+#define IO_OP_MULTI 0x04   /* a multishot receive (io_recv_multi) */
 
 /* Upper bounds of one send: entries, and bytes in all. */
 #define IO_SEND_MAXBUFS 16
@@ -264,6 +265,15 @@ int io_closing(const struct io_handle *h);
  * u.accept.sock (not yet adopted: io_open it or io_sock_close it), or a
  * failed accept with res < 0.  IO_OP_MORE tells whether it stays armed. */
 int io_accept(struct io_handle *h, struct io_op *op, io_op_cb cb);
+/* Multishot receive: completes once per chunk that arrives (res > 0,
+ * u.recv.data loop-owned as for io_recv, at most the backend's buffer
+ * size) with IO_OP_MORE set, and stays posted until end of stream (res 0),
+ * an error, or io_cancel (IO_ECANCELED): that is its final completion,
+ * with IO_OP_MORE clear.  A chunk may still arrive after io_cancel, before
+ * the final completion.  Where the kernel has it (io_uring) it is posted
+ * once for the life of the connection; elsewhere io.c re-posts a one-shot
+ * receive after each chunk. */
+int io_recv_multi(struct io_handle *h, struct io_op *op, io_op_cb cb);
 int io_recv(struct io_handle *h, struct io_op *op, uint32_t max,
             io_op_cb cb);
 /* bufs: 1..IO_SEND_MAXBUFS entries of at most IO_SEND_MAXBYTES in all,

@@ -441,5 +441,5 @@ static void epoll_wake(struct io_loop *loop) {
 const struct io_backend io_backend_epoll = {
     "epoll",         epoll_init,       epoll_done,  epoll_open,
     epoll_post,      epoll_cancel,     epoll_cancel_all,
-    epoll_close,     epoll_poll,       epoll_wake,
+    epoll_close,     epoll_poll,       epoll_wake,       0,
 };

@@ -48,7 +48,12 @@ struct io_backend {
   int (*wait)(struct io_loop *loop, int64_t timeout_ns);
   /* Any thread: make a blocked wait() return. */
   void (*wake)(struct io_loop *loop);
+  /* Posts IO_OP_MULTI receives as such; if 0, io.c gives them to post()
+   * as one-shot receives of MULTI_CHUNK bytes and re-posts after each. */
+  int recv_multishot;
 };
+
+#define MULTI_CHUNK 65536
 
 struct io_loop {
   const struct io_backend *be;

@@ -624,5 +624,5 @@ static void iocp_wake(struct io_loop *loop) {
 const struct io_backend io_backend_iocp = {
     "iocp",          iocp_init,        iocp_done,  iocp_open,
     iocp_post,       iocp_cancel,      iocp_cancel_all,
-    iocp_close,      iocp_wait,        iocp_wake,
+    iocp_close,      iocp_wait,        iocp_wake,        0,
 };

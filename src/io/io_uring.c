@@ -14,7 +14,7 @@
  * copied the bytes out.  A recv that finds the ring empty (-ENOBUFS) is
  * parked and re-posted next turn, after this turn's buffers are back.
  *
- * Accept is multishot.  Closing cancels by fd and closes the socket only
+ * Accept is multishot, and so is io_recv_multi's receive.  Closing cancels by fd and closes the socket only
  * when the last completion is in: close() alone would not end a pending
  * recv on io_uring (see the io brief).  Wake-ups are an eventfd with a
  * read kept posted on the ring.
@@ -48,6 +48,7 @@ struct uring {
   int efd;                          /* eventfd for io_wake */
   uint64_t efd_value;               /* the wake read's buffer */
   struct io_op wake_op;             /* the read kept posted on efd */
+  int no_multishot;                 /* the kernel refused multishot recv */
   unsigned nmsgs;                   /* msghdrs used since the last submit */
   struct msghdr msgs[SQ_ENTRIES];   /* must live until io_uring_enter */
 };
@@ -182,8 +183,14 @@ static int uring_open(struct io_loop *loop, struct io_handle *h) {
 
 static void post_recv(struct uring *u, struct io_op *op) {
   struct io_uring_sqe *sqe = sqe_get(u);
-  unsigned len = op->u.recv.max < BUF_SIZE ? op->u.recv.max : BUF_SIZE;
-  io_uring_prep_recv(sqe, op->h->sock, NULL, len, 0);
+  if ((op->flags & IO_OP_MULTI) && !u->no_multishot) {
+    /* One SQE for the life of the connection: no re-arm, no new poll
+     * registration per message. */
+    io_uring_prep_recv_multishot(sqe, op->h->sock, NULL, 0, 0);
+  } else {
+    unsigned len = op->u.recv.max < BUF_SIZE ? op->u.recv.max : BUF_SIZE;
+    io_uring_prep_recv(sqe, op->h->sock, NULL, len, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = BUF_GROUP;
   io_uring_sqe_set_data(sqe, op);
@@ -282,8 +289,35 @@ static void give_back(struct uring *u, unsigned bid) {
   u->returned++;
 }
 
+/* A multishot receive's chunk: delivered with IO_OP_MORE.  If the kernel
+ * ended the multishot (no IORING_CQE_F_MORE: a one-shot fallback, or the
+ * kernel's own reasons), it is posted again, unless a cancel was asked:
+ * then this is where it ends. */
+static void complete_chunk(struct io_loop *loop, struct uring *u,
+                           struct io_op *op, int res, unsigned flags) {
+  unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+  op->u.recv.data = u->bufs + (size_t)bid * BUF_SIZE;
+  io__deliver(loop, op, res, 1);
+  give_back(u, bid);
+  if (flags & IORING_CQE_F_MORE)
+    return;
+  if (op->bstate & IO_CANCEL_ASKED)
+    io__deliver(loop, op, IO_ECANCELED, 0);
+  else
+    post_recv(u, op);
+}
+
 static void complete_recv(struct io_loop *loop, struct uring *u,
                           struct io_op *op, int res, unsigned flags) {
+  if ((op->flags & IO_OP_MULTI) && res == -EINVAL && !u->no_multishot) {
+    u->no_multishot = 1; /* before 6.0: one-shot receives, re-posted */
+    post_recv(u, op);
+    return;
+  }
+  if ((op->flags & IO_OP_MULTI) && res > 0) {
+    complete_chunk(loop, u, op, res, flags);
+    return;
+  }
   if (res == -ENOBUFS) {
     if (op->bstate & IO_CANCEL_ASKED) { /* no data was taken: cancelled */
       io__deliver(loop, op, IO_ECANCELED, 0);
@@ -425,5 +459,5 @@ static void uring_wake(struct io_loop *loop) {
 const struct io_backend io_backend_uring = {
     "io_uring",      uring_init,       uring_done,  uring_open,
     uring_post,      uring_cancel,     uring_cancel_all,
-    uring_close,     uring_wait,       uring_wake,
+    uring_close,     uring_wait,       uring_wake,       1,
 };

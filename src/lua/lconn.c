@@ -137,29 +137,64 @@ static int try_read(lua_State *L, struct conn *c) {
   return -1;
 }
 
-static void on_recv(struct io_op *op) {
+/* Buffered bytes past which the stream is paused (its receive cancelled)
+ * until a reader has taken them: at least RBUF_HIGH, more if the waiting
+ * read needs more to be satisfied. */
+#define RBUF_HIGH 65536
+
+static size_t high_water(const struct conn *c) {
+  size_t need = 0;
+  if (c->reader) {
+    if (c->rmode == READ_N)
+      need = c->want;
+    else if (c->rmode == READ_LINE || c->rmode == READ_LINE_KEEP)
+      need = (size_t)c->maxline + 2;
+    else if (c->rmode == READ_ALL)
+      need = (size_t)c->maxread + 1;
+  }
+  return need > RBUF_HIGH ? need : RBUF_HIGH;
+}
+
+/* The connection's receive stream (io_recv_multi): posted at the first
+ * read and kept posted, so a busy connection costs no receive post per
+ * message.  Bytes that arrive while nobody reads are kept in rbuf, up to
+ * the high water; then the stream is cancelled, and the next read that
+ * needs more posts it again (the rest waits in the kernel meanwhile). */
+static void on_stream(struct io_op *op) {
   struct conn *c = op->data;
   struct task *t = c->reader;
   int res = op->res;
-  c->reader = NULL;
   if (res > 0) {
+    c->reader = NULL;
     if (t && c->rmode == RECV_ANY && c->rlen == 0) {
       /* The hot path: the continuation, running inside the task (where a
        * memory error is caught), makes the loop's buffer the Lua string
        * itself.  The buffer stays ours until this callback returns. */
-    } else {
-      if (conn_rbuf_append(c, op->u.recv.data, (size_t)res) != 0)
-        c->rerr = IO_ENOMEM;
-      op->u.recv.data = NULL;
+      task_resume(t, 0);
+      t = NULL;
     }
-  } else if (res == 0) {
-    c->flags |= CONN_EOF;
-  } else if (res != IO_ECANCELED) {
-    c->rerr = res; /* sticky: a reset connection stays reset */
+    if (op->u.recv.data) { /* no hot path took it */
+      if (conn_closing(c))
+        ; /* nobody will read it */
+      else if (conn_rbuf_append(c, op->u.recv.data, (size_t)res) != 0)
+        c->rerr = IO_ENOMEM;
+      op->u.recv.data = NULL; /* the buffer goes back to the loop now */
+    }
+    if (t)
+      task_resume(t, 0);
+    if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
+      io_cancel(c->w->loop, op); /* pause: the peer waits in the kernel */
+    return;
   }
-  if (t)
+  if (res == 0)
+    c->flags |= CONN_EOF;
+  else if (res != IO_ECANCELED)
+    c->rerr = res; /* sticky: a reset connection stays reset */
+  /* IO_ECANCELED: paused, or closing; a waiting reader re-posts. */
+  if (t) {
+    c->reader = NULL;
     task_resume(t, 0);
-  op->u.recv.data = NULL; /* the buffer goes back to the loop now */
+  }
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
@@ -191,14 +226,11 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
   if (n >= 0)
     return (ctx & LINES_FLAG) ? lines_result(L, n) : n;
   struct task *t = task_of(L);
-  uint32_t max = RECV_DEFAULT;
-  if (c->rmode == RECV_ANY)
-    max = c->want;
-  else if (c->rmode == READ_N && c->want - c->rlen < max)
-    max = c->want - c->rlen;
-  int err = io_recv(&c->h, &c->rop, max, on_recv);
-  if (err)
-    return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
+  if (!io_posted(&c->rop)) {
+    int err = io_recv_multi(&c->h, &c->rop, on_stream);
+    if (err)
+      return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
+  }
   c->reader = t;
   conn_arm(c, 0);
   return task_yield(L, t, ctx, read_k);
@@ -207,10 +239,13 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
   struct conn *c = reading_conn(L, ctx);
   (void)status;
-  if (c && c->rop.u.recv.data) { /* on_recv's hot path */
+  if (c && c->rop.u.recv.data) { /* on_stream's hot path */
     const char *data = c->rop.u.recv.data;
+    size_t n = (size_t)c->rop.res, take = n < c->want ? n : c->want;
     c->rop.u.recv.data = NULL;
-    lua_pushlstring(L, data, (size_t)c->rop.res);
+    if (take < n && conn_rbuf_append(c, data + take, n - take) != 0)
+      c->rerr = IO_ENOMEM; /* what recv(max) leaves is kept for later */
+    lua_pushlstring(L, data, take);
     return 1;
   }
   if (!c || conn_closing(c))

@@ -919,6 +919,160 @@ static void strerror_names(void) {
   T_ASSERT(strlen(io_strerror(IO_ESYS(5), buf, sizeof buf)) > 0);
 }
 
+
+/* ---- multishot receive -------------------------------------------------- */
+
+struct stream {              /* what a multishot receive saw */
+  int chunks;                /* completions with IO_OP_MORE */
+  int finals;                /* completions without */
+  int final_res;
+  int after_final;           /* anything delivered after the final one */
+  size_t bytes;
+  uint32_t sum;              /* a checksum of the bytes, in order */
+};
+
+static void stream_cb(struct io_op *op) {
+  struct stream *st = op->data;
+  if (st->finals)
+    st->after_final++;
+  if (op->flags & IO_OP_MORE) {
+    st->chunks++;
+    for (int i = 0; i < op->res; i++)
+      st->sum = st->sum * 31 + (unsigned char)op->u.recv.data[i];
+    st->bytes += (size_t)op->res;
+  } else {
+    st->finals++;
+    st->final_res = op->res;
+  }
+}
+
+static void send_now(struct pair *p, struct io_handle *h, const char *text,
+                     size_t len) {
+  struct io_op sop;
+  struct rec srec = {0};
+  struct io_buf b = io_buf_make(text, len);
+  sop.flags = 0;
+  sop.data = &srec;
+  if (io_send(h, &sop, &b, 1, rec_cb) != 0)
+    return;
+  RUN_UNTIL(p->loop, srec.calls == 1);
+}
+
+static void multi_delivers_chunks_then_eof(void) {
+  struct pair p;
+  struct io_op rop;
+  struct stream st = {0};
+  T_ASSERT_EQ(pair_open(&p), 0);
+  rop.flags = 0;
+  rop.data = &st;
+  T_ASSERT_EQ(io_recv_multi(&p.sh, &rop, stream_cb), 0);
+  T_ASSERT(io_posted(&rop));
+  send_now(&p, &p.ch, "one", 3);
+  RUN_UNTIL(p.loop, st.bytes == 3);
+  T_ASSERT(io_posted(&rop)); /* still armed after a chunk */
+  send_now(&p, &p.ch, "two", 3);
+  RUN_UNTIL(p.loop, st.bytes == 6);
+  T_ASSERT_EQ(st.finals, 0);
+  T_ASSERT(st.chunks >= 2);
+  T_ASSERT_EQ(io_shutdown(&p.ch), 0);
+  RUN_UNTIL(p.loop, st.finals == 1);
+  T_ASSERT_EQ(st.final_res, 0);
+  T_ASSERT(!io_posted(&rop));
+  T_ASSERT_EQ(pair_close(&p), 0);
+  T_ASSERT_EQ(st.after_final, 0);
+}
+
+static void multi_cancel_ends_once(void) {
+  struct pair p;
+  struct io_op rop;
+  struct stream st = {0};
+  T_ASSERT_EQ(pair_open(&p), 0);
+  rop.flags = 0;
+  rop.data = &st;
+  T_ASSERT_EQ(io_recv_multi(&p.sh, &rop, stream_cb), 0);
+  send_now(&p, &p.ch, "x", 1);
+  RUN_UNTIL(p.loop, st.bytes == 1);
+  io_cancel(p.loop, &rop);
+  io_cancel(p.loop, &rop);
+  RUN_UNTIL(p.loop, st.finals == 1);
+  T_ASSERT_EQ(st.final_res, IO_ECANCELED);
+  /* the data still buffered in the kernel is there for the next recv */
+  send_now(&p, &p.ch, "y", 1);
+  struct io_op r2;
+  struct rec rr = {0};
+  r2.flags = 0;
+  r2.data = &rr;
+  T_ASSERT_EQ(io_recv(&p.sh, &r2, 16, rec_cb), 0);
+  RUN_UNTIL(p.loop, rr.calls == 1);
+  T_ASSERT_EQ(rr.res, 1);
+  T_ASSERT_EQ(rr.data[0], 'y');
+  T_ASSERT_EQ(pair_close(&p), 0);
+  T_ASSERT_EQ(st.after_final, 0);
+}
+
+static void multi_cancelled_from_its_callback(void) {
+  struct pair p;
+  struct io_op rop;
+  struct stream st = {0};
+  T_ASSERT_EQ(pair_open(&p), 0);
+  rop.flags = 0;
+  rop.data = &st;
+  T_ASSERT_EQ(io_recv_multi(&p.sh, &rop, stream_cb), 0);
+  send_now(&p, &p.ch, "abc", 3);
+  RUN_UNTIL(p.loop, st.chunks >= 1);
+  io_cancel(p.loop, &rop); /* as a reader applying back-pressure would */
+  RUN_UNTIL(p.loop, st.finals == 1);
+  T_ASSERT_EQ(st.final_res, IO_ECANCELED);
+  T_ASSERT_EQ(pair_close(&p), 0);
+}
+
+static void multi_close_cancels(void) {
+  struct pair p;
+  struct io_op rop;
+  struct stream st = {0};
+  T_ASSERT_EQ(pair_open(&p), 0);
+  rop.flags = 0;
+  rop.data = &st;
+  T_ASSERT_EQ(io_recv_multi(&p.sh, &rop, stream_cb), 0);
+  closed_count = 0;
+  io_close(&p.sh, count_close);
+  RUN_UNTIL(p.loop, closed_count == 1);
+  T_ASSERT_EQ(st.finals, 1); /* before close_cb */
+  T_ASSERT_EQ(st.final_res, IO_ECANCELED);
+  io_close(&p.lh, count_close);
+  io_close(&p.ch, count_close);
+  RUN_UNTIL(p.loop, closed_count == 3);
+  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+}
+
+static void multi_carries_a_large_stream_intact(void) {
+  struct pair p;
+  struct io_op rop, sop;
+  struct stream st = {0};
+  struct rec srec = {0};
+  size_t size = 3u << 20;
+  char *big = malloc(size);
+  uint32_t sum = 0;
+  T_ASSERT(big != NULL);
+  for (size_t i = 0; i < size; i++) {
+    big[i] = (char)(i * 13 + (i >> 9));
+    sum = sum * 31 + (unsigned char)big[i];
+  }
+  T_ASSERT_EQ(pair_open(&p), 0);
+  rop.flags = sop.flags = 0;
+  rop.data = &st;
+  sop.data = &srec;
+  struct io_buf b = io_buf_make(big, size);
+  T_ASSERT_EQ(io_recv_multi(&p.sh, &rop, stream_cb), 0);
+  T_ASSERT_EQ(io_send(&p.ch, &sop, &b, 1, rec_cb), 0);
+  RUN_UNTIL(p.loop, st.bytes == size && srec.calls == 1);
+  T_ASSERT_EQ(st.bytes, size);
+  T_ASSERT_EQ(st.sum, sum);
+  T_ASSERT(st.chunks > 1);
+  free(big);
+  T_ASSERT_EQ(pair_close(&p), 0);
+}
+
 static void run_all(void) {
   T_RUN(loop_open_close);
   T_RUN(timeouts_fire_in_order);
@@ -945,6 +1099,11 @@ static void run_all(void) {
 #ifndef _WIN32
   T_RUN(accept_emfile_disarms);
 #endif
+  T_RUN(multi_delivers_chunks_then_eof);
+  T_RUN(multi_cancel_ends_once);
+  T_RUN(multi_cancelled_from_its_callback);
+  T_RUN(multi_close_cancels);
+  T_RUN(multi_carries_a_large_stream_intact);
   T_RUN(wake_from_thread);
   T_RUN(strerror_names);
 }
