@@ -37,8 +37,16 @@ void lconn_push(lua_State *L, struct conn *c) {
   luaL_setmetatable(L, CONN_META);
 }
 
+/* The conn at idx, checked against the metatable every method carries
+ * as its first upvalue: luaL_checkudata would look the metatable up by
+ * name in the registry on every call. */
 static struct conn *toconn(lua_State *L, int idx) {
-  struct conn_box *b = luaL_checkudata(L, idx, CONN_META);
+  struct conn_box *b = lua_touserdata(L, idx);
+  int ok = b && lua_getmetatable(L, idx) &&
+           lua_rawequal(L, -1, lua_upvalueindex(1));
+  if (!ok)
+    luaL_typeerror(L, idx, CONN_META);
+  lua_pop(L, 1);
   if (!b->c || conn_closing(b->c))
     luaL_error(L, "attempt to use a closed connection");
   return b->c;
@@ -549,6 +557,9 @@ static int lconn_tostring(lua_State *L) {
 
 /* conn.peer / conn.address, then the methods. */
 static int lconn_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL)
+    return 1; /* a method: the common case, no string compares */
   const char *key = lua_tostring(L, 2);
   if (key && (strcmp(key, "peer") == 0 || strcmp(key, "address") == 0)) {
     char buf[ADDR_TEXT_MAX];
@@ -560,9 +571,7 @@ static int lconn_index(lua_State *L) {
     lua_pushstring(L, buf);
     return 1;
   }
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
-  return 1;
+  return 1; /* nil */
 }
 
 static const luaL_Reg meth[] = {
@@ -586,8 +595,12 @@ static const luaL_Reg metameth[] = {
 void lconn_open(lua_State *L) {
   luaL_newmetatable(L, CONN_META);
   luaL_setfuncs(L, metameth, 0);
-  luaL_newlib(L, meth);
-  lua_pushcclosure(L, lconn_index, 1);
+  luaL_newlibtable(L, meth);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, meth, 1); /* each method: the metatable as upvalue */
+  lua_pushvalue(L, -2);
+  lua_insert(L, -2);
+  lua_pushcclosure(L, lconn_index, 2); /* (metatable, methods) */
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }
