@@ -130,3 +130,14 @@ def host_test_exit_codes():
     code, out, err = run(["test", empty.replace("empty_dir_marker.txt", "")], timeout=10)
     # the scratch dir holds pass_test.lua and fail_test.lua: both run
     check(code == 1 and "1 passed, 1 failed" in out, out)
+
+
+@test
+def host_test_fails_an_it_that_does_not_finish():
+    slow = script("slow_test.lua", "local host = require 'host'\n"
+                  "it('hangs', function() host.sleep(60) end)\n"
+                  "it('runs after it', function() assert.truthy(true) end)\n")
+    code, out, err = run(["test", slow], env={"HOST_TEST_TIMEOUT": "0.5"}, timeout=10)
+    check(code == 1, "exit %r" % code)
+    check("not ok 1 - hangs" in out and "timed out after 0.5 s" in out, out)
+    check("ok 2 - runs after it" in out and out.strip().endswith("1 passed, 1 failed"), out)

@@ -11,9 +11,13 @@
 
 local host = require "host"
 
-local M = { timeout = 10 }
+-- HOST_TEST_TIMEOUT changes the limit (the host's own tests use it to
+-- check the limit without waiting 10 s).
+local M = { timeout = tonumber(os.getenv("HOST_TEST_TIMEOUT")) or 10 }
 
 local THIS = debug.getinfo(1, "S").source
+local PENDING = {}    -- metatable of the error pending() raises in a test
+local running = false -- tests are running (not being collected)
 
 -- ---- failures ------------------------------------------------------------
 
@@ -262,7 +266,10 @@ local function dsl(root)
     table.insert(current.children, { kind = "it", name = tostring(name), fn = fn })
   end
   env.test = env.it
+  -- pending(name) while collecting declares a pending test; called from
+  -- inside a running test it stops that test and marks it pending.
   function env.pending(name)
+    if running then error(setmetatable({ pending = tostring(name) }, PENDING), 2) end
     table.insert(current.children, { kind = "pending", name = tostring(name) })
   end
   function env.before_each(fn) table.insert(current.befores, fn) end
@@ -324,7 +331,10 @@ local function run_task(fns)
   host.spawn(function()
     local ok, err = true, nil
     for _, fn in ipairs(fns) do
-      local okf, errf = xpcall(fn, debug.traceback)
+      local okf, errf = xpcall(fn, function(e)
+        if getmetatable(e) == PENDING then return e end
+        return debug.traceback(e, 2)
+      end)
       if not okf and ok then ok, err = false, errf end
     end
     if waiting and serial == token then host.wakeup(me, ok, err) end
@@ -355,7 +365,11 @@ local function run_block(block)
       if ok then ok, err = run_task { child.fn } end
       local aok, aerr = run_task(afters)
       if ok and not aok then ok, err = false, "after_each: " .. tostring(aerr) end
-      report(ok, full_name(block, child.name), err)
+      if getmetatable(err) == PENDING then
+        report("pending", full_name(block, child.name) .. ": " .. err.pending)
+      else
+        report(ok, full_name(block, child.name), err)
+      end
     elseif child.kind == "pending" then
       report("pending", full_name(block, child.name))
     elseif child.kind == "error" then
@@ -385,7 +399,9 @@ function M.run_file(path)
     if not ok then
       report(false, path, lerr)
     else
+      running = true
       run_block(root)
+      running = false
     end
   end
   package.path = saved_path
@@ -393,6 +409,7 @@ end
 
 -- Runs every file; prints the summary; returns the number of failures.
 function M.run_files(files)
+  running = false
   for _, path in ipairs(files) do
     io.write("# ", path, "\n")
     M.run_file(path)
