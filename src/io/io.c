@@ -354,6 +354,20 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
     queue_close(loop, h);
 }
 
+int io__send_advance(struct io_op *op, size_t n) {
+  op->u.send.total += (uint32_t)n;
+  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
+    n -= op->u.send.bufs[0].len;
+    op->u.send.bufs++;
+    op->u.send.nbufs--;
+  }
+  if (op->u.send.nbufs == 0)
+    return 1;
+  op->u.send.bufs[0].base += n;
+  op->u.send.bufs[0].len -= n;
+  return 0;
+}
+
 void io__defer(struct io_loop *loop, struct io_op *op, int res) {
   op->res = res;
   op->next = NULL;

@@ -192,22 +192,6 @@ static int run_recv(struct io_loop *loop, struct epstate *s,
   return finish(loop, op, (int)n);
 }
 
-/* Takes n written bytes off the front of op's buffers; 1 when none are
- * left (complete_send's walk in io_uring.c). */
-static int advance(struct io_op *op, size_t n) {
-  op->u.send.total += (uint32_t)n;
-  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
-    n -= op->u.send.bufs[0].len;
-    op->u.send.bufs++;
-    op->u.send.nbufs--;
-  }
-  if (op->u.send.nbufs == 0)
-    return 1;
-  op->u.send.bufs[0].base += n;
-  op->u.send.bufs[0].len -= n;
-  return 0;
-}
-
 static int run_send(struct io_loop *loop, struct io_op *op) {
   struct io_handle *h = op->h;
   for (;;) {
@@ -223,7 +207,7 @@ static int run_send(struct io_loop *loop, struct io_op *op) {
         return finish(loop, op, io__from_errno(errno));
       break;
     }
-    if (advance(op, (size_t)n))
+    if (io__send_advance(op, (size_t)n))
       return finish(loop, op, (int)op->u.send.total);
     if (n == 0)
       break; /* nothing taken with bytes left: treat it as full */

@@ -75,6 +75,9 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more);
 /* Queue a completion to be delivered by io.c on the next turn (for
  * backends that find a result while posting). */
 void io__defer(struct io_loop *loop, struct io_op *op, int res);
+/* n more bytes of a send went out: counts them and moves op's buffers
+ * past them.  Returns 1 when nothing is left to send. */
+int io__send_advance(struct io_op *op, size_t n);
 /* A backend's wake-up arrived: run on_wake (de-duplicated). */
 void io__woken(struct io_loop *loop);
 

@@ -455,26 +455,14 @@ static void complete_send(struct iocp *s, struct io_loop *loop,
   int err = status_of(op);
   /* Count what went out also when it failed or was cancelled: the caller
    * learns it from u.send.total. */
-  op->u.send.total += bytes;
-  size_t n = bytes;
-  uint32_t left = op->u.send.nbufs;
-  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
-    n -= op->u.send.bufs[0].len;
-    op->u.send.bufs++;
-    op->u.send.nbufs--;
-  }
-  if (!err && bytes == 0 && op->u.send.nbufs == left)
+  int done = io__send_advance(op, bytes);
+  if (!err && bytes == 0 && !done)
     err = IO_EPIPE; /* took nothing: re-posting would spin */
-  if (op->u.send.nbufs > 0) {
-    op->u.send.bufs[0].base += n;
-    op->u.send.bufs[0].len -= (unsigned long)n;
-  }
   if (err) {
     io__deliver(loop, op, err, 0);
     return;
   }
-  if (op->u.send.nbufs == 0 || (op->bstate & IO_CANCEL_ASKED) ||
-      op->h->sock == IO_NOSOCK) {
+  if (done || (op->bstate & IO_CANCEL_ASKED) || op->h->sock == IO_NOSOCK) {
     /* io.c turns a cancelled, unfinished send into IO_ECANCELED. */
     io__deliver(loop, op, (int)op->u.send.total, 0);
     return;

@@ -352,20 +352,11 @@ static void complete_send(struct io_loop *loop, struct uring *u,
     io__deliver(loop, op, io__from_errno(-res), 0);
     return;
   }
-  op->u.send.total += (uint32_t)res;
-  size_t n = (size_t)res;
-  while (op->u.send.nbufs > 0 && n >= op->u.send.bufs[0].len) {
-    n -= op->u.send.bufs[0].len;
-    op->u.send.bufs++;
-    op->u.send.nbufs--;
-  }
-  if (op->u.send.nbufs == 0 || (op->bstate & IO_CANCEL_ASKED)) {
+  if (io__send_advance(op, (size_t)res) || (op->bstate & IO_CANCEL_ASKED)) {
     io__deliver(loop, op, (int)op->u.send.total, 0);
     return;
   }
   /* A short send even with MSG_WAITALL (a signal, say): send the rest. */
-  op->u.send.bufs[0].base += n;
-  op->u.send.bufs[0].len -= n;
   post_send(u, op);
 }
 

@@ -66,10 +66,7 @@ describe("a peer", function()
     c:send("x")
     c:recv(10) -- let the server start sending
     c:close() -- with unread data: the kernel sends RST
-    for _ = 1, 100 do
-      if result then break end
-      host.sleep(0.01)
-    end
+    h.eventually(function() return result end, 1)
     assert.truthy(result == "reset" or result == "closed")
     l:close()
   end)
@@ -99,10 +96,7 @@ describe("a peer", function()
         if not c:send(chunk) then break end
       end
     end)
-    for _ = 1, 100 do
-      if result then break end
-      host.sleep(0.01)
-    end
+    h.eventually(function() return result end, 1)
     assert.same({ nil, "too long" }, result)
     c:close()
     l:close()
@@ -116,10 +110,7 @@ describe("a peer", function()
     end)
     local c = assert(host.connect(l.address))
     c:send("no end of line")
-    for _ = 1, 100 do
-      if result then break end
-      host.sleep(0.01)
-    end
+    h.eventually(function() return result end, 1)
     assert.same({ nil, "timeout" }, result)
     c:close()
     l:close()
@@ -137,10 +128,7 @@ describe("a peer", function()
       result = "sent everything"
     end)
     local c = assert(host.connect(l.address))
-    for _ = 1, 300 do
-      if result then break end
-      host.sleep(0.01)
-    end
+    h.eventually(function() return result end, 3)
     assert.equal("timeout", result)
     c:close()
     l:close()
@@ -159,10 +147,7 @@ describe("memory", function()
         if not c:send(string.rep("m", 65536)) then break end
       end
     end)
-    for _ = 1, 200 do
-      if result then break end
-      host.sleep(0.01)
-    end
+    h.eventually(function() return result end, 2)
     assert.same({ nil, "too long" }, result)
     c:close()
     l:close()

@@ -38,6 +38,18 @@ function M.accepting()
   return q
 end
 
+-- Waits (in steps of 10 ms, `seconds` at most, default 3) until cond()
+-- is truthy; returns its value.
+function M.eventually(cond, seconds)
+  local deadline = host.now() + (seconds or 3)
+  local v = cond()
+  while not v and host.now() < deadline do
+    host.sleep(0.01)
+    v = cond()
+  end
+  return v
+end
+
 -- Closes conn unless it is closed already (close() on a closed
 -- connection raises, as file:close() does).
 function M.close(conn)
