@@ -17,6 +17,8 @@
 #   script-level    host.exe test tests/lua scripts/examples (iocp)
 #   (no skip)       the same with HOST_IOCP_SKIP=0
 #   end-to-end      tests/e2e/run.py with the host under Wine
+#   bench check     bench/wine-check: the load generator verifies every
+#                   echoed byte from host.exe (correctness, not speed)
 # Each suite ends with its "N passed, N failed" line; the last line of
 # the output is the total.  The exit status is non-zero if anything failed.
 # The prefix and its wineserver are removed on every exit path.
@@ -154,11 +156,22 @@ e2e_tests() {
     python3 tests/e2e/run.py --host-cmd "cmake/wine-run.sh $build/host.exe" --wine
 }
 
+# The load generator (a Linux program) against host.exe: every echoed
+# byte checked, under load; a correctness run, Wine's speed means nothing.
+bench_check() {
+    if [ ! -x build/bench/loadgen ]; then
+        cmake -S . -B build -DHOST_BENCH=ON >/dev/null &&
+            cmake --build build --target loadgen -j "$jobs" >/dev/null || return 1
+    fi
+    bench/wine-check "cmake/wine-run.sh $build/host.exe" build/bench/loadgen
+}
+
 # timeout runs programs, not functions: the suites run in a child bash.
-export build
-export -f unit_tests script_tests script_tests_noskip e2e_tests
+export build jobs
+export -f unit_tests script_tests script_tests_noskip e2e_tests bench_check
 suite "unit (Wine)" 600 bash -c unit_tests
 suite "script-level, iocp (Wine)" 600 bash -c script_tests
 suite "script-level, iocp, no skip (Wine)" 600 bash -c script_tests_noskip
 suite "end-to-end, iocp (Wine)" 900 bash -c e2e_tests
+suite "bench correctness, iocp (Wine)" 600 bash -c bench_check
 finish
