@@ -86,3 +86,31 @@ def io_uring_blocked_falls_back_to_epoll():
             h.close()
     finally:
         harness.HOST_CMD = saved
+
+
+@test
+def memory_limit_ends_only_the_greedy_handler():
+    port = free_port()
+    path = script("greedy.lua", "return function(conn)\n"
+                  "  local line = conn:read('l')\n"
+                  "  if line == 'greedy' then\n"
+                  "    local t = {}\n"
+                  "    for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end\n"
+                  "  end\n"
+                  "  conn:send('fine\\n')\n"
+                  "end\n")
+    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", "--memory-limit", "8", path])
+    try:
+        g = connect(port)
+        g.sendall(b"greedy\n")
+        check(g.recv(10) == b"", "the greedy handler's connection is closed")
+        g.close()
+        check(h.wait_log(r"ERROR \[w1\] handler error .*not enough memory"), h.stderr())
+        for _ in range(3):
+            s = connect(port)
+            s.sendall(b"modest\n")
+            check(s.recv(10) == b"fine\n", "others are still served")
+            s.close()
+        check(h.proc.poll() is None, "still running")
+    finally:
+        h.close()
