@@ -207,13 +207,28 @@ static int start_p(lua_State *L) {
  * worker told to stop before its first turn has nothing to wait for, and
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
+static int waiting(struct worker *w) {
+  if (w->runq || w->listeners)
+    return 1;
+  /* The grace timer is no reason to stay, nor is a connection's receive
+   * stream that no task is reading: a script that read a reply and ended
+   * without closing its connection is done. */
+  int other = io_loop_alive(w->loop) - w->nstreams -
+              (io_posted(&w->grace_op) ? 1 : 0);
+  if (other > 0)
+    return 1;
+  /* Only streams are left (rare: a worker with a listener never gets
+   * here), so this walk does not run per event on a busy server. */
+  for (struct conn *c = w->conns; c; c = c->next)
+    if (c->reader)
+      return 1;
+  return 0;
+}
+
 static void run(struct worker *w) {
-  while (w->runq || io_loop_alive(w->loop) > 0 || w->listeners) {
+  while (waiting(w)) {
     io_loop_run(w->loop, w->runq != NULL);
     task_run_queue(w);
-    /* The grace timer alone is no reason to stay. */
-    if (io_posted(&w->grace_op) && io_loop_alive(w->loop) == 1 && !w->runq)
-      io_cancel(w->loop, &w->grace_op);
   }
 }
 

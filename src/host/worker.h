@@ -68,6 +68,7 @@ struct worker {
   struct lalloc alloc;       /* the VM's allocator: counts, caps */
   int ntasks;                /* live tasks */
   int nconns;                /* open connections */
+  int nstreams;              /* posted receive streams (lconn.c) */
   int main_done;             /* the script's main chunk has finished */
 };
 

@@ -194,6 +194,7 @@ static void on_stream(struct io_op *op) {
       io_cancel(c->w->loop, op); /* pause: the peer waits in the kernel */
     return;
   }
+  c->w->nstreams--; /* the stream's final completion */
   if (res == 0)
     c->flags |= CONN_EOF;
   else if (res != IO_ECANCELED)
@@ -238,6 +239,7 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
     int err = io_recv_multi(&c->h, &c->rop, on_stream);
     if (err)
       return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
+    c->w->nstreams++;
   }
   c->reader = t;
   conn_arm(c, 0);

@@ -141,3 +141,34 @@ def host_test_fails_an_it_that_does_not_finish():
     check(code == 1, "exit %r" % code)
     check("not ok 1 - hangs" in out and "timed out after 0.5 s" in out, out)
     check("ok 2 - runs after it" in out and out.strip().endswith("1 passed, 1 failed"), out)
+
+
+@test
+def a_client_script_that_never_closes_its_connection_still_exits():
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        c, _ = srv.accept()
+        c.recv(100)
+        c.sendall(b"PONG\r\n")
+        try:
+            c.recv(100)  # holds the connection open until the host goes
+        finally:
+            c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    path = script("client.lua", "local host = require 'host'\n"
+                  "local c = assert(host.connect('127.0.0.1:%d'))\n"
+                  "c:send('PING\\r\\n')\n"
+                  "print(c:read('l'))\n" % port)
+    try:
+        code, out, err = run(["--workers", "1", path], timeout=10)
+    finally:
+        srv.close()
+    check(code == 0, "exit %r: %s" % (code, err))
+    check(out.strip() == "PONG", repr(out))
