@@ -93,7 +93,11 @@ e2e_tests() { # HOST BACKEND
     python3 tests/e2e/run.py --host "$1" --backend "$2"
 }
 
-export -f unit_tests script_tests e2e_tests
+fault_walk() { # HOST BACKEND
+    python3 tests/fault/walk.py "$1" --backend "$2"
+}
+
+export -f unit_tests script_tests e2e_tests fault_walk
 
 linux_suites() { # BUILD_DIR LABEL
     local dir=$1 label=$2 why
@@ -135,10 +139,14 @@ all | linux)
     echo "== build: release (-Werror), with the bench tools"
     build build -DHOST_BENCH=ON
     linux_suites build release
-    echo "== build: ASan + UBSan"
-    build build-asan -DHOST_SANITIZE=ON -DHOST_BENCH=OFF
+    echo "== build: ASan + UBSan, with fault injection"
+    build build-asan -DHOST_SANITIZE=ON -DHOST_FAULT_INJECTION=ON -DHOST_BENCH=OFF
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         linux_suites build-asan sanitizers
+    for backend in io_uring epoll; do
+        build-asan/host --backend "$backend" --version >/dev/null 2>&1 &&
+            suite "fault walk, $backend (sanitizers)" 900 fault_walk build-asan/host "$backend"
+    done
     if [[ $mode == all ]]; then
         if [[ -f tests/windows.sh ]]; then
             suite "windows (cross build, Wine)" 2400 bash tests/windows.sh

@@ -8,6 +8,7 @@
  * completion arrives.
  */
 #include "conn.h"
+#include "fault.h"
 #include "lsched.h"
 #include "worker.h"
 
@@ -140,7 +141,7 @@ int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
   }
   if (c->rpos + c->rlen + n > c->rcap) {
     size_t need = (size_t)c->rpos + c->rlen + n;
-    if (need > UINT32_MAX)
+    if (need > UINT32_MAX || fault_fail(FAULT_C, "read buffer"))
       return -1;
     if (!c->rbuf && need <= CONN_RBUF_CHUNK && w->nspare > 0) {
       c->rbuf = w->spare_rbufs[--w->nspare];

@@ -54,9 +54,10 @@ static void on_accept(struct io_op *op) {
       /* Back off instead of spinning on a backlog we cannot take. */
       if (more)
         io_cancel(l->w->loop, &l->aop);
-      if (!io_posted(&l->pause))
-        io_timeout(l->w->loop, &l->pause, ACCEPT_PAUSE_MS * 1000000ull,
-                   on_pause_over);
+      if (!io_posted(&l->pause) &&
+          io_timeout(l->w->loop, &l->pause, ACCEPT_PAUSE_MS * 1000000ull,
+                     on_pause_over) != 0 && !more)
+        arm(l); /* no timer: accepting again at once beats never */
       return;
     }
   }

@@ -112,7 +112,9 @@ void worker_stop(struct worker *w, double grace) {
   w->stopping = 1;
   close_listeners(w);
   w->grace_op.data = w;
-  io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9), on_grace_over);
+  if (io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9),
+                 on_grace_over) != 0)
+    kill_tasks(w); /* no memory for a grace timer: stop now, not never */
 }
 
 /* ---- the script's main chunk ------------------------------------------ */

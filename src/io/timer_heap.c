@@ -6,6 +6,7 @@
  */
 #include "timer_heap.h"
 #include "io.h"
+#include "fault.h"
 
 #include <stdlib.h>
 
@@ -58,6 +59,8 @@ void timer_heap_free(struct timer_heap *th) {
 }
 
 int timer_heap_push(struct timer_heap *th, struct io_op *op) {
+  if (fault_fail(FAULT_C, "timer heap"))
+    return -1;
   if (th->n == th->cap) {
     uint32_t cap = th->cap ? th->cap * 2 : 64;
     struct timer_entry *v = realloc(th->v, cap * sizeof *v);

@@ -6,6 +6,7 @@
  * what makes small blocks cost only their rounded size.
  */
 #include "lalloc.h"
+#include "fault.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (a->limit && nsize > old && a->used - old + nsize > a->limit)
+    return NULL;
+  if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;
   void *p;
   if (ptr && small(old) && small(nsize) && cls(old) == cls(nsize)) {

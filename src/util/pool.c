@@ -2,6 +2,7 @@
  * pool.c -- block-allocated fixed-size objects (see pool.h).
  */
 #include "pool.h"
+#include "fault.h"
 
 #include <stdlib.h>
 
@@ -44,6 +45,8 @@ static int grow(struct pool *p) {
 }
 
 void *pool_get(struct pool *p) {
+  if (fault_fail(FAULT_C, "pool_get"))
+    return NULL;
   if (!p->free && grow(p) != 0)
     return NULL;
   void *obj = p->free;
