@@ -416,10 +416,7 @@ static int epoll_poll(struct io_loop *loop, int64_t timeout_ns) {
 
 static void epoll_wake(struct io_loop *loop) {
   struct epstate *s = loop->bs;
-  uint64_t one = 1;
-  /* EAGAIN only if the counter is about to overflow: already woken. */
-  ssize_t r = write(s->efd, &one, sizeof one);
-  (void)r;
+  io__eventfd_kick(s->efd);
 }
 
 const struct io_backend io_backend_epoll = {

@@ -99,6 +99,10 @@ int io__sock_nodelay(io_sock s);
  * the cancelled request is freed): connects are refused from here on and
  * the port can be bound again. */
 void io__sock_stop_listening(io_sock s);
+#ifndef _WIN32
+/* Makes an eventfd readable (the Linux backends' io_wake). */
+void io__eventfd_kick(int fd);
+#endif
 int io__sock_error(void); /* the last socket error, mapped */
 
 extern const struct io_backend io_backend_uring;

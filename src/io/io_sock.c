@@ -120,6 +120,15 @@ void io__sock_stop_listening(io_sock s) {
 #endif
 }
 
+#ifndef _WIN32
+void io__eventfd_kick(int fd) {
+  uint64_t one = 1;
+  /* EAGAIN only if the counter is about to overflow: already woken. */
+  ssize_t r = write(fd, &one, sizeof one);
+  (void)r;
+}
+#endif
+
 int io_accept_now(struct io_handle *h, io_sock *out) {
 #ifdef _WIN32
   (void)h, (void)out;

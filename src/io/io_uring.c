@@ -450,10 +450,7 @@ static int uring_wait(struct io_loop *loop, int64_t timeout_ns) {
 
 static void uring_wake(struct io_loop *loop) {
   struct uring *u = loop->bs;
-  uint64_t one = 1;
-  /* EAGAIN only if the counter is about to overflow: already woken. */
-  ssize_t r = write(u->efd, &one, sizeof one);
-  (void)r;
+  io__eventfd_kick(u->efd);
 }
 
 const struct io_backend io_backend_uring = {
