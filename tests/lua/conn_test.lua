@@ -2,19 +2,23 @@
 local host = require "host"
 local h = require "helper"
 
+-- A listener, a client connected to it, and the server side (peer).
+local server, client, peer
+
+local function open_pair()
+  server = h.accepting()
+  client = assert(host.connect(server.listener.address))
+  peer = server.accept()
+end
+
+local function close_pair()
+  h.close(client)
+  server.listener:close()
+end
+
 describe("conn:recv", function()
-  local server, client, peer
-
-  before_each(function()
-    server = h.accepting()
-    client = assert(host.connect(server.listener.address))
-    peer = server.accept()
-  end)
-
-  after_each(function()
-    h.close(client)
-    server.listener:close()
-  end)
+  before_each(open_pair)
+  after_each(close_pair)
 
   it("returns what has arrived", function()
     assert(client:send("hello"))
@@ -79,18 +83,8 @@ describe("conn:recv", function()
 end)
 
 describe("conn:read", function()
-  local server, client, peer
-
-  before_each(function()
-    server = h.accepting()
-    client = assert(host.connect(server.listener.address))
-    peer = server.accept()
-  end)
-
-  after_each(function()
-    h.close(client)
-    server.listener:close()
-  end)
+  before_each(open_pair)
+  after_each(close_pair)
 
   it("reads exactly n bytes across several arrivals", function()
     host.spawn(function()
@@ -222,18 +216,8 @@ describe("conn:lines", function()
 end)
 
 describe("conn:send", function()
-  local server, client, peer
-
-  before_each(function()
-    server = h.accepting()
-    client = assert(host.connect(server.listener.address))
-    peer = server.accept()
-  end)
-
-  after_each(function()
-    h.close(client)
-    server.listener:close()
-  end)
+  before_each(open_pair)
+  after_each(close_pair)
 
   it("sends every argument in order, numbers too", function()
     assert.is_true(client:send("a", "b", "", 1, 2.5, "c", "d", "e", "f"))
