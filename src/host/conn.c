@@ -17,6 +17,7 @@
 #include <string.h>
 
 static void on_deadline(struct io_op *op);
+static void post_timer(struct conn *c, uint64_t due);
 
 struct conn *conn_new(struct worker *w) {
   struct conn *c = pool_get(&w->conn_pool);
@@ -91,7 +92,83 @@ int conn_open(struct conn *c, io_sock sock) {
     maybe_free(c);
     return err;
   }
-  c->flags &= (uint8_t)~CONN_HANDLE_DONE;
+  c->flags &= (uint16_t)~CONN_HANDLE_DONE;
+  conn_cache_peer(c);
+  return 0;
+}
+
+void conn_cache_peer(struct conn *c) {
+  struct sockaddr_storage ss;
+  if (io_sockname(&c->h, &ss, 1) == 0)
+    addr_small_set(&c->peer, (struct sockaddr *)&ss);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+/* Lingering is for a connection that has sent something a reset would
+ * destroy and has input left unread (buffered here, or in the kernel: a
+ * close with unread input is what makes the kernel send the reset), with
+ * nothing of ours in flight (a send in flight is cancelled anyway). */
+static int can_linger(struct conn *c) {
+  if (!(c->flags & CONN_SENT) ||
+      (c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
+      c->werr || c->wreq || c->w->killing || io_closing(&c->h))
+    return 0;
+  return c->rlen > 0 || io_unread(&c->h) > 0;
+}
+
+static void end_linger(struct conn *c) {
+  c->flags &= (uint16_t)~CONN_LINGER;
+  io_close(&c->h, on_handle_closed);
+}
+
+static void on_linger_stream(struct io_op *op) {
+  conn_linger_recv(op->data, op->res);
+}
+
+static int post_linger_stream(struct conn *c) {
+  return io_recv_multi(&c->h, &c->rop, on_linger_stream);
+}
+
+void conn_linger_recv(struct conn *c, int res) {
+  if (res > 0 || !(c->flags & CONN_LINGER))
+    return; /* dropped; or the linger is over and the close under way */
+  /* A stream paused at the high water ends cancelled: drain on. */
+  if (res == IO_ECANCELED && post_linger_stream(c) == 0)
+    return;
+  end_linger(c); /* the peer closed (or reset): nothing can be lost now */
+}
+
+/* Shut down writing and drain input until the peer closes or the
+ * linger's deadline; 0, or -1 if it cannot (then close at once). */
+static int start_linger(struct conn *c) {
+  struct worker *w = c->w;
+  if (!(c->flags & CONN_SHUTDOWN) && io_shutdown(&c->h) != 0)
+    return -1;
+  c->flags |= CONN_SHUTDOWN;
+  if (!c->timer) {
+    struct conn_timer *t = pool_get(&w->timer_pool);
+    if (!t)
+      return -1; /* no deadline, no linger: it must end */
+    memset(t, 0, sizeof *t);
+    t->w = w;
+    t->c = c;
+    t->op.data = t;
+    c->timer = t;
+  }
+  if (!io_posted(&c->rop) && post_linger_stream(c) != 0)
+    return -1;
+  c->flags |= CONN_LINGER;
+  if (c->rbuf)
+    release_rbuf(c); /* nobody will read it */
+  struct conn_timer *t = c->timer;
+  uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+  t->rdue = due;
+  t->wdue = 0;
+  if (!io_posted(&t->op))
+    post_timer(c, due);
+  else if (t->due > due)
+    io_cancel(w->loop, &t->op); /* on_deadline re-posts it earlier */
   return 0;
 }
 
@@ -99,10 +176,33 @@ void conn_close(struct conn *c) {
   if (c->flags & CONN_CLOSING)
     return;
   c->flags |= CONN_CLOSING;
-  if (!(c->flags & CONN_HANDLE_DONE))
-    io_close(&c->h, on_handle_closed);
-  else
+  if (c->flags & CONN_HANDLE_DONE) {
     maybe_free(c);
+    return;
+  }
+  if (can_linger(c) && start_linger(c) == 0) {
+    /* The stream stays posted, so a task waiting to read is not woken
+     * by its end: tell it now (its continuation sees the close). */
+    struct task *reader = c->reader;
+    c->reader = NULL;
+    if (reader)
+      task_schedule(reader, 0);
+    return;
+  }
+  io_close(&c->h, on_handle_closed);
+}
+
+void conn_abort(struct conn *c) {
+  conn_close(c);
+  if (c->flags & CONN_LINGER)
+    end_linger(c);
+}
+
+void conn_reset(struct conn *c) {
+  if (!(c->flags & (CONN_CLOSING | CONN_HANDLE_DONE)))
+    io_reset_on_close(&c->h);
+  c->flags |= CONN_RESET;
+  conn_abort(c);
 }
 
 static void name(struct conn *c, char *buf, size_t size, int peer) {
@@ -115,7 +215,10 @@ static void name(struct conn *c, char *buf, size_t size, int peer) {
 }
 
 void conn_peer(struct conn *c, char *buf, size_t size) {
-  name(c, buf, size, 1);
+  if (c->peer.family)
+    addr_small_format(&c->peer, buf, size);
+  else
+    name(c, buf, size, 1);
 }
 
 void conn_local(struct conn *c, char *buf, size_t size) {
@@ -180,10 +283,29 @@ static void post_timer(struct conn *c, uint64_t due) {
     t->due = 0; /* no memory for the timer: the deadline is not kept */
 }
 
+/* The timer fires at `due` at the latest: posted now, or re-posted
+ * earlier through a cancel (on_deadline runs for it and re-posts). */
+static void reschedule(struct conn *c, uint64_t due) {
+  struct conn_timer *t = c->timer;
+  if (!io_posted(&t->op))
+    post_timer(c, due);
+  else if (t->due > due)
+    io_cancel(c->w->loop, &t->op);
+}
+
 void conn_arm(struct conn *c, int wr) {
   struct worker *w = c->w;
-  if (!c->timeout)
+  if (!c->timeout) {
+    /* No deadline for this operation: a lazy timer still posted for an
+     * earlier one must not reach it. */
+    if (c->timer) {
+      if (wr)
+        c->timer->wdue = 0;
+      else
+        c->timer->rdue = 0;
+    }
     return;
+  }
   if (!c->timer) {
     struct conn_timer *t = pool_get(&w->timer_pool);
     if (!t)
@@ -200,10 +322,19 @@ void conn_arm(struct conn *c, int wr) {
     t->wdue = due;
   else
     t->rdue = due;
-  if (!io_posted(&t->op))
-    post_timer(c, due);
-  else if (t->due > due)
-    io_cancel(w->loop, &t->op); /* on_deadline re-posts it earlier */
+  reschedule(c, due);
+}
+
+/* The earliest deadline still to watch, or 0. */
+static uint64_t next_due(const struct conn *c) {
+  const struct conn_timer *t = c->timer;
+  uint64_t next = 0;
+  if (c->reader && t->rdue)
+    next = t->rdue;
+  if (c->writer && c->wreq && t->wdue && !(c->flags & CONN_WTIMEDOUT) &&
+      (!next || t->wdue < next))
+    next = t->wdue;
+  return next;
 }
 
 static void on_deadline(struct io_op *op) {
@@ -213,33 +344,37 @@ static void on_deadline(struct io_op *op) {
     timer_give(t->w, t);
     return;
   }
-  if (c->flags & CONN_CLOSING)
-    return; /* maybe_free will give it back */
-  uint64_t now = io_clock(), next = UINT64_MAX;
-  if (c->reader && !(c->flags & CONN_RTIMEDOUT)) {
-    if (t->rdue <= now) {
-      /* The receive stream stays posted: the reader just stops waiting. */
-      struct task *reader = c->reader;
-      c->reader = NULL;
-      c->flags |= CONN_RTIMEDOUT;
-      task_resume(reader, 0);
-      if (c->flags & CONN_CLOSING)
-        return; /* the reader closed it; maybe_free gives t back */
-    } else {
-      next = t->rdue;
+  uint64_t now = io_clock();
+  if (c->flags & CONN_CLOSING) {
+    if ((c->flags & CONN_LINGER) && t->rdue) {
+      if (t->rdue <= now)
+        end_linger(c); /* maybe_free gives t back */
+      else if (!io_posted(&t->op))
+        post_timer(c, t->rdue);
     }
+    return; /* else maybe_free will give it back */
   }
-  if (c->writer && c->wreq && !(c->flags & CONN_WTIMEDOUT)) {
-    if (t->wdue <= now) {
-      c->flags |= CONN_WTIMEDOUT;
-      io_cancel(c->w->loop, &c->wreq->op);
-    } else if (t->wdue < next) {
-      next = t->wdue;
-    }
+  /* The writer first: resuming the reader runs script code, which may
+   * post new operations; those have deadlines of their own. */
+  if (c->writer && c->wreq && t->wdue && t->wdue <= now &&
+      !(c->flags & CONN_WTIMEDOUT)) {
+    t->wdue = 0;
+    c->flags |= CONN_WTIMEDOUT;
+    io_cancel(c->w->loop, &c->wreq->op);
   }
-  /* A reader resumed above may have posted the timer already. */
-  if (next != UINT64_MAX && c->timeout && !io_posted(&t->op))
-    post_timer(c, next);
+  if (c->reader && t->rdue && t->rdue <= now) {
+    /* The receive stream stays posted: the reader just stops waiting. */
+    struct task *reader = c->reader;
+    c->reader = NULL;
+    t->rdue = 0;
+    c->flags |= CONN_RTIMEDOUT;
+    task_resume(reader, 0);
+    if (c->flags & CONN_CLOSING)
+      return; /* the reader closed it; maybe_free gives t back */
+  }
+  uint64_t next = next_due(c);
+  if (next)
+    reschedule(c, next);
 }
 
 /* ---- pools ------------------------------------------------------------------ */

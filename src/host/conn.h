@@ -11,7 +11,16 @@
  * deadline and not cancelled when an operation finishes in time.  When it
  * fires it cancels whatever is overdue and re-posts itself for what is
  * still waiting, so a busy connection with a timeout costs no timer work
- * per message.
+ * per message.  Each side's deadline belongs to the operation that armed
+ * it (0 = none): arming with no timeout clears it, so an old deadline can
+ * never reach a newer operation.
+ *
+ * Closing with input the peer may still be sending is graceful, as
+ * nginx's lingering close: writing is shut down (the peer reads what was
+ * sent, then end of stream), input is read and dropped until the peer
+ * closes or CONN_LINGER_MS pass, and only then is the socket closed.
+ * Closing a socket with unread input would make the kernel send a reset,
+ * which destroys replies the peer has not read yet.
  */
 #ifndef HOST_CONN_H
 #define HOST_CONN_H
@@ -29,6 +38,7 @@ struct task;
 #define CONN_MAXLINE 65536    /* default line limit */
 #define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
 #define CONN_RBUF_CHUNK 16384 /* read buffers come in this size first */
+#define CONN_LINGER_MS 5000   /* at most this long draining input on close */
 
 /* conn.flags */
 #define CONN_EOF 0x01         /* the peer finished sending */
@@ -37,6 +47,10 @@ struct task;
 #define CONN_CLOSING 0x08     /* close requested */
 #define CONN_SHUTDOWN 0x10    /* no more sends */
 #define CONN_HANDLE_DONE 0x20 /* the handle's close callback ran */
+#define CONN_SKIPLINE 0x40    /* dropping input up to the next '\n' */
+#define CONN_LINGER 0x80      /* closing: draining input before the close */
+#define CONN_SENT 0x100       /* something was sent: a reset would lose it */
+#define CONN_RESET 0x200      /* close abortively (conn_reset) */
 
 struct conn_box { struct conn *c; };
 
@@ -54,7 +68,8 @@ struct conn_timer {
   struct io_op op;           /* posted while the timer runs */
   struct worker *w;
   struct conn *c;
-  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send */
+  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send (or,
+                                while lingering, of the linger); 0: none */
   uint64_t due;              /* when the posted timer fires */
 };
 
@@ -76,17 +91,28 @@ struct conn {
   uint32_t timeout;          /* ms per operation, 0 = none */
   int rerr;                  /* sticky receive error (IO_E*), 0 = none */
   int werr;                  /* sticky send error */
+  struct addr_small peer;    /* the peer's address, cached when known */
+  uint16_t flags;            /* CONN_* */
   uint8_t rmode;             /* the pending read's mode (lconn.c) */
-  uint8_t flags;             /* CONN_* */
+  uint8_t lasterr;           /* last failure's word (lconn.c), 0 = none */
 };
 
 /* A closed conn with no socket, in the worker's list; NULL if no memory. */
 struct conn *conn_new(struct worker *w);
 /* Adopt an accepted socket; on failure the conn is freed. */
 int conn_open(struct conn *c, io_sock sock);
-/* Request a close (idempotent).  Waiting tasks resume from their ops'
- * completions with "closed". */
+/* Request a close (idempotent).  Waiting tasks resume with "closed"; a
+ * connection the peer may still be sending on lingers (see the top). */
 void conn_close(struct conn *c);
+/* Close now, without lingering (a forced stop). */
+void conn_abort(struct conn *c);
+/* Close abortively: the peer gets a reset, unsent data is dropped. */
+void conn_reset(struct conn *c);
+/* While lingering, the receive stream's completions come here: data is
+ * dropped; the stream's end (or the deadline) ends the linger. */
+void conn_linger_recv(struct conn *c, int res);
+/* Remembers the peer's address (after accept or connect), for logs. */
+void conn_cache_peer(struct conn *c);
 static inline int conn_closing(const struct conn *c) {
   return (c->flags & CONN_CLOSING) != 0;
 }

@@ -80,6 +80,40 @@ static int reserve(struct group *g) {
   return 0;
 }
 
+static int is_any(const struct sockaddr_storage *ss) {
+  static const unsigned char zero[16];
+  if (ss->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16) == 0;
+  return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+}
+
+/* Two bound addresses that one socket each could not share: the same
+ * port, and the same address or either one every interface (an IPv6
+ * wildcard is dual-stack). */
+static int overlaps(const struct addr *a, const struct addr *b) {
+  if (addr_port(a) != addr_port(b) || addr_port(a) == 0)
+    return 0;
+  if (is_any(&a->ss) || is_any(&b->ss))
+    return a->ss.ss_family == b->ss.ss_family || is_any(&a->ss) ||
+           is_any(&b->ss);
+  if (a->ss.ss_family != b->ss.ss_family)
+    return 0;
+  if (a->ss.ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, 16) == 0;
+  return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+         ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+}
+
+/* Another open group already listens where `a` would.  Under the lock. */
+static int taken_elsewhere(struct host *host, const char *key,
+                           const struct addr *a) {
+  for (struct group *g = host->groups; g; g = g->next)
+    if (g->open && strcmp(g->key, key) != 0 && overlaps(&g->bound, a))
+      return 1;
+  return 0;
+}
+
 static struct listener *member_of(struct group *g, struct worker *w) {
   for (int i = 0; i < g->nmembers; i++)
     if (g->members[i].w == w)
@@ -150,7 +184,12 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
   l->accepts = 0;
   sys_mutex_lock(&host->lock);
   struct group *g = find(host, key), *fresh = NULL;
-  if (!g && !(g = fresh = new_group(key, backlog)))
+  /* One listener per address and worker: a second host.listen on an
+   * address this worker already listens on (in any spelling) would split
+   * its connections between two handlers. */
+  if ((g && member_of(g, l->w)) || (!g && taken_elsewhere(host, key, a)))
+    err = IO_EADDRINUSE;
+  else if (!g && !(g = fresh = new_group(key, backlog)))
     err = IO_ENOMEM;
   if (!err)
     err = reserve(g);

@@ -11,6 +11,7 @@
 #include "worker.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +48,17 @@ static void on_accept(struct io_op *op) {
       group_dispatch(l, op->u.accept.sock); /* here, or another worker */
     }
   } else if (op->res != IO_ECANCELED && !l->closing) {
-    log_write(LOG_WARN, l->w->id, "accept on %s: %s%s", l->address,
-              io_strerror(op->res, msg, sizeof msg),
-              is_exhaustion(op->res) ? " (pausing accepts)" : "");
+    unsigned dropped;
+    if (log_rate_allow(&l->warned, io_now(l->w->loop) / 1000000u, 1,
+                       LISTENER_WARN_MS, &dropped)) {
+      char more[64] = "";
+      if (dropped)
+        snprintf(more, sizeof more, " (%u more since the last line)",
+                 dropped);
+      log_write(LOG_WARN, l->w->id, "accept on %s: %s%s%s", l->address,
+                io_strerror(op->res, msg, sizeof msg),
+                is_exhaustion(op->res) ? " (pausing accepts)" : "", more);
+    }
     if (is_exhaustion(op->res)) {
       /* Back off instead of spinning on a backlog we cannot take. */
       if (more)

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "io.h"
+#include "log.h"
 
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ struct group;
 struct listener;
 
 #define ACCEPT_PAUSE_MS 100
+#define LISTENER_WARN_MS 10000 /* one accept warning per 10 s at most */
 
 struct listener_box { struct listener *l; };
 
@@ -40,6 +42,7 @@ struct listener {
   int closing;
   int handle_done;
   int accepts;               /* h listens; 0: a hand-off member (group.h) */
+  struct log_rate warned;    /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
 };
 

@@ -74,8 +74,11 @@ static void kill_tasks(struct worker *w) {
     return;
   w->killing = 1;
   task_drop_all(w);
-  for (struct conn *c = w->conns; c; c = c->next)
-    conn_close(c);
+  struct conn *c = w->conns, *next;
+  for (; c; c = next) {
+    next = c->next; /* an unopened conn is freed at once */
+    conn_abort(c);  /* no lingering either */
+  }
   if (io_posted(&w->grace_op))
     io_cancel(w->loop, &w->grace_op);
 }
@@ -111,6 +114,8 @@ void worker_stop(struct worker *w, double grace) {
   }
   w->stopping = 1;
   close_listeners(w);
+  if (grace >= HOST_GRACE_FOREVER)
+    return; /* the tasks take as long as they take */
   w->grace_op.data = w;
   if (io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9),
                  on_grace_over) != 0)
@@ -226,6 +231,8 @@ static int waiting(struct worker *w) {
       return 1;
   return 0;
 }
+
+int worker_idle(struct worker *w) { return !waiting(w); }
 
 static void run(struct worker *w) {
   while (waiting(w)) {

@@ -9,6 +9,7 @@
 
 #include "io.h"
 #include "lalloc.h"
+#include "log.h"
 #include "pool.h"
 #include "sys.h"
 
@@ -35,6 +36,8 @@ struct msg {
   struct group *group;       /* MSG_ACCEPTED: the listener group (group.h) */
   double grace;              /* MSG_STOP: seconds */
 };
+
+#define TASK_ERRORS_PER_S 20 /* handler errors logged per second, at most */
 
 struct worker {
   int id;                    /* 1..N */
@@ -70,6 +73,7 @@ struct worker {
   int nconns;                /* open connections */
   int nstreams;              /* posted receive streams (lconn.c) */
   int main_done;             /* the script's main chunk has finished */
+  struct log_rate task_errors; /* handler errors are logged sparingly */
 };
 
 /* Creates the worker (not started).  NULL if out of memory. */
@@ -85,6 +89,10 @@ void worker_post(struct worker *w, struct msg *m);
  * failed with the message on co's stack. */
 void worker_main_done(struct worker *w, struct lua_State *co, int nres);
 void worker_main_failed(struct worker *w, const char *msg);
+
+/* Nothing is left that could resume a task: no task ready, no listener,
+ * no operation or timer posted (but unread receive streams). */
+int worker_idle(struct worker *w);
 
 /* On the worker: start closing listeners, let tasks finish within
  * `grace` seconds, then close everything. */

@@ -254,6 +254,11 @@ void io_sock_close(io_sock sock);
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer);
 /* Stops sending: the peer reads end-of-stream after what was sent. */
 int io_shutdown(struct io_handle *h);
+/* Bytes received by the kernel and not yet read (FIONREAD); 0 on error. */
+size_t io_unread(struct io_handle *h);
+/* Makes the coming close abortive (SO_LINGER 0): the peer gets a reset
+ * and what is still unsent is dropped.  0 or IO_E*. */
+int io_reset_on_close(struct io_handle *h);
 /* Starts closing: cancels pending ops, then close_cb(h) from the loop
  * once no completion is due and the socket is closed.  Idempotent. */
 void io_close(struct io_handle *h, io_close_cb cb);

@@ -438,6 +438,18 @@ static void complete_recv(struct iocp *s, struct io_loop *loop,
   /* Something arrived, or the stream ended: recv() tells which. */
   int max = op->u.recv.max < RECV_BUF ? (int)op->u.recv.max : RECV_BUF;
   int n = recv(h->sock, s->rbuf, max, 0);
+  if (n == 0 && send(h->sock, "", 0, 0) != 0) {
+    /* Wine's recv() reports a reset that arrived before the read as end
+     * of stream (io brief); Windows fails it with WSAECONNRESET.  A
+     * zero-byte send, which sends nothing, fails on a reset connection
+     * in both, and succeeds after an orderly end (or is refused after
+     * our own shutdown, WSAESHUTDOWN: still the end of the stream). */
+    DWORD e = (DWORD)WSAGetLastError();
+    if (e == WSAECONNRESET || e == WSAECONNABORTED) {
+      io__deliver(loop, op, io__from_wsa(e), 0);
+      return;
+    }
+  }
   if (n >= 0) {
     op->u.recv.data = n > 0 ? s->rbuf : NULL; /* no bytes, no buffer */
     io__deliver(loop, op, n, 0);

@@ -108,22 +108,28 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text,
     lua_pushliteral(L, "closed");
     return 0;
   }
-  /* The k-th listen on this text in each worker is one group. */
-  lua_getfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
-  lua_getfield(L, -1, text);
-  lua_Integer k = lua_tointeger(L, -1) + 1;
-  lua_pop(L, 1);
-  lua_pushinteger(L, k);
-  lua_setfield(L, -2, text);
-  lua_pop(L, 1);
+  /* Every worker's listen on one address is one group, whatever the
+   * spelling ("localhost:80", "127.0.0.1:080").  Port 0 asks for a fresh
+   * port each time: there the k-th listen of each worker is one group. */
   char key[ADDR_TEXT_MAX + 32];
-  snprintf(key, sizeof key, "%s#%lld", text, (long long)k);
+  addr_format((struct sockaddr *)&a.ss, key, ADDR_TEXT_MAX);
+  if (addr_port(&a) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
+    lua_getfield(L, -1, key);
+    lua_Integer k = lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushinteger(L, k);
+    lua_setfield(L, -2, key);
+    lua_pop(L, 1);
+    size_t n = strlen(key);
+    snprintf(key + n, sizeof key - n, "#%lld", (long long)k);
+  }
 
   struct listener *l;
   int err = listener_open(w, key, &a, backlog, on_conn, &l);
   if (err) {
     lua_pop(L, 1);
-    lua_pushstring(L, lconn_errstr(err, msg, sizeof msg));
+    lua_pushstring(L, io_strerror(err, msg, sizeof msg));
     return 0;
   }
   l->maxline = maxline;
@@ -217,7 +223,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 static int lhost_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   luaL_argcheck(L, !isnan(s), 1, "not a number");
-  struct task *t = task_current(L, "host.sleep");
+  struct task *t = task_current_wait(L, "host.sleep");
   if (s <= 0) { /* just yield: behind every task that is ready to run */
     task_schedule(t, 0);
     return task_yield(L, t, 0, sleep_k);
@@ -254,7 +260,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 /* host.wait([seconds]) -> values given to host.wakeup | nil, "timeout" */
 static int lhost_wait(lua_State *L) {
   double s = luaL_optnumber(L, 1, -1);
-  struct task *t = task_current(L, "host.wait");
+  luaL_argcheck(L, !isnan(s), 1, "not a number");
+  struct task *t = task_current_wait(L, "host.wait");
   lua_settop(L, 0);
   if (s >= 0 && task_sleep(t, s, on_wait_timeout) != 0)
     return luaL_error(L, "not enough memory");
@@ -340,9 +347,17 @@ static int lhost_print(lua_State *L) {
   return 0;
 }
 
+/* host._idle() -> true if nothing could ever resume a waiting task (for
+ * `host test`, which fails such a test at once; not part of the API). */
+static int lhost_idle(lua_State *L) {
+  lua_pushboolean(L, worker_idle(lhost_worker(L)));
+  return 1;
+}
+
 /* host.stop([grace]) */
 static int lhost_stop(lua_State *L) {
   double grace = luaL_optnumber(L, 1, -1);
+  luaL_argcheck(L, !isnan(grace), 1, "not a number");
   host_stop(lhost_worker(L)->host, grace);
   return 0;
 }
@@ -359,6 +374,7 @@ static const luaL_Reg funcs[] = {
     {"now", lhost_now},
     {"log", lhost_log},
     {"stop", lhost_stop},
+    {"_idle", lhost_idle},
     {NULL, NULL}};
 
 static const luaL_Reg listener_meth[] = {{"close", llistener_close},
@@ -425,6 +441,7 @@ static void set_paths(lua_State *L, const char *script) {
 
 void lhost_setup(lua_State *L, struct worker *w) {
   luaL_openlibs(L);
+  task_guard_coroutines(L);
   lconn_open(L);
   createmeta(L);
   lua_newtable(L);

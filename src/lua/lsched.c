@@ -16,6 +16,7 @@
 #include "worker.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,61 @@ struct task *task_current(lua_State *L, const char *what) {
                what, lua_pushthread(L) ? "the main chunk's thread"
                                        : "a coroutine created by the script");
   return t;
+}
+
+struct task *task_current_wait(lua_State *L, const char *what) {
+  struct task *t = task_current(L, what);
+  if (!lua_isyieldable(L))
+    luaL_error(L,
+               "%s cannot wait inside a C function such as table.sort, "
+               "string.gsub or a metamethod called by one (tostring's "
+               "__tostring, __gc): call it outside",
+               what);
+  return t;
+}
+
+/* ---- the coroutine library's guards ------------------------------------- */
+
+/* coroutine.resume / coroutine.close: the original as upvalue 1, its name
+ * as upvalue 2. */
+static int guarded(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTHREAD && task_of(lua_tothread(L, 1)))
+    return luaL_error(L,
+                      "coroutine.%s: cannot %s a host task (the host "
+                      "resumes it when what it waits for is done; use "
+                      "host.wakeup to end a host.wait)",
+                      lua_tostring(L, lua_upvalueindex(2)),
+                      lua_tostring(L, lua_upvalueindex(2)));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int guarded_yield(lua_State *L) {
+  if (task_of(L))
+    return luaL_error(L, "coroutine.yield() in a host task, outside any "
+                         "coroutine the script created: nothing would "
+                         "resume it (wait with host.wait or host.sleep)");
+  return lua_yield(L, lua_gettop(L));
+}
+
+void task_guard_coroutines(lua_State *L) {
+  static const char *const names[] = {"resume", "close", NULL};
+  lua_getglobal(L, "coroutine");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  for (int i = 0; names[i]; i++) {
+    lua_getfield(L, -1, names[i]);
+    lua_pushstring(L, names[i]);
+    lua_pushcclosure(L, guarded, 2);
+    lua_setfield(L, -2, names[i]);
+  }
+  lua_pushcfunction(L, guarded_yield);
+  lua_setfield(L, -2, "yield");
+  lua_pop(L, 1);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -72,14 +128,42 @@ static const char *error_text(struct task *t) {
   return msg ? msg : "(error while reporting an error)";
 }
 
+/* `host test` attaches task errors to the test that caused them: it
+ * sets this registry field to a function, called with the message. */
+#define ON_TASK_ERROR "host.on_task_error"
+
+static void tell_tests(lua_State *L, const char *msg) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ON_TASK_ERROR) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushstring(L, msg);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+    lua_pop(L, 1); /* its own failure is not worth another report */
+}
+
+/* Logged with the peer; rate-limited, so a storm of failing handlers
+ * cannot flood the log (the next line says how many were held back). */
 static void report(struct task *t, const char *msg) {
+  struct worker *w = t->w;
   const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
+  char peer[ADDR_TEXT_MAX], more[64] = "";
+  unsigned dropped;
+  tell_tests(w->L, msg);
+  if (!log_rate_allow(&w->task_errors, io_now(w->loop) / 1000000u,
+                      TASK_ERRORS_PER_S, 1000, &dropped))
+    return;
+  if (dropped)
+    snprintf(more, sizeof more, " (%u more not logged)", dropped);
   if (t->conn) {
-    char peer[ADDR_TEXT_MAX];
-    conn_peer(t->conn, peer, sizeof peer);
-    log_write(LOG_ERROR, t->w->id, "%s error (peer %s): %s", what, peer, msg);
+    if (t->conn->peer.family)
+      conn_peer(t->conn, peer, sizeof peer);
+    else
+      snprintf(peer, sizeof peer, "unknown: it reset before the accept");
+    log_write(LOG_ERROR, w->id, "%s error (peer %s)%s: %s", what, peer, more,
+              msg);
   } else {
-    log_write(LOG_ERROR, t->w->id, "%s error: %s", what, msg);
+    log_write(LOG_ERROR, w->id, "%s error%s: %s", what, more, msg);
   }
 }
 

@@ -58,6 +58,16 @@ struct sleeper {
 /* The task running on L; raises a Lua error naming `what` if L is not a
  * host task (the main thread, or a coroutine the script created). */
 struct task *task_current(lua_State *L, const char *what);
+/* The same, for a call that may wait: also raises where L cannot yield
+ * (inside table.sort, string.gsub, tostring's __tostring, a __gc...).
+ * Every waiting call checks this before it records anything, because
+ * lua_yieldk would raise after the task was recorded as a waiter. */
+struct task *task_current_wait(lua_State *L, const char *what);
+/* Replaces coroutine.resume, coroutine.close and coroutine.yield with
+ * versions that refuse host tasks: only the host resumes a task (a send
+ * in flight keeps its strings alive on the task's stack), and a yield
+ * straight out of a task would suspend it with nobody to resume it. */
+void task_guard_coroutines(lua_State *L);
 /* The task of thread co, or NULL. */
 struct task *task_of(lua_State *co);
 
