@@ -10,7 +10,6 @@
 #include "log.h"
 #include "worker.h"
 
-#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +75,15 @@ static void on_accept(struct io_op *op) {
 
 int listener_open(struct worker *w, const char *key, struct addr *a,
                   int backlog, listener_conn_cb on_conn,
-                  struct listener **out) {
+                  listener_free_cb on_free, void *ud, struct listener **out) {
   struct listener *l = calloc(1, sizeof *l);
   if (!l)
     return IO_ENOMEM;
   l->w = w;
   l->aop.data = l->pause.data = l;
   l->on_conn = on_conn;
-  l->handler_ref = LUA_NOREF;
+  l->on_free = on_free;
+  l->ud = ud;
   int err = group_listen(l, key, a, backlog);
   if (err) {
     free(l);
@@ -142,8 +142,8 @@ void listener_close(struct listener *l) {
   if (l->next)
     l->next->prev = l->prev;
   if (l->box)
-    l->box->l = NULL;
-  if (w->L)
-    luaL_unref(w->L, LUA_REGISTRYINDEX, l->handler_ref);
+    *(struct listener **)l->box = NULL;
+  if (l->on_free)
+    l->on_free(l);
   free(l);
 }

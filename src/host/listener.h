@@ -23,9 +23,8 @@ struct listener;
 #define ACCEPT_PAUSE_MS 100
 #define LISTENER_WARN_MS 10000 /* one accept warning per 10 s at most */
 
-struct listener_box { struct listener *l; };
-
 typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
+typedef void (*listener_free_cb)(struct listener *l);
 
 struct listener {
   struct io_handle h;        /* first: the close callback casts back */
@@ -33,10 +32,12 @@ struct listener {
   struct io_op pause;        /* the back-off timer (likewise) */
   struct worker *w;
   struct listener *prev, *next; /* the worker's listeners */
-  struct listener_box *box;  /* the Lua userdata, NULL once collected */
+  void *box;                 /* the owner's handle on it (its first field
+                                points here; cleared at the free), or NULL */
   struct group *group;       /* the workers listening on this address */
-  listener_conn_cb on_conn;
-  int handler_ref;           /* registry ref of the handler function */
+  listener_conn_cb on_conn;  /* a connection was accepted for us */
+  listener_free_cb on_free;  /* the listener is about to be freed */
+  void *ud;                  /* the owner's (the handler, say) */
   uint32_t maxline, maxread; /* options given to each connection */
   uint32_t timeout;          /* ms, 0 = none */
   int closing;
@@ -47,10 +48,11 @@ struct listener {
 };
 
 /* Binds (joining the group `key` of this address across workers) and
- * starts accepting.  0, or an IO_E* code and *out untouched. */
+ * starts accepting.  0, or an IO_E* code and *out untouched (on_free is
+ * not called then).  on_free, if set, runs once just before the free. */
 int listener_open(struct worker *w, const char *key, struct addr *a,
                   int backlog, listener_conn_cb on_conn,
-                  struct listener **out);
+                  listener_free_cb on_free, void *ud, struct listener **out);
 /* Stops accepting and frees the listener once its ops are done. */
 void listener_close(struct listener *l);
 /* Starts accepting on l->h, which group.c has just opened. */

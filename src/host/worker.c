@@ -74,11 +74,7 @@ static void kill_tasks(struct worker *w) {
     return;
   w->killing = 1;
   task_drop_all(w);
-  struct conn *c = w->conns, *next;
-  for (; c; c = next) {
-    next = c->next; /* an unopened conn is freed at once */
-    conn_abort(c);  /* no lingering either */
-  }
+  conn_set_abort_all(&w->conns); /* no lingering either */
   if (io_posted(&w->grace_op))
     io_cancel(w->loop, &w->grace_op);
 }
@@ -220,16 +216,13 @@ static int waiting(struct worker *w) {
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
-  int other = io_loop_alive(w->loop) - w->nstreams -
+  int other = io_loop_alive(w->loop) - conn_set_idle_streams(&w->conns) -
               (io_posted(&w->grace_op) ? 1 : 0);
   if (other > 0)
     return 1;
   /* Only streams are left (rare: a worker with a listener never gets
    * here), so this walk does not run per event on a busy server. */
-  for (struct conn *c = w->conns; c; c = c->next)
-    if (c->reader)
-      return 1;
-  return 0;
+  return conn_set_reading(&w->conns);
 }
 
 int worker_idle(struct worker *w) { return !waiting(w); }
@@ -257,12 +250,8 @@ static void finish(struct worker *w) {
   /* After lua_close: tasks a forced stop left suspended go with their
    * pool; every other pooled object is back by now. */
   pool_destroy(&w->task_pool);
-  pool_destroy(&w->conn_pool);
-  pool_destroy(&w->wreq_pool);
-  pool_destroy(&w->timer_pool);
   pool_destroy(&w->sleeper_pool);
-  while (w->nspare > 0)
-    free(w->spare_rbufs[--w->nspare]);
+  conn_set_free(&w->conns);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 0;
   sys_mutex_unlock(&w->inbox_lock);
@@ -285,6 +274,7 @@ static void thread_main(void *arg) {
     host_worker_done(w->host);
     return;
   }
+  conn_set_init(&w->conns, w->loop, w->id, &w->killing);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
@@ -317,10 +307,7 @@ struct worker *worker_new(struct host *host, int id) {
   lalloc_init(&w->alloc, host->cfg.memory_limit);
   w->grace_op.data = w;
   sys_mutex_init(&w->inbox_lock);
-  pool_init(&w->conn_pool, sizeof(struct conn), 64);
   pool_init(&w->task_pool, sizeof(struct task), 64);
-  pool_init(&w->wreq_pool, sizeof(struct conn_wreq), 32);
-  pool_init(&w->timer_pool, sizeof(struct conn_timer), 32);
   pool_init(&w->sleeper_pool, sizeof(struct sleeper), 32);
   return w;
 }

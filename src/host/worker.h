@@ -7,6 +7,7 @@
 #ifndef HOST_WORKER_H
 #define HOST_WORKER_H
 
+#include "conn.h"
 #include "io.h"
 #include "lalloc.h"
 #include "log.h"
@@ -52,26 +53,19 @@ struct worker {
 
   struct task *runq, *runq_tail;   /* tasks to resume next turn */
   struct task *current;      /* the task running now, NULL in the loop */
-  struct conn *conns;        /* every open connection */
+  struct conn_set conns;     /* every connection (conn.h) */
   struct listener *listeners;
   struct sleeper *sleepers;  /* posted host.sleep / host.wait timers */
-  struct pool conn_pool;     /* struct conn */
   struct pool task_pool;     /* struct task */
-  struct pool wreq_pool;     /* struct conn_wreq: sends, connects */
-  struct pool timer_pool;    /* struct conn_timer */
   struct pool sleeper_pool;  /* struct sleeper */
 
   int stopping;              /* graceful stop begun: no more accepts */
   int killing;               /* grace over: nothing resumes any more */
   struct io_op grace_op;     /* fires when the grace period ends */
 
-  char *spare_rbufs[16];     /* idle read buffers of CONN_RBUF_CHUNK */
-  int nspare;
 
   struct lalloc alloc;       /* the VM's allocator: counts, caps */
   int ntasks;                /* live tasks */
-  int nconns;                /* open connections */
-  int nstreams;              /* posted receive streams (lconn.c) */
   int main_done;             /* the script's main chunk has finished */
   struct log_rate task_errors; /* handler errors are logged sparingly */
 };

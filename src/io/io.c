@@ -607,17 +607,27 @@ int io_connect(struct io_loop *loop, struct io_handle *h, struct io_op *op,
   return 0;
 }
 
-int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
-               io_op_cb cb) {
+void io_op_init(struct io_op *op, void *data) {
+  memset(op, 0, sizeof *op);
+  op->data = data;
+}
+
+int io_timeout_at(struct io_loop *loop, struct io_op *op, uint64_t due,
+                  io_op_cb cb) {
   if (op->flags & IO_OP_POSTED)
     return IO_EBUSY;
-  /* From the clock, not the turn's cached time: a timer posted after a
-   * long callback must not fire early. */
-  op->u.timeout.due = io_clock() + ns;
+  op->u.timeout.due = due;
   if (timer_heap_push(&loop->timers, op) != 0)
     return IO_ENOMEM;
   start(loop, NULL, op, IO_OP_TIMEOUT, cb);
   return 0;
+}
+
+int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
+               io_op_cb cb) {
+  /* From the clock, not the turn's cached time: a timer posted after a
+   * long callback must not fire early. */
+  return io_timeout_at(loop, op, io_clock() + ns, cb);
 }
 
 void io_cancel(struct io_loop *loop, struct io_op *op) {

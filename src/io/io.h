@@ -133,9 +133,11 @@ enum io_op_type {
 #define IO_SEND_MAXBYTES 0x40000000u /* 1 GiB */
 
 /*
- * An operation record.  The caller embeds it and sets nothing in it
- * directly: the post functions fill it.  The kernel may hold a pointer to
- * it (the OVERLAPPED on Windows, user_data on io_uring) while posted.
+ * An operation record.  The caller embeds it, initialises it once with
+ * io_op_init() and then writes nothing in it: the post functions fill
+ * it, and a completion's results (res, the u.* fields) are read from the
+ * callback.  The kernel may hold a pointer to it (the OVERLAPPED on
+ * Windows, user_data on io_uring) while posted.
  */
 struct io_op {
 #ifdef _WIN32
@@ -291,12 +293,20 @@ int io_send(struct io_handle *h, struct io_op *op, struct io_buf *bufs,
 int io_connect(struct io_loop *loop, struct io_handle *h, struct io_op *op,
                const struct sockaddr *addr, int addrlen, io_op_cb cb);
 /* Completes with res 0 after `ns` nanoseconds (IO_ECANCELED if cancelled
- * first).  Fails only with IO_ENOMEM (the timer heap could not grow). */
+ * first).  Fails only with IO_ENOMEM (the timer heap could not grow) or
+ * IO_EBUSY (still posted). */
 int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
                 io_op_cb cb);
+/* The same at an absolute io_clock() time `due` (now if it has passed):
+ * a caller that keeps deadlines reads the clock once per arm. */
+int io_timeout_at(struct io_loop *loop, struct io_op *op, uint64_t due,
+                  io_op_cb cb);
 /* Asks for an early completion of a posted op.  No-op if not posted or
  * already asked. */
 void io_cancel(struct io_loop *loop, struct io_op *op);
+/* Makes op ready to be posted, with `data` as the caller's pointer.
+ * Once, before the first post (a record is reused across posts). */
+void io_op_init(struct io_op *op, void *data);
 static inline int io_posted(const struct io_op *op) {
   return (op->flags & IO_OP_POSTED) != 0;
 }

@@ -31,6 +31,12 @@ enum { RECV_ANY, READ_N, READ_LINE, READ_LINE_KEEP, READ_ALL };
 
 /* ---- boxes ------------------------------------------------------------ */
 
+/* The userdata: a box, never the conn itself (conn.c frees the conn and
+ * clears the box's pointer, its first field, when the socket is done). */
+struct conn_box {
+  struct conn *c;
+};
+
 void lconn_push(lua_State *L, struct conn *c) {
   struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->c = c;
@@ -117,7 +123,7 @@ static int fail(lua_State *L, const char *err) { return cfail(L, NULL, err); }
 static int fail_code(lua_State *L, struct conn *c, int code) {
   if (word_of(code) == W_ERROR) {
     char buf[128];
-    log_write(LOG_DEBUG, c->w->id, "connection error: %s",
+    log_write(LOG_DEBUG, c->set->worker, "connection error: %s",
               io_strerror(code, buf, sizeof buf));
   }
   return cfail(L, c, words[word_of(code)]);
@@ -212,71 +218,35 @@ static int try_read(lua_State *L, struct conn *c) {
   return -1;
 }
 
-/* Buffered bytes past which the stream is paused (its receive cancelled)
- * until a reader has taken them: at least RBUF_HIGH, more if the waiting
- * read needs more to be satisfied. */
-#define RBUF_HIGH 65536
-
-static size_t high_water(const struct conn *c) {
-  size_t need = 0;
-  if (c->reader) {
-    if (c->rmode == READ_N)
-      need = c->want;
-    else if (c->rmode == READ_LINE || c->rmode == READ_LINE_KEEP)
-      need = (size_t)c->maxline + 2;
-    else if (c->rmode == READ_ALL)
-      need = (size_t)c->maxread + 1;
-  }
-  return need > RBUF_HIGH ? need : RBUF_HIGH;
+/* conn.c tells us: the waiting reader should look again.  From the loop
+ * it is resumed at once (so that it can take the chunk in place: the hot
+ * path); from inside a running task or a close, on the next turn. */
+static void on_input(struct conn *c) {
+  struct task *t = c->reader;
+  c->reader = NULL;
+  if (!t)
+    return;
+  if (t->w->current || conn_closing(c))
+    task_schedule(t, 0);
+  else
+    task_resume(t, 0);
 }
 
-/* The connection's receive stream (io_recv_multi): posted at the first
- * read and kept posted, so a busy connection costs no receive post per
- * message.  Bytes that arrive while nobody reads are kept in rbuf, up to
- * the high water; then the stream is cancelled, and the next read that
- * needs more posts it again (the rest waits in the kernel meanwhile). */
-static void on_stream(struct io_op *op) {
-  struct conn *c = op->data;
-  struct task *t = c->reader;
-  int res = op->res;
-  if (c->flags & CONN_LINGER) { /* closed: conn.c drains the rest */
-    if (res <= 0)
-      c->w->nstreams--;
-    conn_linger_recv(c, res);
-    return;
-  }
-  if (res > 0) {
-    c->reader = NULL;
-    if (t && c->rmode == RECV_ANY && c->rlen == 0 &&
-        !(c->flags & CONN_SKIPLINE)) {
-      /* The hot path: the continuation, running inside the task (where a
-       * memory error is caught), makes the loop's buffer the Lua string
-       * itself.  The buffer stays ours until this callback returns. */
-      task_resume(t, 0);
-      t = NULL;
-    }
-    if (op->u.recv.data) { /* no hot path took it */
-      if (conn_closing(c))
-        ; /* nobody will read it */
-      else if (conn_rbuf_append(c, op->u.recv.data, (size_t)res) != 0)
-        c->rerr = IO_ENOMEM;
-      op->u.recv.data = NULL; /* the buffer goes back to the loop now */
-    }
-    if (t)
-      task_resume(t, 0);
-    if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
-      io_cancel(c->w->loop, op); /* pause: the peer waits in the kernel */
-    return;
-  }
-  c->w->nstreams--; /* the stream's final completion */
-  if (res == 0)
-    c->flags |= CONN_EOF;
-  else if (res != IO_ECANCELED)
-    c->rerr = res; /* sticky: a reset connection stays reset */
-  /* IO_ECANCELED: paused, or closing; a waiting reader re-posts. */
-  if (t) {
-    c->reader = NULL;
-    task_resume(t, 0);
+static const struct conn_events events = {.input = on_input};
+
+struct conn *lconn_new(struct worker *w) {
+  return conn_new(&w->conns, &events);
+}
+
+/* Bytes the pending read needs buffered before it can complete: the
+ * stream is not paused below that. */
+static size_t read_need(const struct conn *c) {
+  switch (c->rmode) {
+  case READ_N: return c->want;
+  case READ_LINE:
+  case READ_LINE_KEEP: return (size_t)c->maxline + 2;
+  case READ_ALL: return (size_t)c->maxread + 1;
+  default: return 0;
   }
 }
 
@@ -300,7 +270,7 @@ static int lines_result(lua_State *L, struct conn *c, int n) {
   if (c && strcmp(err, "closed") != 0) {
     char peer[ADDR_TEXT_MAX];
     conn_peer(c, peer, sizeof peer);
-    log_write(LOG_DEBUG, c->w->id, "conn:lines() ended: %s (peer %s)", err,
+    log_write(LOG_DEBUG, c->set->worker, "conn:lines() ended: %s (peer %s)", err,
               peer);
   }
   if (n == 3)
@@ -314,28 +284,36 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
   if (n >= 0)
     return (ctx & LINES_FLAG) ? lines_result(L, c, n) : n;
   struct task *t = task_of(L);
-  if (!io_posted(&c->rop)) {
-    int err = io_recv_multi(&c->h, &c->rop, on_stream);
-    if (err)
-      return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
-    c->w->nstreams++;
+  int err = conn_wait_input(c, read_need(c));
+  if (err) {
+    char msg[128];
+    return luaL_error(L, "conn: cannot receive: %s", /* a bug */
+                      io_strerror(err, msg, sizeof msg));
   }
   c->reader = t;
-  conn_arm(c, 0);
   return task_yield(L, t, ctx, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
   struct conn *c = reading_conn(L, ctx);
   (void)status;
-  if (c && c->rop.u.recv.data) { /* on_stream's hot path */
-    const char *data = c->rop.u.recv.data;
-    size_t n = (size_t)c->rop.res, take = n < c->want ? n : c->want;
-    c->rop.u.recv.data = NULL;
-    if (take < n && conn_rbuf_append(c, data + take, n - take) != 0)
-      c->rerr = IO_ENOMEM; /* what recv(max) leaves is kept for later */
-    lua_pushlstring(L, data, take);
-    return 1;
+  if (c && c->hot) { /* resumed from the loop with a chunk in hand */
+    int took = 0;
+    if (c->rmode == RECV_ANY && c->rlen == 0 &&
+        !(c->flags & CONN_SKIPLINE)) {
+      /* The hot path: the chunk becomes the Lua string itself. */
+      size_t take = c->hotlen < c->want ? c->hotlen : c->want;
+      lua_pushlstring(L, c->hot, take);
+      conn_hot_take(c, take);
+      took = 1;
+    }
+    /* The rest is buffered now, not when the loop gets it back: the
+     * script runs on from here and may read it at once. */
+    if (c->hotlen && conn_rbuf_append(c, c->hot, c->hotlen) != 0)
+      c->rerr = IO_ENOMEM;
+    conn_hot_take(c, c->hotlen);
+    if (took)
+      return 1;
   }
   if (!c || conn_closing(c))
     return (ctx & LINES_FLAG) ? lines_result(L, NULL, cfail(L, c, "closed"))
@@ -351,7 +329,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
 static void begin_read(lua_State *L, struct conn *c, int mode, size_t want,
                        const char *what) {
   task_current_wait(L, what);
-  if (c->reader)
+  if (c->flags & CONN_RWAIT)
     luaL_error(L, "another task is already reading from this connection");
   c->flags &= (uint16_t)~CONN_RTIMEDOUT; /* only ever the op it ended */
   c->rmode = (uint8_t)mode;
@@ -417,13 +395,7 @@ static void on_send(struct io_op *op) {
   struct conn *c = op->data;
   struct task *t = c->writer;
   c->writer = NULL;
-  if (op->u.send.total > 0)
-    c->flags |= CONN_SENT;
-  if (op->res >= 0)
-    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* it all went: the deadline
-                                             lost the race, the send won */
-  else if (op->res != IO_ECANCELED)
-    c->werr = op->res;
+  conn_sent(c, op);
   conn_wreq_give(c);
   if (t)
     task_resume(t, 0);
@@ -473,7 +445,7 @@ static int send_more(lua_State *L, struct conn *c, int from, size_t off) {
   }
   struct task *t = task_of(L);
   c->writer = t;
-  conn_arm(c, 1);
+  conn_arm_send(c);
   /* The strings stay on this coroutine's stack, and the coroutine is
    * pinned in the registry until on_send resumes it: the kernel's
    * pointers into them stay valid without a reference per string. */
@@ -556,20 +528,18 @@ int lconn_connect(lua_State *L) {
     return luaL_argerror(L, 1, msg);
   if (a->any)
     return luaL_argerror(L, 1, "cannot connect to '*'");
-  struct conn *c = conn_new(w);
+  struct conn *c = lconn_new(w);
   struct conn_wreq *r = c ? conn_wreq_take(c) : NULL;
   if (!r) {
     if (c)
       conn_close(c);
     return luaL_error(L, "not enough memory");
   }
-  io_connect(w->loop, &c->h, &r->op, (struct sockaddr *)&a->ss, a->len,
-             on_connect);
-  c->flags &= (uint16_t)~CONN_HANDLE_DONE;
+  conn_connect(c, (struct sockaddr *)&a->ss, a->len, on_connect);
   c->writer = t;
   if (timeout > 0) {
     c->timeout = conn_timeout_ms(timeout);
-    conn_arm(c, 1);
+    conn_arm_send(c);
   }
   return task_yield(L, t, (lua_KContext)c, connect_k);
 }
@@ -603,7 +573,7 @@ static int lconn_setoption(lua_State *L) {
 
 static int lconn_shutdown(lua_State *L) {
   struct conn *c = toconn(L, 1);
-  if (c->writer)
+  if (c->wreq)
     return luaL_error(L, "a send is in progress on this connection");
   c->flags |= CONN_SHUTDOWN;
   int err = io_shutdown(&c->h);

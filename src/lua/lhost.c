@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,12 +31,27 @@ struct worker *lhost_worker(lua_State *L) {
 
 /* ---- listeners ------------------------------------------------------------ */
 
+/* The Lua userdata of a listener: a box, as for connections. */
+struct listener_box {
+  struct listener *l;
+};
+
+/* The handler is a registry ref, kept in the listener's ud. */
+static int handler_ref(const struct listener *l) {
+  return (int)(intptr_t)l->ud;
+}
+
+static void on_listener_free(struct listener *l) {
+  if (l->w->L) /* a forced end may come after the VM is gone */
+    luaL_unref(l->w->L, LUA_REGISTRYINDEX, handler_ref(l));
+}
+
 /* Protected part of an accept: everything that may raise (memory). */
 static int accept_p(lua_State *L) {
   struct listener *l = lua_touserdata(L, 1);
   struct conn *c = lua_touserdata(L, 2);
   lua_settop(L, 0);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, l->handler_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref(l));
   lconn_push(L, c);
   if (!task_spawn(l->w, L, 1, TASK_HANDLER, c, 1, 0))
     return luaL_error(L, "not enough memory");
@@ -44,7 +60,7 @@ static int accept_p(lua_State *L) {
 
 static void on_conn(struct listener *l, io_sock sock) {
   struct worker *w = l->w;
-  struct conn *c = conn_new(w);
+  struct conn *c = lconn_new(w);
   if (!c) {
     io_sock_close(sock);
     return;
@@ -126,8 +142,18 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text,
   }
 
   struct listener *l;
-  int err = listener_open(w, key, &a, backlog, on_conn, &l);
+  /* Everything that may raise before the listener exists. */
+  struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->l = NULL;
+  luaL_setmetatable(L, LISTENER_META);
+  lua_insert(L, -2); /* [box, handler] */
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  int err = listener_open(w, key, &a, backlog, on_conn, on_listener_free,
+                          (void *)(intptr_t)ref, &l);
   if (err) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, 1);
     lua_pushstring(L, io_strerror(err, msg, sizeof msg));
     return 0;
@@ -135,11 +161,8 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text,
   l->maxline = maxline;
   l->maxread = maxread;
   l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
-  l->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the handler */
-  struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->l = l;
   l->box = b;
-  luaL_setmetatable(L, LISTENER_META);
   log_write(LOG_INFO, w->id, "listening on %s", l->address);
   return 1;
 }
