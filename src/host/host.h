@@ -34,10 +34,12 @@ struct host_config {
   double grace;              /* --grace, seconds */
   size_t memory_limit;       /* --memory-limit, bytes per worker VM */
   const struct io_backend *backend;
+  const struct worker_vm *vm;  /* what each worker runs (worker.h) */
   int test_mode;             /* `host test`: argv are the test files */
 };
 
 struct worker;
+struct worker_vm;
 struct group;
 
 struct host {

@@ -16,6 +16,7 @@
  */
 #include "conn.h"
 #include "lhost.h"
+#include "lmain.h"
 #include "log.h"
 #include "lsched.h"
 #include "worker.h"
@@ -226,7 +227,7 @@ static void on_input(struct conn *c) {
   c->reader = NULL;
   if (!t)
     return;
-  if (t->w->current || conn_closing(c))
+  if (lvm_of(t->w)->sched.current || conn_closing(c))
     task_schedule(t, 0);
   else
     task_resume(t, 0);

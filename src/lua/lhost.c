@@ -8,6 +8,7 @@
  */
 #include "lhost.h"
 #include "conn.h"
+#include "lmain.h"
 #include "host.h"
 #include "listener.h"
 #include "log.h"
@@ -42,8 +43,9 @@ static int handler_ref(const struct listener *l) {
 }
 
 static void on_listener_free(struct listener *l) {
-  if (l->w->L) /* a forced end may come after the VM is gone */
-    luaL_unref(l->w->L, LUA_REGISTRYINDEX, handler_ref(l));
+  struct lvm *vm = lvm_of(l->w);
+  if (vm && vm->L) /* a forced end may come after the VM is gone */
+    luaL_unref(vm->L, LUA_REGISTRYINDEX, handler_ref(l));
 }
 
 /* Protected part of an accept: everything that may raise (memory). */
@@ -70,7 +72,7 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
-  lua_State *L = w->L;
+  lua_State *L = lvm_of(w)->L;
   lua_pushcfunction(L, accept_p);
   lua_pushlightuserdata(L, l);
   lua_pushlightuserdata(L, c);
