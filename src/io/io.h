@@ -14,9 +14,10 @@
  *  2. Every posted operation completes exactly once: its callback runs
  *     with `op->res` set to a byte count (>= 0) or an IO_E* code (< 0),
  *     also when it was cancelled (IO_ECANCELED; a cancel that loses the
- *     race delivers the success instead).  Multishot accept is the one
- *     exceptions (accept, io_recv_multi) say so: each completion has IO_OP_MORE set while
- *     further completions will follow; the last one has it clear.
+ *     race delivers the success instead).  The multishot operations
+ *     (io_accept, io_recv_multi) are the exception, and say so: each of
+ *     their completions has IO_OP_MORE set while more will follow; the
+ *     last one has it clear.
  *  3. If a post returns an error, the operation was not started and its
  *     callback never runs.  Posts fail only for misuse (IO_EBUSY: that
  *     side of the handle already has an operation pending, or the record
@@ -120,13 +121,15 @@ enum io_op_type {
   IO_OP_SEND,
   IO_OP_CONNECT,
   IO_OP_TIMEOUT,
-  IO_OP_INTERNAL /* a backend's own (its wake-up read, say) */
+  IO_OP_BACKEND /* a backend's own record (its wake-up read, an AcceptEx) */
 };
 
 /* op->flags */
 #define IO_OP_MORE 0x01    /* multishot: another completion follows */
 #define IO_OP_POSTED 0x02  /* posted, last completion not yet delivered */
 #define IO_OP_MULTI 0x04   /* a multishot receive (io_recv_multi) */
+#define IO_OP_CANCEL 0x08  /* a cancel was asked for (io_cancel, io_close):
+                              the backend must not continue the op */
 
 /* Upper bounds of one send: entries, and bytes in all. */
 #define IO_SEND_MAXBUFS 16
@@ -150,7 +153,7 @@ struct io_op {
   int32_t res;             /* result of the completion being delivered */
   uint8_t type;            /* enum io_op_type */
   uint8_t flags;           /* IO_OP_* */
-  uint16_t bstate;         /* backend-private state; 0x8000 = io.c's */
+  uint16_t bstate;         /* the backend's own state bits */
   union {
     struct {
       char *data;          /* on completion: the bytes, loop-owned */
@@ -190,8 +193,7 @@ struct io_handle {          /* pointers first: no padding holes */
   io_sock sock;
   uint32_t pending;        /* posted ops whose last completion is due */
   uint16_t flags;          /* IO_H_* (io.c) */
-  uint16_t bflags;         /* backend-private */
-  uint32_t bevents;        /* backend-private (epoll: registered mask) */
+  uint16_t bflags;         /* the backend's own state bits */
 };
 
 /* ---- loops ---------------------------------------------------------- */
