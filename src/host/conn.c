@@ -61,10 +61,9 @@ int conn_set_reading(const struct conn_set *s) {
 /* ---- lifetime ---------------------------------------------------------- */
 
 struct conn *conn_new(struct conn_set *s, const struct conn_events *ev) {
-  struct conn *c = pool_get(&s->conn_pool);
+  struct conn *c = pool_zget(&s->conn_pool);
   if (!c)
     return NULL;
-  memset(c, 0, sizeof *c);
   c->set = s;
   c->ev = ev;
   io_op_init(&c->rop, c);
@@ -211,10 +210,9 @@ static int post_stream(struct conn *c) {
 
 static struct conn_timer *timer_of(struct conn *c) {
   if (!c->timer) {
-    struct conn_timer *t = pool_get(&c->set->timer_pool);
+    struct conn_timer *t = pool_zget(&c->set->timer_pool);
     if (!t)
       return NULL;
-    memset(t, 0, sizeof *t);
     t->set = c->set;
     t->c = c;
     io_op_init(&t->op, t);

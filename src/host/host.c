@@ -79,10 +79,9 @@ void host_stop(struct host *h, double grace) {
   for (int i = 0; h->workers && i < h->nworkers; i++) {
     if (!h->workers[i])
       continue; /* never created: out of memory at start */
-    struct msg *m = calloc(1, sizeof *m);
+    struct msg *m = msg_new(MSG_STOP, NULL, IO_NOSOCK);
     if (!m)
       continue; /* the worker stops when the host exits anyway */
-    m->type = MSG_STOP;
     m->grace = n == 0 ? grace : 0; /* a second request: at once */
     worker_post(h->workers[i], m);
   }

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "io.h"
+#include "list.h"
 #include "log.h"
 
 #include <stdint.h>
@@ -21,6 +22,11 @@ struct group;
 struct listener;
 
 #define ACCEPT_PAUSE_MS 100
+
+/* listener.flags */
+#define LISTENER_CLOSING 0x01     /* close requested: no more accepts */
+#define LISTENER_HANDLE_DONE 0x02 /* its handle is closed (or it had none) */
+#define LISTENER_ACCEPTS 0x04     /* h listens; else a hand-off member */
 #define LISTENER_WARN_MS 10000 /* one accept warning per 10 s at most */
 
 typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
@@ -31,7 +37,7 @@ struct listener {
   struct io_op aop;          /* the multishot accept (kernel's while posted) */
   struct io_op pause;        /* the back-off timer (likewise) */
   struct worker *w;
-  struct listener *prev, *next; /* the worker's listeners */
+  struct list_node node;     /* in the worker's listeners */
   void *box;                 /* the owner's handle on it (its first field
                                 points here; cleared at the free), or NULL */
   struct group *group;       /* the workers listening on this address */
@@ -40,9 +46,7 @@ struct listener {
   void *ud;                  /* the owner's (the handler, say) */
   uint32_t maxline, maxread; /* options given to each connection */
   uint32_t timeout;          /* ms, 0 = none */
-  int closing;
-  int handle_done;
-  int accepts;               /* h listens; 0: a hand-off member (group.h) */
+  int flags;                 /* LISTENER_* */
   struct log_rate warned;    /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
 };
@@ -53,8 +57,12 @@ struct listener {
 int listener_open(struct worker *w, const char *key, struct addr *a,
                   int backlog, listener_conn_cb on_conn,
                   listener_free_cb on_free, void *ud, struct listener **out);
-/* Stops accepting and frees the listener once its ops are done. */
+/* Stops accepting at once (idempotent) and frees the listener once its
+ * handle and its back-off timer are done; on_free runs then. */
 void listener_close(struct listener *l);
+static inline int listener_closing(const struct listener *l) {
+  return (l->flags & LISTENER_CLOSING) != 0;
+}
 /* Starts accepting on l->h, which group.c has just opened. */
 void listener_start(struct listener *l);
 

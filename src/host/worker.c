@@ -30,6 +30,16 @@
 
 /* ---- inbox -------------------------------------------------------------- */
 
+struct msg *msg_new(int type, struct group *group, io_sock sock) {
+  struct msg *m = calloc(1, sizeof *m);
+  if (m) {
+    m->type = type;
+    m->group = group;
+    m->sock = sock;
+  }
+  return m;
+}
+
 void worker_post(struct worker *w, struct msg *m) {
   m->next = NULL;
   sys_mutex_lock(&w->inbox_lock);
@@ -87,12 +97,10 @@ static void on_grace_over(struct io_op *op) {
 }
 
 static void close_listeners(struct worker *w) {
-  struct listener *l = w->listeners;
-  while (l) {
-    struct listener *next = l->next; /* close may free l, later */
-    if (!l->closing)
-      listener_close(l);
-    l = next;
+  struct list_node *n = list_first(&w->listeners), *next;
+  for (; n; n = next) {
+    next = list_next(&w->listeners, n); /* the close may free it */
+    listener_close(list_entry(n, struct listener, node));
   }
 }
 
@@ -121,7 +129,7 @@ void worker_stop(struct worker *w, double grace) {
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
-  if (w->ready || w->listeners)
+  if (w->ready || !list_empty(&w->listeners))
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
@@ -197,6 +205,7 @@ struct worker *worker_new(struct host *host, int id) {
   w->id = id;
   w->host = host;
   io_op_init(&w->grace_op, w);
+  list_init(&w->listeners);
   sys_mutex_init(&w->inbox_lock);
   return w;
 }

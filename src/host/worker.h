@@ -63,7 +63,7 @@ struct worker {
   int loop_ready;            /* the loop exists: io_wake may be called */
 
   struct conn_set conns;     /* every connection (conn.h) */
-  struct listener *listeners;
+  struct list listeners;     /* this worker's (listener.h) */
 
   int stopping;              /* graceful stop begun: no more accepts */
   int killing;               /* grace over: nothing resumes any more */
@@ -76,7 +76,9 @@ int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_free(struct worker *w);
 
-/* Any thread: queue m (malloc'd; the worker frees it) and wake it. */
+/* A message (calloc'd), or NULL if out of memory. */
+struct msg *msg_new(int type, struct group *group, io_sock sock);
+/* Any thread: queue m (from msg_new; the worker frees it) and wake it. */
 void worker_post(struct worker *w, struct msg *m);
 
 

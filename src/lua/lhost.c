@@ -86,7 +86,7 @@ static void on_conn(struct listener *l, io_sock sock) {
 
 static struct listener *tolistener(lua_State *L) {
   struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
-  if (!b->l || b->l->closing)
+  if (!b->l || listener_closing(b->l))
     luaL_error(L, "attempt to use a closed listener");
   return b->l;
 }
@@ -210,7 +210,7 @@ static int llistener_gc(lua_State *L) {
 
 static int llistener_tostring(lua_State *L) {
   struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
-  if (!b->l || b->l->closing)
+  if (!b->l || listener_closing(b->l))
     lua_pushliteral(L, "host.listener (closed)");
   else
     lua_pushfstring(L, "host.listener (%s)", b->l->address);

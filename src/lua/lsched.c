@@ -185,10 +185,9 @@ static void report(struct task *t, const char *msg) {
 /* ---- creating and ending --------------------------------------------- */
 
 static struct task *task_alloc(struct worker *w) {
-  struct task *t = pool_get(&lvm_of(w)->sched.task_pool);
+  struct task *t = pool_zget(&lvm_of(w)->sched.task_pool);
   if (!t)
     return NULL;
-  memset(t, 0, sizeof *t);
   t->w = w;
   t->ref = LUA_NOREF;
   return t;
@@ -316,10 +315,9 @@ int task_run_queue(struct worker *w) {
 int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   struct worker *w = t->w;
   struct sched *sc = &lvm_of(w)->sched;
-  struct sleeper *s = pool_get(&sc->sleeper_pool);
+  struct sleeper *s = pool_zget(&sc->sleeper_pool);
   if (!s)
     return IO_ENOMEM;
-  memset(s, 0, sizeof *s);
   s->w = w;
   s->task = t;
   io_op_init(&s->op, s);
