@@ -6,6 +6,7 @@
 #ifndef HOST_HOST_H
 #define HOST_HOST_H
 
+#include "group.h"
 #include "io.h"
 #include "sys.h"
 
@@ -51,9 +52,9 @@ struct host {
   atomic_int exit_code;
   _Atomic uint64_t force_at; /* io_clock() after which the process ends
                                  even with workers still running; 0: no */
-  sys_mutex lock;            /* guards groups and failed */
-  struct group *groups;
-  int failed;                /* a script failure was reported */
+  struct group_registry reg; /* the listener groups (group.c) */
+  sys_mutex lock;            /* orders a failure and the exit code */
+  atomic_int failed;         /* a script failure was reported */
 #ifndef _WIN32
   sys_thread main_thread;    /* woken with SIGUSR1 when a worker ends */
 #endif
