@@ -14,6 +14,7 @@
  * read that ended early); misuse raises: a bad argument, a closed
  * connection, a second task reading (or sending) while one waits.
  */
+#include "lconn.h"
 #include "conn.h"
 #include "lhost.h"
 #include "lmain.h"
@@ -98,10 +99,7 @@ static int word_of(int err) {
   }
 }
 
-const char *lconn_errstr(int err, char *buf, size_t size) {
-  (void)buf, (void)size;
-  return words[word_of(err)];
-}
+const char *lconn_errstr(int err) { return words[word_of(err)]; }
 
 static int word_index(const char *err) {
   for (int i = 1; words[i]; i++)
@@ -114,9 +112,7 @@ static int word_index(const char *err) {
 static int cfail(lua_State *L, struct conn *c, const char *err) {
   if (c)
     c->lasterr = (uint8_t)word_index(err);
-  luaL_pushfail(L);
-  lua_pushstring(L, err);
-  return 2;
+  return lhost_fail(L, err);
 }
 
 static int fail(lua_State *L, const char *err) { return cfail(L, NULL, err); }

@@ -7,7 +7,9 @@
  */
 #include "lmain.h"
 #include "host.h"
+#include "lembed.h"
 #include "lhost.h"
+#include "llistener.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
