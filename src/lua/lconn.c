@@ -19,7 +19,7 @@
 #include "lhost.h"
 #include "lmain.h"
 #include "log.h"
-#include "lsched.h"
+#include "ltask.h"
 #include "worker.h"
 
 #include <lauxlib.h>

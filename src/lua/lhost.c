@@ -13,7 +13,7 @@
 #include "llistener.h"
 #include "lmain.h"
 #include "log.h"
-#include "lsched.h"
+#include "ltask.h"
 #include "worker.h"
 
 #include <lauxlib.h>

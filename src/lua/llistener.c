@@ -11,7 +11,7 @@
 #include "listener.h"
 #include "lmain.h"
 #include "log.h"
-#include "lsched.h"
+#include "ltask.h"
 #include "worker.h"
 
 #include <lauxlib.h>

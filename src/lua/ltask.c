@@ -1,6 +1,6 @@
 /*
- * lsched.c -- tasks: creating, suspending, resuming and ending the
- * coroutines the host runs (see lsched.h).
+ * ltask.c -- tasks: creating, suspending, resuming and ending the
+ * coroutines the host runs (see ltask.h).
  *
  * A task is found from its thread through Lua's per-thread extra space,
  * which holds the task pointer.  A thread the script creates itself
@@ -9,7 +9,7 @@
  * coroutine.wrap is told apart and refused with a clear message (the
  * host could not resume that coroutine correctly).
  */
-#include "lsched.h"
+#include "ltask.h"
 #include "conn.h"
 #include "lmain.h"
 #include "lcompat.h"

@@ -1,5 +1,5 @@
 /*
- * lsched.h -- tasks: the coroutines the host runs and resumes.
+ * ltask.h -- tasks: the coroutines the host runs and resumes.
  *
  * Every handler call, host.spawn and the script's main chunk run in a
  * task.  A host call that must wait (recv, send, connect, sleep...) posts
@@ -14,8 +14,8 @@
  * logged with the worker and the peer, and only that task ends (and the
  * connection of a handler is closed).
  */
-#ifndef HOST_LSCHED_H
-#define HOST_LSCHED_H
+#ifndef HOST_LTASK_H
+#define HOST_LTASK_H
 
 #include <lua.h>
 
