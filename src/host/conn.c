@@ -291,7 +291,7 @@ static void on_stream(struct io_op *op) {
     if (res > 0)
       return;
     if (res == IO_ECANCELED && post_stream(c) == 0)
-      return; /* it was paused: drain on */
+      return;      /* it was paused: drain on */
     end_linger(c); /* the peer closed (or reset): nothing can be lost now */
     return;
   }
@@ -382,7 +382,8 @@ void conn_rbuf_consume(struct conn *c, size_t n) {
     release_rbuf(c); /* an idle connection pins no buffer */
 }
 
-/* ---- deadlines ------------------------------------------------------------ */
+/* ---- deadlines ------------------------------------------------------------
+ */
 
 static void post_timer(struct conn *c, uint64_t due) {
   struct conn_timer *t = c->timer;
@@ -463,7 +464,8 @@ static void on_deadline(struct io_op *op) {
   }
 }
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output ---------------------------------------------------------------
+ */
 
 struct conn_wreq *conn_wreq_take(struct conn *c) {
   struct conn_wreq *r = pool_get(&c->set->wreq_pool);

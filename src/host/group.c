@@ -33,21 +33,21 @@
 
 struct member {
   struct worker *w;
-  struct listener *l;        /* w's listener in this group */
+  struct listener *l; /* w's listener in this group */
 };
 
 struct group {
   struct group *next;
-  struct addr bound;         /* what the first member bound */
+  struct addr bound; /* what the first member bound */
   int backlog;
-  int handoff;               /* one socket accepts for all (group.h) */
-  int open;                  /* has members: new listens may join it */
-  struct member *members;    /* in the order they joined */
+  int handoff;            /* one socket accepts for all (group.h) */
+  int open;               /* has members: new listens may join it */
+  struct member *members; /* in the order they joined */
   int nmembers, cap;
-  struct listener *owner;    /* hand-off: the member that accepts, or NULL */
-  unsigned next_member;      /* hand-off: round-robin cursor */
-  int inflight;              /* MSG_ACCEPTED naming this group, queued */
-  char key[];                /* address text + '#' + occurrence */
+  struct listener *owner; /* hand-off: the member that accepts, or NULL */
+  unsigned next_member;   /* hand-off: round-robin cursor */
+  int inflight;           /* MSG_ACCEPTED naming this group, queued */
+  char key[];             /* address text + '#' + occurrence */
 };
 
 static int handoff_wanted(void) {
@@ -136,12 +136,11 @@ static void maybe_free(struct host *host, struct group *g) {
 
 static int bind_first(struct io_loop *loop, struct addr *a, int backlog,
                       unsigned flags, struct io_handle *h) {
-  int err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog,
-                      flags);
+  int err =
+      io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog, flags);
   if (err && a->any && (err == IO_EAFNOSUPPORT || err == IO_EADDRNOTAVAIL)) {
     addr_any4(a); /* "*" on a machine without IPv6 */
-    err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog,
-                    flags);
+    err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog, flags);
   }
   if (!err) {
     struct sockaddr_storage ss;
@@ -308,8 +307,7 @@ static int pass_on(struct group *g, struct worker *w, io_sock sock) {
 /* A takeover request reached w: listen and accept for the group, unless
  * someone does already or w has left; then it goes on to the next.
  * Called under the lock, which it releases; g is not touched after. */
-static void take_over(struct worker *w, struct group *g,
-                      struct listener *l) {
+static void take_over(struct worker *w, struct group *g, struct listener *l) {
   struct host *host = w->host;
   struct worker *next = NULL;
   int err = 0, owner = 0;
@@ -329,8 +327,7 @@ static void take_over(struct worker *w, struct group *g,
   maybe_free(host, g);
   sys_mutex_unlock(&host->reg.lock); /* taken by group_deliver */
   if (owner) {
-    log_write(LOG_INFO, w->id, "accepting on %s for all workers",
-              l->address);
+    log_write(LOG_INFO, w->id, "accepting on %s for all workers", l->address);
     listener_start(l);
   } else if (err) {
     char msg[128];

@@ -34,10 +34,10 @@
 #ifdef _WIN32
 #include <windows.h>
 #define STOP_BEFORE_KILL_S 4.0
-static struct host *console_host;  /* the console handler has no argument */
+static struct host *console_host; /* the console handler has no argument */
 static SRWLOCK console_lock = SRWLOCK_INIT; /* guards console_host */
-static HANDLE worker_done_event;   /* a worker ended (SIGUSR1's role) */
-static HANDLE all_done_event;      /* host_run is done with the workers */
+static HANDLE worker_done_event; /* a worker ended (SIGUSR1's role) */
+static HANDLE all_done_event;    /* host_run is done with the workers */
 #else
 #include <signal.h>
 #include <time.h>
@@ -143,8 +143,8 @@ static BOOL WINAPI on_console(DWORD type) {
   struct host *h = console_host;
   if (h) {
     double grace = h->cfg.grace;
-    host_stop(h, ending && grace > STOP_BEFORE_KILL_S ? STOP_BEFORE_KILL_S
-                                                      : -1);
+    host_stop(h,
+              ending && grace > STOP_BEFORE_KILL_S ? STOP_BEFORE_KILL_S : -1);
   }
   ReleaseSRWLockShared(&console_lock);
   if (ending && h)

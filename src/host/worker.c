@@ -122,7 +122,8 @@ void worker_stop(struct worker *w, double grace) {
     kill_tasks(w); /* no memory for a grace timer: stop now, not never */
 }
 
-/* ---- the thread ----------------------------------------------------------- */
+/* ---- the thread -----------------------------------------------------------
+ */
 
 /* Turns until nothing is left to wait for.  The check comes first: a
  * worker told to stop before its first turn has nothing to wait for, and
@@ -190,7 +191,7 @@ static void thread_main(void *arg) {
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
   if (w->host->cfg.vm->open(w) == 0) {
-    w->ready = 1; /* the script's main task is queued */
+    w->ready = 1;   /* the script's main task is queued */
     drain_inbox(w); /* what was posted before the loop existed */
     run(w);
   }

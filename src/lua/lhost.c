@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 int lhost_fail(lua_State *L, const char *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err);
@@ -33,7 +32,8 @@ struct worker *lhost_worker(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* ---- time and tasks --------------------------------------------------------- */
+/* ---- time and tasks ---------------------------------------------------------
+ */
 
 static void on_sleep(struct io_op *op) {
   struct sleeper *s = op->data;
@@ -133,8 +133,7 @@ static int lhost_now(lua_State *L) {
 
 /* host.log(level, ...): the values, as print() shows them, on one line. */
 static int lhost_log(lua_State *L) {
-  static const char *const levels[] = {"debug", "info", "warn", "error",
-                                       NULL};
+  static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
   int level = luaL_checkoption(L, 1, NULL, levels);
   int n = lua_gettop(L);
   if (level < log_get_level())
@@ -192,18 +191,17 @@ static int lhost_stop(lua_State *L) {
 
 /* ---- the module ---------------------------------------------------------- */
 
-static const luaL_Reg funcs[] = {
-    {"listen", llistener_listen},
-    {"connect", lconn_connect},
-    {"sleep", lhost_sleep},
-    {"wait", lhost_wait},
-    {"wakeup", lhost_wakeup},
-    {"spawn", lhost_spawn},
-    {"now", lhost_now},
-    {"log", lhost_log},
-    {"stop", lhost_stop},
-    {"_idle", lhost_idle},
-    {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"listen", llistener_listen},
+                                 {"connect", lconn_connect},
+                                 {"sleep", lhost_sleep},
+                                 {"wait", lhost_wait},
+                                 {"wakeup", lhost_wakeup},
+                                 {"spawn", lhost_spawn},
+                                 {"now", lhost_now},
+                                 {"log", lhost_log},
+                                 {"stop", lhost_stop},
+                                 {"_idle", lhost_idle},
+                                 {NULL, NULL}};
 
 static void push_module(lua_State *L, struct worker *w) {
   const struct host_config *cfg = &w->host->cfg;

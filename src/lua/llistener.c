@@ -23,7 +23,6 @@
 #define LISTEN_COUNTS "host.listen_counts"
 #define DEFAULT_BACKLOG 511
 
-
 /* The Lua userdata of a listener: a box, as for connections. */
 struct listener_box {
   struct listener *l;
@@ -88,15 +87,15 @@ static uint32_t opt_limit(lua_State *L, int idx, const char *name,
   if (!idx)
     return def;
   lua_getfield(L, idx, name);
-  lua_Integer v = lua_isnil(L, -1) ? (lua_Integer)def : luaL_checkinteger(L, -1);
+  lua_Integer v =
+      lua_isnil(L, -1) ? (lua_Integer)def : luaL_checkinteger(L, -1);
   if (v < 1 || v > ((lua_Integer)1 << 30))
     luaL_error(L, "option '%s' out of range", name);
   lua_pop(L, 1);
   return (uint32_t)v;
 }
 
-int lhost_listen(lua_State *L, struct worker *w, const char *text,
-                 int opts) {
+int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   struct addr a;
   char msg[160];
   if (addr_parse(text, &a, msg, sizeof msg) != 0) {
