@@ -207,7 +207,7 @@ static void fuzz_http(int req, const uint8_t *data, size_t size) {
         free(head);
       }
       incremental(req, b, n, &l, rf, h | 1, rc, &m);
-      if (n <= 4096)
+      if (n <= 1024)
         incremental(req, b, n, &l, rf, 0, rc, &m);
       if (rc <= 0)
         break;
