@@ -20,6 +20,7 @@
  */
 #include "http1.h"
 
+#include <limits.h>
 #include <string.h>
 
 const struct http_limits http_default_limits = HTTP_LIMITS_DEFAULT;
@@ -125,8 +126,7 @@ static int lceq(const char *p, const char *lit, size_t n) {
 #define HIGHS UINT64_C(0x8080808080808080)
 
 /* First byte of [p, e) that may not be in a field value; e when none.
- * b[e] must be the line's CR or LF (a byte no class has): it stops the
- * byte loop.  Eight bytes at a time while no byte is < 0x20 or 0x7F. */
+ * Eight bytes at a time while no byte is < 0x20 or 0x7F. */
 static size_t scan_value(const char *b, size_t p, size_t e) {
   while (e - p >= 8) {
     uint64_t x, y;
@@ -136,7 +136,35 @@ static size_t scan_value(const char *b, size_t p, size_t e) {
       break;
     p += 8;
   }
-  while (IS(b[p], C_FIELD))
+  while (p < e && IS(b[p], C_FIELD))
+    p++;
+  return p;
+}
+
+/* First byte of [p, e) that is not of class k; e when none.  Four table
+ * lookups per branch while four bytes are left. */
+static size_t skip_class(const char *b, size_t p, size_t e, int k) {
+  const uint8_t *u = (const uint8_t *)b;
+  while (e - p >= 4 &&
+         (cls[u[p]] & cls[u[p + 1]] & cls[u[p + 2]] & cls[u[p + 3]] & k))
+    p += 4;
+  while (p < e && (cls[u[p]] & k))
+    p++;
+  return p;
+}
+
+/* First byte of [p, e) that may not be in a request-target (<= 0x20 or
+ * 0x7F); e when none.  Eight bytes at a time. */
+static size_t scan_target(const char *b, size_t p, size_t e) {
+  while (e - p >= 8) {
+    uint64_t x, y;
+    memcpy(&x, b + p, 8);
+    y = x ^ (ONES * 0x7F);
+    if (((x - ONES * 0x21) & ~x & HIGHS) | ((y - ONES) & ~y & HIGHS))
+      break;
+    p += 8;
+  }
+  while (p < e && IS(b[p], C_TARGET))
     p++;
   return p;
 }
@@ -233,17 +261,14 @@ static int target_form(const char *b, struct http_msg *m) {
 
 /* "method SP request-target SP HTTP-version" at b[s, e). */
 static int request_line(const char *b, size_t s, size_t e, struct http_msg *m) {
-  size_t p = s, t, q;
+  size_t p = skip_class(b, s, e, C_TOKEN), t, q;
   int rc;
-  while (IS(b[p], C_TOKEN))
-    p++;
   if (p == s || b[p] != ' ')
     return HTTP_EMETHOD;
   m->method = span(s, p - s);
   m->method_id = method_id(b + s, p - s);
-  t = q = p + 1;
-  while (IS(b[q], C_TARGET))
-    q++;
+  t = p + 1;
+  q = scan_target(b, t, e);
   if (q == t || q == e)
     return HTTP_ELINE;
   if (b[q] != ' ')
@@ -410,22 +435,22 @@ static int known_field(const char *b, struct http_msg *m, int32_t k) {
   return 0;
 }
 
-/* "name: value" at b[s, e); b[e] is the line's CR or LF. */
-static int field_line(const char *b, size_t s, size_t e, uint32_t max,
-                      struct http_msg *m) {
-  size_t p = s, v, x;
+/* "name: value" at b[s, e); b[e] is the line's CR or LF.  checked: the
+ * caller knows that every byte of the line is a field-value byte. */
+static int field_line(const char *b, size_t s, size_t e, int checked,
+                      uint32_t max, struct http_msg *m) {
+  size_t p, v, x;
   if (m->nheaders >= max)
     return HTTP_EFIELDS;
   if (IS(b[s], C_WS))
     return HTTP_EOBSFOLD;
-  while (IS(b[p], C_TOKEN))
-    p++;
+  p = skip_class(b, s, e, C_TOKEN);
   if (p == s || b[p] != ':')
     return p < e ? ctl_error(b[p], HTTP_ENAME) : HTTP_ENAME;
   v = p + 1;
   while (IS(b[v], C_WS))
     v++;
-  x = scan_value(b, v, e);
+  x = checked ? e : scan_value(b, v, e);
   if (x < e)
     return ctl_error(b[x], HTTP_EVALUE);
   while (x > v && IS(b[x - 1], C_WS))
@@ -501,8 +526,8 @@ static int finish_response(struct http_msg *m, unsigned rflags) {
 /* ---- the line loop ----------------------------------------------------- */
 
 /* One complete line b[s, i) + LF at i.  Returns 0 to go on, the head's
- * size when it ends here, or an error. */
-static int one_line(const char *b, size_t s, size_t i,
+ * size when it ends here, or an error.  checked: as for field_line. */
+static int one_line(const char *b, size_t s, size_t i, int checked,
                     const struct http_limits *lim, struct http_msg *m, int req,
                     unsigned rflags) {
   struct http_scan *sc = &m->scan;
@@ -524,7 +549,7 @@ static int one_line(const char *b, size_t s, size_t i,
     return 0;
   }
   if (sc->started)
-    return field_line(b, s, e, lim->max_headers, m);
+    return field_line(b, s, e, checked, lim->max_headers, m);
   sc->started = 1;
   return req ? request_line(b, s, e, m) : status_line(b, s, e, m);
 }
@@ -533,6 +558,8 @@ static int parse(const char *b, size_t len, const struct http_limits *lim,
                  struct http_msg *m, int req, unsigned rflags) {
   struct http_scan *sc = &m->scan;
   size_t n = len < lim->max_head ? len : lim->max_head;
+  if (n > INT_MAX) /* the size is returned as an int */
+    n = INT_MAX;
   if (sc->result)
     return sc->result;
   for (;;) {
@@ -540,11 +567,21 @@ static int parse(const char *b, size_t len, const struct http_limits *lim,
     uint64_t lend = (uint64_t)sc->line + cap;
     size_t wend = lend < n ? (size_t)lend : n;
     const char *lf = NULL;
-    int rc;
+    int rc, checked = 0;
     if (!sc->started && !sc->early_done &&
         (rc = early_check(b, wend, sc, req)) < 0)
       return sc->result = rc;
-    if (sc->pos < wend)
+    if (sc->started && sc->pos == sc->line && sc->pos < wend) {
+      /* A field line seen for the first time: one scan finds its end
+       * (the first byte that is not a field-value byte, if it is CRLF or
+       * LF) and checks its bytes.  Else memchr finds the LF. */
+      size_t x = scan_value(b, sc->pos, wend);
+      if (x < wend && b[x] == '\n')
+        lf = b + x, checked = 1;
+      else if (x + 1 < wend && b[x] == '\r' && b[x + 1] == '\n')
+        lf = b + x + 1, checked = 1;
+    }
+    if (!lf && sc->pos < wend)
       lf = memchr(b + sc->pos, '\n', wend - sc->pos);
     if (!lf) {
       if (lend <= n)
@@ -557,7 +594,7 @@ static int parse(const char *b, size_t len, const struct http_limits *lim,
       return sc->result = rc;
     }
     size_t i = (size_t)(lf - b);
-    rc = one_line(b, sc->line, i, lim, m, req, rflags);
+    rc = one_line(b, sc->line, i, checked, lim, m, req, rflags);
     sc->line = sc->pos = (uint32_t)(i + 1);
     if (rc != 0)
       return sc->result = rc;
