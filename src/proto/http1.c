@@ -35,22 +35,20 @@ enum {
 };
 
 static const uint8_t cls[256] = {
-   0,  0,  0,  0,  0,  0,  0,  0,  0, 10,  0,  0,  0,  0,  0,  0,
-   0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-  10,  7,  6,  7,  7,  7,  7,  7,  6,  6,  7, 23,  6, 23, 23,  6,
-  23, 23, 23, 23, 23, 23, 23, 23, 23, 23,  6,  6,  6,  6,  6,  6,
-   6, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
-  23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,  6,  6,  6,  7,  7,
-   7, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
-  23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,  6,  7,  6,  7,  0,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-   6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  10, 0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  10, 7,  6,  7,  7,  7,
+    7,  7,  6,  6,  7,  23, 6,  23, 23, 6,  23, 23, 23, 23, 23, 23, 23, 23, 23,
+    23, 6,  6,  6,  6,  6,  6,  6,  23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 6,  6,  6,  7,
+    7,  7,  23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 6,  7,  6,  7,  0,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
+    6,  6,  6,  6,  6,  6,  6,  6,  6,
 };
 
 #define IS(c, k) (cls[(uint8_t)(c)] & (k))
@@ -66,36 +64,36 @@ static const struct {
   short status;
   const char *text;
 } errs[] = {
-  {400, "bad method"},
-  {400, "bad request line"},
-  {400, "bad request target"},
-  {400, "bad HTTP version"},
-  {400, "bad status line"},
-  {400, "too many empty lines before the request"},
-  {400, "CR not followed by LF"},
-  {400, "bare LF line end"},
-  {400, "obsolete line folding"},
-  {400, "bad field name"},
-  {400, "control character in a field value"},
-  {400, "bad Content-Length"},
-  {400, "duplicate Content-Length"},
-  {400, "Content-Length with Transfer-Encoding"},
-  {400, "Transfer-Encoding in an HTTP/1.0 message"},
-  {400, "missing Host"},
-  {400, "duplicate Host"},
-  {414, "request line too long"},
-  {431, "field line too long"},
-  {431, "head too large"},
-  {431, "too many fields"},
-  {501, "unsupported Transfer-Encoding"},
-  {505, "HTTP version not supported"},
-  {400, "bad chunk size"},
-  {400, "chunk size too large"},
-  {400, "bad chunk extension"},
-  {400, "chunk-size line too long"},
-  {400, "chunk data not followed by CRLF"},
-  {400, "bad trailer field"},
-  {400, "trailer section too large"},
+    {400, "bad method"},
+    {400, "bad request line"},
+    {400, "bad request target"},
+    {400, "bad HTTP version"},
+    {400, "bad status line"},
+    {400, "too many empty lines before the request"},
+    {400, "CR not followed by LF"},
+    {400, "bare LF line end"},
+    {400, "obsolete line folding"},
+    {400, "bad field name"},
+    {400, "control character in a field value"},
+    {400, "bad Content-Length"},
+    {400, "duplicate Content-Length"},
+    {400, "Content-Length with Transfer-Encoding"},
+    {400, "Transfer-Encoding in an HTTP/1.0 message"},
+    {400, "missing Host"},
+    {400, "duplicate Host"},
+    {414, "request line too long"},
+    {431, "field line too long"},
+    {431, "head too large"},
+    {431, "too many fields"},
+    {501, "unsupported Transfer-Encoding"},
+    {505, "HTTP version not supported"},
+    {400, "bad chunk size"},
+    {400, "chunk size too large"},
+    {400, "bad chunk extension"},
+    {400, "chunk-size line too long"},
+    {400, "chunk data not followed by CRLF"},
+    {400, "bad trailer field"},
+    {400, "trailer section too large"},
 };
 
 int http_status_of(int err) {
@@ -169,32 +167,39 @@ static size_t scan_target(const char *b, size_t p, size_t e) {
   return p;
 }
 
-static int ctl_error(char c, int err) {
-  return c == '\r' ? HTTP_ECR : err;
-}
+static int ctl_error(char c, int err) { return c == '\r' ? HTTP_ECR : err; }
 
 /* ---- the start line ---------------------------------------------------- */
 
 static uint8_t method_id(const char *p, size_t n) {
   switch (n) {
   case 3:
-    if (!memcmp(p, "GET", 3)) return HTTP_GET;
-    if (!memcmp(p, "PUT", 3)) return HTTP_PUT;
+    if (!memcmp(p, "GET", 3))
+      return HTTP_GET;
+    if (!memcmp(p, "PUT", 3))
+      return HTTP_PUT;
     break;
   case 4:
-    if (!memcmp(p, "POST", 4)) return HTTP_POST;
-    if (!memcmp(p, "HEAD", 4)) return HTTP_HEAD;
+    if (!memcmp(p, "POST", 4))
+      return HTTP_POST;
+    if (!memcmp(p, "HEAD", 4))
+      return HTTP_HEAD;
     break;
   case 5:
-    if (!memcmp(p, "PATCH", 5)) return HTTP_PATCH;
-    if (!memcmp(p, "TRACE", 5)) return HTTP_TRACE;
+    if (!memcmp(p, "PATCH", 5))
+      return HTTP_PATCH;
+    if (!memcmp(p, "TRACE", 5))
+      return HTTP_TRACE;
     break;
   case 6:
-    if (!memcmp(p, "DELETE", 6)) return HTTP_DELETE;
+    if (!memcmp(p, "DELETE", 6))
+      return HTTP_DELETE;
     break;
   case 7:
-    if (!memcmp(p, "OPTIONS", 7)) return HTTP_OPTIONS;
-    if (!memcmp(p, "CONNECT", 7)) return HTTP_CONNECT;
+    if (!memcmp(p, "OPTIONS", 7))
+      return HTTP_OPTIONS;
+    if (!memcmp(p, "CONNECT", 7))
+      return HTTP_CONNECT;
     break;
   }
   return HTTP_OTHER;

@@ -64,17 +64,18 @@ struct http_header {
 
 /* Limits.  Line limits count the whole line with its CRLF. */
 struct http_limits {
-  uint32_t max_line;     /* request or status line (414): 8192 */
-  uint32_t max_header;   /* one field line (431): 8192 */
-  uint32_t max_head;     /* the whole head, empty line included (431): 32768 */
-  uint32_t max_headers;  /* field lines (431); the header array's size: 100 */
+  uint32_t max_line;    /* request or status line (414): 8192 */
+  uint32_t max_header;  /* one field line (431): 8192 */
+  uint32_t max_head;    /* the whole head, empty line included (431): 32768 */
+  uint32_t max_headers; /* field lines (431); the header array's size: 100 */
   uint32_t max_chunk_line; /* chunk-size line with extensions: 4096 */
-  uint32_t max_trailer;  /* trailer section in bytes: 8192 */
-  uint32_t max_trailers; /* trailer field lines: 32 */
-  uint32_t strict_crlf;  /* nonzero: a bare LF line end is an error */
+  uint32_t max_trailer;    /* trailer section in bytes: 8192 */
+  uint32_t max_trailers;   /* trailer field lines: 32 */
+  uint32_t strict_crlf;    /* nonzero: a bare LF line end is an error */
 };
 
-#define HTTP_LIMITS_DEFAULT {8192, 8192, 32768, 100, 4096, 8192, 32, 0}
+#define HTTP_LIMITS_DEFAULT                                                    \
+  { 8192, 8192, 32768, 100, 4096, 8192, 32, 0 }
 extern const struct http_limits http_default_limits;
 
 #define HTTP_MAX_EMPTY_LINES 8 /* CRLFs skipped before a request line */
@@ -83,36 +84,36 @@ extern const struct http_limits http_default_limits;
 /* Errors: negative, each maps to one status (http_status_of).  For a
  * response, any error means "invalid response" (a proxy answers 502). */
 enum http_err {
-  HTTP_EMETHOD = -1,       /* 400 empty method, or not a token */
-  HTTP_ELINE = -2,         /* 400 not "method SP target SP version" */
-  HTTP_ETARGET = -3,       /* 400 invalid request target */
-  HTTP_EVERSION = -4,      /* 400 not "HTTP/d.d" */
-  HTTP_ESTATUS = -5,       /* 400 invalid status line (responses) */
-  HTTP_EEMPTY = -6,        /* 400 too many empty lines before the request */
-  HTTP_ECR = -7,           /* 400 CR not followed by LF */
-  HTTP_ELF = -8,           /* 400 bare LF line end when strict_crlf */
-  HTTP_EOBSFOLD = -9,      /* 400 field line starts with SP/HTAB */
-  HTTP_ENAME = -10,        /* 400 field name not a token, or no ':' */
-  HTTP_EVALUE = -11,       /* 400 control character in a field value */
-  HTTP_ELENGTH = -12,      /* 400 Content-Length not digits, or > 2^62 */
-  HTTP_EDUPLENGTH = -13,   /* 400 two Content-Length fields */
-  HTTP_ELENGTH_TE = -14,   /* 400 Content-Length and Transfer-Encoding */
-  HTTP_ETE_10 = -15,       /* 400 Transfer-Encoding in an HTTP/1.0 message */
-  HTTP_ENOHOST = -16,      /* 400 HTTP/1.1 request without Host */
-  HTTP_EDUPHOST = -17,     /* 400 two Host fields */
-  HTTP_ELINE_LONG = -18,   /* 414 request (or status) line too long */
-  HTTP_EFIELD_LONG = -19,  /* 431 a field line too long */
-  HTTP_EHEAD_LARGE = -20,  /* 431 head larger than max_head */
-  HTTP_EFIELDS = -21,      /* 431 more than max_headers fields */
-  HTTP_ETE = -22,          /* 501 Transfer-Encoding other than "chunked" */
-  HTTP_EVERSION_NS = -23,  /* 505 HTTP major version other than 1 */
+  HTTP_EMETHOD = -1,      /* 400 empty method, or not a token */
+  HTTP_ELINE = -2,        /* 400 not "method SP target SP version" */
+  HTTP_ETARGET = -3,      /* 400 invalid request target */
+  HTTP_EVERSION = -4,     /* 400 not "HTTP/d.d" */
+  HTTP_ESTATUS = -5,      /* 400 invalid status line (responses) */
+  HTTP_EEMPTY = -6,       /* 400 too many empty lines before the request */
+  HTTP_ECR = -7,          /* 400 CR not followed by LF */
+  HTTP_ELF = -8,          /* 400 bare LF line end when strict_crlf */
+  HTTP_EOBSFOLD = -9,     /* 400 field line starts with SP/HTAB */
+  HTTP_ENAME = -10,       /* 400 field name not a token, or no ':' */
+  HTTP_EVALUE = -11,      /* 400 control character in a field value */
+  HTTP_ELENGTH = -12,     /* 400 Content-Length not digits, or > 2^62 */
+  HTTP_EDUPLENGTH = -13,  /* 400 two Content-Length fields */
+  HTTP_ELENGTH_TE = -14,  /* 400 Content-Length and Transfer-Encoding */
+  HTTP_ETE_10 = -15,      /* 400 Transfer-Encoding in an HTTP/1.0 message */
+  HTTP_ENOHOST = -16,     /* 400 HTTP/1.1 request without Host */
+  HTTP_EDUPHOST = -17,    /* 400 two Host fields */
+  HTTP_ELINE_LONG = -18,  /* 414 request (or status) line too long */
+  HTTP_EFIELD_LONG = -19, /* 431 a field line too long */
+  HTTP_EHEAD_LARGE = -20, /* 431 head larger than max_head */
+  HTTP_EFIELDS = -21,     /* 431 more than max_headers fields */
+  HTTP_ETE = -22,         /* 501 Transfer-Encoding other than "chunked" */
+  HTTP_EVERSION_NS = -23, /* 505 HTTP major version other than 1 */
   /* chunked body (http_chunked.h) */
-  HTTP_ECHUNK_SIZE = -24,  /* 400 chunk size empty or not hex */
-  HTTP_ECHUNK_BIG = -25,   /* 400 chunk size > 2^62 */
-  HTTP_ECHUNK_EXT = -26,   /* 400 control character in a chunk extension */
-  HTTP_ECHUNK_LINE = -27,  /* 400 chunk-size line longer than max_chunk_line */
-  HTTP_ECHUNK_CRLF = -28,  /* 400 chunk data not followed by CRLF */
-  HTTP_ETRAILER = -29,     /* 400 malformed trailer field line */
+  HTTP_ECHUNK_SIZE = -24, /* 400 chunk size empty or not hex */
+  HTTP_ECHUNK_BIG = -25,  /* 400 chunk size > 2^62 */
+  HTTP_ECHUNK_EXT = -26,  /* 400 control character in a chunk extension */
+  HTTP_ECHUNK_LINE = -27, /* 400 chunk-size line longer than max_chunk_line */
+  HTTP_ECHUNK_CRLF = -28, /* 400 chunk data not followed by CRLF */
+  HTTP_ETRAILER = -29,    /* 400 malformed trailer field line */
   HTTP_ETRAILER_LARGE = -30, /* 400 trailer section too large / too many */
   HTTP_ELAST = -30
 };
@@ -126,8 +127,15 @@ const char *http_strerror(int err);
 
 enum http_method {
   HTTP_OTHER = 0, /* any other valid token: compare the span */
-  HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_OPTIONS,
-  HTTP_PATCH, HTTP_CONNECT, HTTP_TRACE
+  HTTP_GET,
+  HTTP_HEAD,
+  HTTP_POST,
+  HTTP_PUT,
+  HTTP_DELETE,
+  HTTP_OPTIONS,
+  HTTP_PATCH,
+  HTTP_CONNECT,
+  HTTP_TRACE
 };
 
 /* How the body that follows the head is delimited. */
@@ -139,34 +147,39 @@ enum http_body {
 };
 
 /* Facts found while parsing (http_msg.flags). */
-#define HTTP_F_CONTENT_LENGTH 0x001 /* Content-Length present */
-#define HTTP_F_CHUNKED 0x002        /* Transfer-Encoding: chunked */
-#define HTTP_F_KEEP_ALIVE 0x004     /* another message may follow */
-#define HTTP_F_EXPECT_CONTINUE 0x008 /* HTTP/1.1 "Expect: 100-continue" */
-#define HTTP_F_UPGRADE 0x010        /* Upgrade field present */
-#define HTTP_F_CONN_UPGRADE 0x020   /* "upgrade" among Connection tokens */
-#define HTTP_F_CONN_CLOSE 0x040     /* "close" among Connection tokens */
-#define HTTP_F_CONN_KEEP_ALIVE 0x080 /* "keep-alive" among Connection tokens */
-#define HTTP_F_HOST 0x100           /* Host present (request) */
+#define HTTP_F_CONTENT_LENGTH 0x001    /* Content-Length present */
+#define HTTP_F_CHUNKED 0x002           /* Transfer-Encoding: chunked */
+#define HTTP_F_KEEP_ALIVE 0x004        /* another message may follow */
+#define HTTP_F_EXPECT_CONTINUE 0x008   /* HTTP/1.1 "Expect: 100-continue" */
+#define HTTP_F_UPGRADE 0x010           /* Upgrade field present */
+#define HTTP_F_CONN_UPGRADE 0x020      /* "upgrade" among Connection tokens */
+#define HTTP_F_CONN_CLOSE 0x040        /* "close" among Connection tokens */
+#define HTTP_F_CONN_KEEP_ALIVE 0x080   /* "keep-alive" in Connection */
+#define HTTP_F_HOST 0x100              /* Host present (request) */
 #define HTTP_F_TRANSFER_ENCODING 0x200 /* Transfer-Encoding present */
 
 /* Index of a field in the header array, or -1 (http_msg.ix[]). */
 enum http_ix {
-  HTTP_IX_HOST, HTTP_IX_CONTENT_LENGTH, HTTP_IX_TRANSFER_ENCODING,
-  HTTP_IX_CONNECTION, HTTP_IX_UPGRADE, HTTP_IX_EXPECT, HTTP_IX_COUNT
+  HTTP_IX_HOST,
+  HTTP_IX_CONTENT_LENGTH,
+  HTTP_IX_TRANSFER_ENCODING,
+  HTTP_IX_CONNECTION,
+  HTTP_IX_UPGRADE,
+  HTTP_IX_EXPECT,
+  HTTP_IX_COUNT
 };
 
 /* The parser's progress between calls: private, zeroed by http_msg_init. */
 struct http_scan {
-  uint32_t pos;       /* bytes searched for the next LF */
-  uint32_t line;      /* where the line being read starts */
-  uint32_t early;     /* start line: bytes checked before its LF came */
-  int32_t result;     /* the final result once known, else 0 */
-  uint16_t empty;     /* empty lines skipped before the request line */
-  uint16_t te_codings; /* transfer codings listed so far */
-  uint8_t started;    /* the start line has been parsed */
+  uint32_t pos;            /* bytes searched for the next LF */
+  uint32_t line;           /* where the line being read starts */
+  uint32_t early;          /* start line: bytes checked before its LF came */
+  int32_t result;          /* the final result once known, else 0 */
+  uint16_t empty;          /* empty lines skipped before the request line */
+  uint16_t te_codings;     /* transfer codings listed so far */
+  uint8_t started;         /* the start line has been parsed */
   uint8_t te_chunked_last; /* the last coding listed was "chunked" */
-  uint8_t early_done; /* the start line's early check passed */
+  uint8_t early_done;      /* the start line's early check passed */
   uint8_t unused;
 };
 
@@ -186,12 +199,12 @@ struct http_msg {
   uint8_t minor;              /* 0 or 1 (HTTP/1.2+ reads as 1) */
   uint8_t body;               /* enum http_body (when the head is done) */
   uint8_t unused[3];
-  uint32_t flags;             /* HTTP_F_* */
-  uint64_t content_length;    /* the Content-Length value, if present */
+  uint32_t flags;              /* HTTP_F_* */
+  uint64_t content_length;     /* the Content-Length value, if present */
   struct http_header *headers; /* the caller's array, max_headers entries */
-  uint32_t nheaders;          /* fields stored in headers[] */
-  int32_t ix[HTTP_IX_COUNT];  /* first index of each field, or -1 */
-  struct http_scan scan;      /* private */
+  uint32_t nheaders;           /* fields stored in headers[] */
+  int32_t ix[HTTP_IX_COUNT];   /* first index of each field, or -1 */
+  struct http_scan scan;       /* private */
 };
 
 /* Prepares m for a new message whose fields go to headers (the caller's

@@ -21,19 +21,19 @@
 #include <string.h>
 
 enum {
-  S_SIZE0,     /* the first hex digit of a size */
-  S_SIZE,      /* more hex digits */
-  S_SIZE_WS,   /* SP/HTAB after the size: ';' must follow */
-  S_EXT,       /* extension bytes up to the line end */
-  S_SIZE_LF,   /* CR seen on the size line */
-  S_DATA,      /* left bytes of data */
-  S_DATA_CR,   /* the CR after the data */
-  S_DATA_LF,   /* the LF after the data */
-  S_TR_START,  /* start of a trailer line, or of the final empty line */
-  S_TR_NAME,   /* trailer field name */
-  S_TR_VALUE,  /* trailer field value */
-  S_TR_LF,     /* CR seen on a trailer line */
-  S_LAST_LF,   /* CR of the final empty line */
+  S_SIZE0,    /* the first hex digit of a size */
+  S_SIZE,     /* more hex digits */
+  S_SIZE_WS,  /* SP/HTAB after the size: ';' must follow */
+  S_EXT,      /* extension bytes up to the line end */
+  S_SIZE_LF,  /* CR seen on the size line */
+  S_DATA,     /* left bytes of data */
+  S_DATA_CR,  /* the CR after the data */
+  S_DATA_LF,  /* the LF after the data */
+  S_TR_START, /* start of a trailer line, or of the final empty line */
+  S_TR_NAME,  /* trailer field name */
+  S_TR_VALUE, /* trailer field value */
+  S_TR_LF,    /* CR seen on a trailer line */
+  S_LAST_LF,  /* CR of the final empty line */
   S_DONE
 };
 
@@ -125,8 +125,7 @@ static int step(struct http_chunked *c, unsigned char ch) {
       return 0;
     }
     return after_size(c, ch);
-  case S_SIZE_WS:
-    return after_size(c, ch);
+  case S_SIZE_WS: return after_size(c, ch);
   case S_EXT:
     if (ch == '\r')
       c->state = S_SIZE_LF;

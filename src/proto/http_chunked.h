@@ -26,16 +26,16 @@
 
 /* Decoder state: owned by the caller, set up by http_chunked_init. */
 struct http_chunked {
-  uint64_t left;         /* data bytes left in this chunk, or the size read */
-  uint32_t line;         /* bytes of the chunk-size line so far */
-  uint32_t trailer;      /* bytes of the trailer section so far */
-  uint32_t trailers;     /* trailer lines so far */
-  uint32_t max_line;     /* limits copied by http_chunked_init */
+  uint64_t left;     /* data bytes left in this chunk, or the size read */
+  uint32_t line;     /* bytes of the chunk-size line so far */
+  uint32_t trailer;  /* bytes of the trailer section so far */
+  uint32_t trailers; /* trailer lines so far */
+  uint32_t max_line; /* limits copied by http_chunked_init */
   uint32_t max_trailer;
   uint32_t max_trailers;
-  uint8_t strict;        /* bare LF is an error */
-  uint8_t state;         /* private */
-  int16_t err;           /* the error once one happened, else 0 */
+  uint8_t strict; /* bare LF is an error */
+  uint8_t state;  /* private */
+  int16_t err;    /* the error once one happened, else 0 */
 };
 
 void http_chunked_init(struct http_chunked *c, const struct http_limits *lim);

@@ -19,16 +19,16 @@ static const struct {
   unsigned short code;
   const char *text;
 } errs[] = {
-  {1002, "reserved bit set"},
-  {1002, "reserved opcode"},
-  {1002, "bad control frame"},
-  {1002, "unexpected continuation or data frame"},
-  {1002, "bad masking"},
-  {1002, "bad payload length"},
-  {1009, "frame too big"},
-  {1002, "bad close frame"},
-  {1007, "invalid UTF-8"},
-  {1002, "bad Sec-WebSocket-Key"},
+    {1002, "reserved bit set"},
+    {1002, "reserved opcode"},
+    {1002, "bad control frame"},
+    {1002, "unexpected continuation or data frame"},
+    {1002, "bad masking"},
+    {1002, "bad payload length"},
+    {1009, "frame too big"},
+    {1002, "bad close frame"},
+    {1007, "invalid UTF-8"},
+    {1002, "bad Sec-WebSocket-Key"},
 };
 
 int ws_close_code(int err) {
@@ -242,11 +242,9 @@ int ws_parse_close(const uint8_t *p, size_t n, unsigned *code) {
 /* ---- the handshake ----------------------------------------------------- */
 
 static const char b64[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int is_b64(char c) {
-  return c != 0 && memchr(b64, c, 64) != NULL;
-}
+static int is_b64(char c) { return c != 0 && memchr(b64, c, 64) != NULL; }
 
 int ws_accept(const char *key, size_t key_len, ws_sha1_fn sha1,
               char out[WS_ACCEPT_LEN + 1]) {

@@ -41,11 +41,12 @@ enum ws_opcode {
   WS_PONG = 0xA
 };
 
-#define WS_MAX_HEADER 14      /* 2 + 8 (length) + 4 (mask) */
-#define WS_MAX_CONTROL 125    /* payload of a control frame */
+#define WS_MAX_HEADER 14   /* 2 + 8 (length) + 4 (mask) */
+#define WS_MAX_CONTROL 125 /* payload of a control frame */
 
 /* Flags for ws_parse_header. */
-#define WS_SERVER 0x01     /* we are the server: frames must be masked;
+#define WS_SERVER                                                              \
+  0x01                     /* we are the server: frames must be masked;        \
                               without it frames must not be */
 #define WS_IN_MESSAGE 0x02 /* a fragmented data message is open */
 #define WS_RSV1_OK 0x40    /* an extension gave RSV1 a meaning */
@@ -54,18 +55,18 @@ enum ws_opcode {
 
 /* Errors; ws_close_code gives the status code to close with. */
 enum ws_err {
-  WS_ERSV = -1,        /* 1002 an RSV bit no extension allows */
-  WS_EOPCODE = -2,     /* 1002 reserved opcode */
-  WS_ECONTROL = -3,    /* 1002 control frame fragmented or > 125 bytes */
-  WS_ESEQUENCE = -4,   /* 1002 continuation without a message, or a new
-                          data frame inside one */
-  WS_EMASK = -5,       /* 1002 masked frame to a client, unmasked to a
-                          server */
-  WS_ELENGTH = -6,     /* 1002 non-minimal length, or 64-bit top bit set */
-  WS_ETOO_BIG = -7,    /* 1009 payload larger than the caller's limit */
-  WS_ECLOSE = -8,      /* 1002 close payload of 1 byte, or a bad code */
-  WS_EUTF8 = -9,       /* 1007 text or close reason not UTF-8 */
-  WS_EKEY = -10,       /* (handshake) not a valid Sec-WebSocket-Key */
+  WS_ERSV = -1,      /* 1002 an RSV bit no extension allows */
+  WS_EOPCODE = -2,   /* 1002 reserved opcode */
+  WS_ECONTROL = -3,  /* 1002 control frame fragmented or > 125 bytes */
+  WS_ESEQUENCE = -4, /* 1002 continuation without a message, or a new
+                        data frame inside one */
+  WS_EMASK = -5,     /* 1002 masked frame to a client, unmasked to a
+                        server */
+  WS_ELENGTH = -6,   /* 1002 non-minimal length, or 64-bit top bit set */
+  WS_ETOO_BIG = -7,  /* 1009 payload larger than the caller's limit */
+  WS_ECLOSE = -8,    /* 1002 close payload of 1 byte, or a bad code */
+  WS_EUTF8 = -9,     /* 1007 text or close reason not UTF-8 */
+  WS_EKEY = -10,     /* (handshake) not a valid Sec-WebSocket-Key */
   WS_ELAST = -10
 };
 
