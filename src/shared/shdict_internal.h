@@ -89,6 +89,7 @@ struct shdict {
   unsigned page_shift;         /* log2(page_size) */
   int ncls;                    /* classes in use of cls[] */
   struct cls cls[MAX_CLASSES]; /* by increasing slot size */
+  uint8_t size_cls[65536 / 2 / 8 + 1]; /* (bytes + 7) / 8 -> class */
   uint32_t free_pages;         /* free page list (through page.next) */
   uint32_t nfree;              /* pages on it */
   uint32_t *buckets;           /* hash index heads (item offsets) */

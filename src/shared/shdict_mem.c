@@ -46,6 +46,12 @@ void mem_init(struct shdict *d) {
     s = next > c->size + 8 ? next : c->size + 8;
   }
   d->capacity = (uint64_t)d->npages * p - reserve;
+  int ci = 0; /* class sizes are multiples of 8: a table by 8-byte steps */
+  for (uint32_t i = 0; i <= p / 2 / 8; i++) {
+    while (d->cls[ci].size < i * 8)
+      ci++;
+    d->size_cls[i] = (uint8_t)ci;
+  }
   mem_reset(d);
 }
 
@@ -65,15 +71,7 @@ void mem_reset(struct shdict *d) {
 
 /* The smallest class whose slots hold bytes (bytes <= page / 2). */
 static int class_of(const struct shdict *d, uint32_t bytes) {
-  int lo = 0, hi = d->ncls - 1;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (d->cls[mid].size >= bytes)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
+  return d->size_cls[(bytes + 7) >> 3];
 }
 
 static uint64_t pages_for(const struct shdict *d, uint64_t bytes) {
@@ -366,14 +364,22 @@ static int do_cmp(unsigned char *p, size_t n, void *ud) {
 void mem_read(const struct shdict *d, uint32_t off, uint32_t pos, void *dst,
               size_t n) {
   unsigned char *q = dst;
-  if (n)
+  if (n == 0)
+    return;
+  if (d->pages[page_of(d, off)].cls != PG_BIG)
+    memcpy(dst, at(d, off + pos), n); /* a slot: contiguous */
+  else
     spans(d, off, pos, n, do_read, &q);
 }
 
 void mem_write(struct shdict *d, uint32_t off, uint32_t pos, const void *src,
                size_t n) {
   const unsigned char *q = src;
-  if (n)
+  if (n == 0)
+    return;
+  if (d->pages[page_of(d, off)].cls != PG_BIG)
+    memcpy(at(d, off + pos), src, n);
+  else
     spans(d, off, pos, n, do_write, &q);
 }
 
