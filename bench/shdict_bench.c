@@ -29,10 +29,10 @@ static unsigned nkeys = 100000;
 static unsigned nops = 2000000;
 
 struct run {
-  struct shdict *d;   /* the dictionary */
-  int set;            /* set rather than get */
-  uint64_t seed;      /* the thread's generator */
-  unsigned misses;    /* gets that found nothing (should be 0) */
+  struct shdict *d; /* the dictionary */
+  int set;          /* set rather than get */
+  uint64_t seed;    /* the thread's generator */
+  unsigned misses;  /* gets that found nothing (should be 0) */
 };
 
 static double clock_ns(clockid_t id) {
@@ -130,8 +130,8 @@ int main(int argc, char **argv) {
     for (int threads = 1; threads <= 2; threads++) {
       double wall, cpu;
       run_case(d, set, threads, &wall, &cpu);
-      printf("%-6s %8d %12.1f %12.1f %14.2f\n", names[set], threads, wall,
-             cpu, 1e3 / wall);
+      printf("%-6s %8d %12.1f %12.1f %14.2f\n", names[set], threads, wall, cpu,
+             1e3 / wall);
     }
   shdict_release(d);
   return 0;

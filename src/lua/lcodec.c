@@ -59,11 +59,11 @@ void lcodec_buf_free(struct lcodec_buf *b) {
 struct enc {
   lua_State *L;
   struct lcodec_buf *b;
-  int arg;                               /* slot of the top-level value */
-  int depth;                             /* tables open */
-  const void *seen[LCODEC_MAX_DEPTH];    /* those tables */
-  int key[LCODEC_MAX_DEPTH];             /* slot of the key into the next */
-  lua_Integer index[LCODEC_MAX_DEPTH];   /* or its array index (key 0) */
+  int arg;                             /* slot of the top-level value */
+  int depth;                           /* tables open */
+  const void *seen[LCODEC_MAX_DEPTH];  /* those tables */
+  int key[LCODEC_MAX_DEPTH];           /* slot of the key into the next */
+  lua_Integer index[LCODEC_MAX_DEPTH]; /* or its array index (key 0) */
 };
 
 static int is_name(const char *s, size_t n) {
@@ -136,8 +136,8 @@ static unsigned char *reserve(struct enc *e, size_t n) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n)
       cap = cap > b->max / 2 ? b->max : cap * 2;
-    void *p = fault_fail(FAULT_C, "lcodec buffer") ? NULL
-                                                   : realloc(b->data, cap);
+    void *p =
+        fault_fail(FAULT_C, "lcodec buffer") ? NULL : realloc(b->data, cap);
     if (!p)
       luaL_error(e->L, "not enough memory");
     b->data = p;

@@ -16,8 +16,8 @@
 
 #include <stdlib.h>
 
-#define TAIL_CHECKS 2  /* LRU-tail expiry checks per write */
-#define ROOM_SCAN 64   /* tail items scanned for expired ones before ENOMEM */
+#define TAIL_CHECKS 2 /* LRU-tail expiry checks per write */
+#define ROOM_SCAN 64  /* tail items scanned for expired ones before ENOMEM */
 #define TTL_MAX ((int64_t)1 << 52)
 
 /* ---- small helpers --------------------------------------------------- */
@@ -64,8 +64,7 @@ static int is_number(const struct shdict_value *v) {
 /* Common checks of key, value and ttl; then the object's size. */
 static int check_args(size_t klen, const struct shdict_value *v, int64_t ttl,
                       uint32_t hdr, uint32_t *bytes) {
-  if (klen > SHDICT_KEY_MAX || (v && bad_value(v)) || ttl < 0 ||
-      ttl > TTL_MAX)
+  if (klen > SHDICT_KEY_MAX || (v && bad_value(v)) || ttl < 0 || ttl > TTL_MAX)
     return SHDICT_EINVAL;
   uint64_t n = (uint64_t)hdr + (hdr == ITEM_HDR ? klen : 0);
   if (v)
@@ -76,8 +75,7 @@ static int check_args(size_t klen, const struct shdict_value *v, int64_t ttl,
   return SHDICT_OK;
 }
 
-static uint32_t key_hash(const struct shdict *d, const void *key,
-                         size_t klen) {
+static uint32_t key_hash(const struct shdict *d, const void *key, size_t klen) {
   return (uint32_t)siphash13(key, klen, d->seed);
 }
 
@@ -287,8 +285,8 @@ static void write_value(struct shdict *d, uint32_t off, uint32_t pos,
 
 /* Fills a fresh item and links it into the index and the LRU head. */
 static void put_item(struct shdict *d, uint32_t off, uint32_t h,
-                     const void *key, size_t klen,
-                     const struct shdict_value *v, int64_t expires) {
+                     const void *key, size_t klen, const struct shdict_value *v,
+                     int64_t expires) {
   struct item *it = item_at(d, off);
   int big = d->pages[page_of(d, off)].cls == PG_BIG;
   *it = (struct item){(uint8_t)(K_ITEM | (big ? K_BIG : 0)),
@@ -513,9 +511,8 @@ static void add_numbers(const struct shdict_value *a,
 }
 
 int shdict_incr(struct shdict *d, const void *key, size_t klen,
-                const struct shdict_value *by,
-                const struct shdict_value *init, int64_t init_ttl_ms,
-                struct shdict_value *out) {
+                const struct shdict_value *by, const struct shdict_value *init,
+                int64_t init_ttl_ms, struct shdict_value *out) {
   uint32_t bytes;
   int r = check_args(klen, by, init_ttl_ms, ITEM_HDR, &bytes);
   if (r || !is_number(by) || (init && !is_number(init)))
@@ -656,7 +653,11 @@ int shdict_push(struct shdict *d, const void *key, size_t klen, int end,
     struct node *nd = node_at(d, n);
     int big = d->pages[page_of(d, n)].cls == PG_BIG;
     *nd = (struct node){(uint8_t)(K_NODE | (big ? K_BIG : 0)),
-                        (uint8_t)v->type, 0, value_size(v), off, off};
+                        (uint8_t)v->type,
+                        0,
+                        value_size(v),
+                        off,
+                        off};
     write_value(d, n, NODE_HDR, v);
     if (l.len == 0) {
       l.first = l.last = n;

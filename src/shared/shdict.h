@@ -170,9 +170,8 @@ int shdict_delete(struct shdict *d, const void *key, size_t klen);
  * (NULL), SHDICT_ENOTFOUND.  SHDICT_ENOTNUM if the value is not a number;
  * SHDICT_EINVAL if by or init is not one. */
 int shdict_incr(struct shdict *d, const void *key, size_t klen,
-                const struct shdict_value *by,
-                const struct shdict_value *init, int64_t init_ttl_ms,
-                struct shdict_value *out);
+                const struct shdict_value *by, const struct shdict_value *init,
+                int64_t init_ttl_ms, struct shdict_value *out);
 
 /* Milliseconds key has left in *ms (0: never expires).  ENOTFOUND. */
 int shdict_ttl(struct shdict *d, const void *key, size_t klen, int64_t *ms);

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 
 struct ck {
-  char *err;       /* where the message goes */
-  size_t errsize;  /* its size */
-  int failed;      /* a message has been written */
-  uint64_t used;   /* charges of reachable objects */
-  uint64_t slots;  /* reachable slot objects */
-  uint64_t bigpg;  /* pages of reachable big objects */
+  char *err;          /* where the message goes */
+  size_t errsize;     /* its size */
+  int failed;         /* a message has been written */
+  uint64_t used;      /* charges of reachable objects */
+  uint64_t slots;     /* reachable slot objects */
+  uint64_t bigpg;     /* pages of reachable big objects */
   unsigned char *key; /* a key's bytes, to hash again (NULL: skip) */
 };
 
@@ -45,8 +45,7 @@ static int check_page_lists(struct shdict *d, struct ck *c) {
       return fail(c, "free list: page %u is not free", p);
   }
   if (nfree != d->nfree)
-    return fail(c, "free list holds %u pages, nfree says %u", nfree,
-                d->nfree);
+    return fail(c, "free list holds %u pages, nfree says %u", nfree, d->nfree);
   for (int i = 0; i < d->ncls; i++) {
     struct cls *k = &d->cls[i];
     uint32_t pages = 0, live = 0, prev = NIL;
@@ -56,14 +55,13 @@ static int check_page_lists(struct shdict *d, struct ck *c) {
       if (pg->cls != i || pg->prev != prev || ++pages > k->pages)
         return fail(c, "class %d: page %u misplaced on its list", i, p);
       if (pg->free != NIL && seen_full)
-        return fail(c, "class %d: page %u has room behind a full page", i,
-                    p);
+        return fail(c, "class %d: page %u has room behind a full page", i, p);
       seen_full |= pg->free == NIL;
       live += pg->live;
     }
     if (prev != k->tail || pages != k->pages || live != k->live)
-      return fail(c, "class %d: %u pages %u live, counted %u %u", i,
-                  k->pages, k->live, pages, live);
+      return fail(c, "class %d: %u pages %u live, counted %u %u", i, k->pages,
+                  k->live, pages, live);
   }
   return 0;
 }
@@ -98,8 +96,7 @@ static uint32_t obj_bytes(struct shdict *d, uint32_t off) {
 }
 
 /* One reachable object: where it lives must fit what it is. */
-static int check_obj(struct shdict *d, struct ck *c, uint32_t off,
-                     int kind) {
+static int check_obj(struct shdict *d, struct ck *c, uint32_t off, int kind) {
   if (off >= d->npages * (uint64_t)d->page_size)
     return fail(c, "offset %u outside the arena", off);
   uint32_t p = page_of(d, off);
@@ -112,8 +109,7 @@ static int check_obj(struct shdict *d, struct ck *c, uint32_t off,
         return fail(c, "big object %u: bad chain page %u", off, q);
     if (off != p << d->page_shift || k != (kind | K_BIG) ||
         (uint64_t)(n + 1) << d->page_shift != mem_charge(d, bytes))
-      return fail(c, "big object %u: %u pages for %u bytes", off, n + 1,
-                  bytes);
+      return fail(c, "big object %u: %u pages for %u bytes", off, n + 1, bytes);
     c->bigpg += n + 1;
   } else if (d->pages[p].cls < d->ncls) {
     struct cls *cl = &d->cls[d->pages[p].cls];
@@ -211,8 +207,9 @@ int shdict_check(struct shdict *d, char *err, size_t errsize) {
   if (r == 0)
     r = check_items(d, &c);
   if (r == 0 && (c.slots != live || c.bigpg != bigpg))
-    r = fail(&c, "%llu slots and %llu big pages in use, %llu and %llu "
-                 "reachable",
+    r = fail(&c,
+             "%llu slots and %llu big pages in use, %llu and %llu "
+             "reachable",
              (unsigned long long)live, (unsigned long long)bigpg,
              (unsigned long long)c.slots, (unsigned long long)c.bigpg);
   if (r == 0 && (c.used != d->used || d->used > d->capacity))

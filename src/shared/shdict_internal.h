@@ -21,13 +21,14 @@
 
 /* The kind byte opens every slot, so a page can be walked slot by slot. */
 enum {
-  K_FREE = 0, /* a free slot: next free slot's offset at +4 */
-  K_ITEM = 1, /* struct item */
-  K_NODE = 2, /* struct node: a list element */
+  K_FREE = 0,  /* a free slot: next free slot's offset at +4 */
+  K_ITEM = 1,  /* struct item */
+  K_NODE = 2,  /* struct node: a list element */
   K_BIG = 0x10 /* flag: the object is a chain of whole pages */
 };
 
-struct item { /* 32 bytes, then the key, then the value */
+/* struct item: 32 bytes, then the key, then the value. */
+struct item {
   uint8_t kind;    /* K_ITEM, maybe | K_BIG */
   uint8_t type;    /* enum shdict_type of the value */
   uint16_t klen;   /* key bytes */
@@ -39,7 +40,8 @@ struct item { /* 32 bytes, then the key, then the value */
   int64_t expires; /* dict clock ms; 0 never */
 };
 
-struct node { /* 16 bytes, then the value */
+/* struct node: 16 bytes, then the value. */
+struct node {
   uint8_t kind;  /* K_NODE, maybe | K_BIG */
   uint8_t type;  /* SHDICT_STRING, INT, FLOAT or BOOL */
   uint16_t pad;  /* zero */
@@ -48,7 +50,8 @@ struct node { /* 16 bytes, then the value */
   uint32_t next; /* next node, or the list's item at the right end */
 };
 
-struct listv { /* a list item's value */
+/* struct listv: a list item's value. */
+struct listv {
   uint32_t first; /* leftmost node */
   uint32_t last;  /* rightmost node */
   uint32_t len;   /* nodes, >= 1 (an emptied list is deleted) */
@@ -59,13 +62,14 @@ struct listv { /* a list item's value */
 
 enum { PG_FREE = 0xff, PG_BIG = 0xfe, PG_CONT = 0xfd }; /* page.cls */
 
-struct page {     /* one per page of the arena, outside it */
-  uint8_t cls;    /* class index, or PG_FREE / PG_BIG / PG_CONT */
-  uint8_t pad;    /* zero */
-  uint16_t live;  /* slots in use (class pages) */
-  uint32_t free;  /* first free slot's offset, NIL if full */
-  uint32_t prev;  /* class list: previous page (NIL at the head) */
-  uint32_t next;  /* class list / free list / big chain: next page */
+/* struct page: one per page of the arena, outside it. */
+struct page {
+  uint8_t cls;   /* class index, or PG_FREE / PG_BIG / PG_CONT */
+  uint8_t pad;   /* zero */
+  uint16_t live; /* slots in use (class pages) */
+  uint32_t free; /* first free slot's offset, NIL if full */
+  uint32_t prev; /* class list: previous page (NIL at the head) */
+  uint32_t next; /* class list / free list / big chain: next page */
 };
 
 #define MAX_CLASSES 40
@@ -81,35 +85,35 @@ struct cls {
 };
 
 struct shdict {
-  sys_mutex lock;              /* held by every operation */
-  unsigned char *arena;        /* npages * page_size bytes */
-  struct page *pages;          /* npages descriptors */
-  uint32_t npages;             /* pages in the arena */
-  uint32_t page_size;          /* a power of two, 4 KiB .. 64 KiB */
-  unsigned page_shift;         /* log2(page_size) */
-  int ncls;                    /* classes in use of cls[] */
-  struct cls cls[MAX_CLASSES]; /* by increasing slot size */
-  uint8_t size_cls[65536 / 2 / 8 + 1]; /* (bytes + 7) / 8 -> class */
-  uint32_t free_pages;         /* free page list (through page.next) */
-  uint32_t nfree;              /* pages on it */
-  uint32_t *buckets;           /* hash index heads (item offsets) */
-  uint32_t nbuckets;           /* a power of two */
-  uint32_t max_buckets;        /* growth stops here */
-  uint32_t lru_head;           /* most recently used item */
-  uint32_t lru_tail;           /* least recently used item */
-  uint64_t capacity;           /* see shdict.h */
-  uint64_t used;               /* sum of charges in use */
-  uint64_t items;              /* items in the index */
-  uint64_t evictions;          /* stats */
-  uint64_t expired;            /* stats */
-  uint64_t moves;              /* stats */
+  sys_mutex lock;                       /* held by every operation */
+  unsigned char *arena;                 /* npages * page_size bytes */
+  struct page *pages;                   /* npages descriptors */
+  uint32_t npages;                      /* pages in the arena */
+  uint32_t page_size;                   /* a power of two, 4 KiB .. 64 KiB */
+  unsigned page_shift;                  /* log2(page_size) */
+  int ncls;                             /* classes in use of cls[] */
+  struct cls cls[MAX_CLASSES];          /* by increasing slot size */
+  uint8_t size_cls[65536 / 2 / 8 + 1];  /* (bytes + 7) / 8 -> class */
+  uint32_t free_pages;                  /* free page list (through page.next) */
+  uint32_t nfree;                       /* pages on it */
+  uint32_t *buckets;                    /* hash index heads (item offsets) */
+  uint32_t nbuckets;                    /* a power of two */
+  uint32_t max_buckets;                 /* growth stops here */
+  uint32_t lru_head;                    /* most recently used item */
+  uint32_t lru_tail;                    /* least recently used item */
+  uint64_t capacity;                    /* see shdict.h */
+  uint64_t used;                        /* sum of charges in use */
+  uint64_t items;                       /* items in the index */
+  uint64_t evictions;                   /* stats */
+  uint64_t expired;                     /* stats */
+  uint64_t moves;                       /* stats */
   unsigned char seed[SIPHASH_KEY_SIZE]; /* the index's hash key */
-  int64_t (*clock)(void *);    /* ms; NULL: sys_clock_ms */
-  void *clock_ud;              /* its argument */
-  int refs;                    /* references (registry lock) */
-  char *name;                  /* registry name, NULL if anonymous */
-  size_t nlen;                 /* its length */
-  struct shdict *reg_next;     /* registry list */
+  int64_t (*clock)(void *);             /* ms; NULL: sys_clock_ms */
+  void *clock_ud;                       /* its argument */
+  int refs;                             /* references (registry lock) */
+  char *name;                           /* registry name, NULL if anonymous */
+  size_t nlen;                          /* its length */
+  struct shdict *reg_next;              /* registry list */
 };
 
 static inline unsigned char *at(const struct shdict *d, uint32_t off) {

@@ -92,8 +92,7 @@ struct shdict *shdict_open(const char *name, size_t nlen, size_t size,
     d = d->reg_next;
   if (d) {
     d->refs++;
-  } else if (size != 0 &&
-             (size < SHDICT_MIN_SIZE || size > SHDICT_MAX_SIZE)) {
+  } else if (size != 0 && (size < SHDICT_MIN_SIZE || size > SHDICT_MAX_SIZE)) {
     *err = SHDICT_EINVAL;
   } else {
     d = shdict_new(size ? size : SHDICT_DEFAULT_SIZE, 0);

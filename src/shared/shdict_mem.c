@@ -316,9 +316,8 @@ int mem_same_size(const struct shdict *d, uint32_t off, uint32_t bytes) {
 
 /* Calls fn on each contiguous piece of [pos, pos + n) of the object at
  * off; stops early when fn returns nonzero, and returns that. */
-static int spans(const struct shdict *d, uint32_t off, uint32_t pos,
-                 size_t n, int (*fn)(unsigned char *, size_t, void *),
-                 void *ud) {
+static int spans(const struct shdict *d, uint32_t off, uint32_t pos, size_t n,
+                 int (*fn)(unsigned char *, size_t, void *), void *ud) {
   uint32_t p = page_of(d, off);
   if (d->pages[p].cls != PG_BIG)
     return fn(at(d, off + pos), n, ud);

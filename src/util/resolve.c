@@ -65,7 +65,7 @@ struct resolver {
   void *ud;                              /* its argument */
   unsigned char seed[SIPHASH_KEY_SIZE];  /* the table's key */
   sys_thread threads[RESOLVE_THREADS_MAX];
-  int exited[RESOLVE_THREADS_MAX];       /* thread i is done */
+  int exited[RESOLVE_THREADS_MAX]; /* thread i is done */
   struct slot slots[RESOLVE_THREADS_MAX];
 };
 
@@ -124,7 +124,8 @@ static void deliver(struct resolve_req *w, const struct resolve_result *res) {
   }
 }
 
-/* ---- the threads ---------------------------------------------------------- */
+/* ---- the threads ----------------------------------------------------------
+ */
 
 static void destroy(struct resolver *r) {
   sys_cond_destroy(&r->work);
@@ -262,7 +263,8 @@ void resolve_stop(struct resolver *r, unsigned timeout_ms) {
     destroy(r);
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests -------------------------------------------------------------
+ */
 
 static int bad_name(const char *name, size_t len, int family) {
   return len == 0 || len > RESOLVE_NAME_MAX || memchr(name, 0, len) ||
@@ -337,7 +339,8 @@ int resolve_cancel(struct resolver *r, struct resolve_req *req) {
   return RESOLVE_OK;
 }
 
-/* ---- answers -------------------------------------------------------------- */
+/* ---- answers --------------------------------------------------------------
+ */
 
 static void add4(struct resolve_result *res, const struct in_addr *a) {
   union resolve_addr *out = &res->addrs[res->naddrs++];

@@ -49,11 +49,11 @@
 #include <sys/socket.h>
 #endif
 
-#define RESOLVE_MAX_ADDRS 16  /* addresses kept per answer */
-#define RESOLVE_NAME_MAX 253  /* bytes in a DNS name */
-#define RESOLVE_THREADS 2     /* default pool size */
+#define RESOLVE_MAX_ADDRS 16 /* addresses kept per answer */
+#define RESOLVE_NAME_MAX 253 /* bytes in a DNS name */
+#define RESOLVE_THREADS 2    /* default pool size */
 #define RESOLVE_THREADS_MAX 16
-#define RESOLVE_QUEUE 4096    /* default bound on requests in flight */
+#define RESOLVE_QUEUE 4096 /* default bound on requests in flight */
 
 enum { RESOLVE_ANY = 0, RESOLVE_V4 = 4, RESOLVE_V6 = 6 }; /* family */
 
@@ -71,15 +71,16 @@ enum {
   RESOLVE_ENOMEM = -8     /* "out of memory" (submit) */
 };
 
-union resolve_addr { /* the port is 0: the caller sets it */
+/* An address as the resolver gave it; its port is 0 (the caller sets it). */
+union resolve_addr {
   struct sockaddr sa;
   struct sockaddr_in in4;
   struct sockaddr_in6 in6;
 };
 
 struct resolve_result {
-  int status;                                /* RESOLVE_OK or an error */
-  int naddrs;                                /* addresses in addrs */
+  int status;                                  /* RESOLVE_OK or an error */
+  int naddrs;                                  /* addresses in addrs */
   union resolve_addr addrs[RESOLVE_MAX_ADDRS]; /* in the resolver's order */
 };
 
@@ -90,8 +91,8 @@ struct resolve_req {
   void *data;                            /* the caller's */
   struct resolve_result res;             /* filled before done */
   /* private to the pool */
-  struct resolve_req *next;              /* next waiter on the lookup */
-  struct resolve_lookup *lookup;         /* NULL once being answered */
+  struct resolve_req *next;      /* next waiter on the lookup */
+  struct resolve_lookup *lookup; /* NULL once being answered */
 };
 
 /* A lookup function: fills res for name (NUL-terminated) and family.
@@ -100,10 +101,10 @@ typedef void (*resolve_fn)(const char *name, int family,
                            struct resolve_result *res, void *ud);
 
 struct resolve_config {
-  int threads;      /* 1..RESOLVE_THREADS_MAX; 0: RESOLVE_THREADS */
-  int queue;        /* requests in flight at most; 0: RESOLVE_QUEUE */
-  resolve_fn fn;    /* NULL: resolve_system */
-  void *ud;         /* fn's argument */
+  int threads;   /* 1..RESOLVE_THREADS_MAX; 0: RESOLVE_THREADS */
+  int queue;     /* requests in flight at most; 0: RESOLVE_QUEUE */
+  resolve_fn fn; /* NULL: resolve_system */
+  void *ud;      /* fn's argument */
 };
 
 struct resolver;

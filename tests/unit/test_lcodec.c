@@ -61,30 +61,30 @@ static lua_State *vm(void) {
   lua_register(L, "newud", l_newud);
   lua_register(L, "lightud", l_lightud);
   /* checkerr(msg, f, ...): f(...) raises an error containing msg. */
-  (void)luaL_dostring(L,
-                "function checkerr(msg, f, ...)\n"
-                "  local ok, err = pcall(f, ...)\n"
-                "  assert(not ok, 'no error, expected: ' .. msg)\n"
-                "  if not string.find(err, msg, 1, true) then\n"
-                "    error('error \"' .. tostring(err) .. '\", expected \"'"
-                " .. msg .. '\"', 2)\n"
-                "  end\n"
-                "end");
+  (void)luaL_dostring(
+      L, "function checkerr(msg, f, ...)\n"
+         "  local ok, err = pcall(f, ...)\n"
+         "  assert(not ok, 'no error, expected: ' .. msg)\n"
+         "  if not string.find(err, msg, 1, true) then\n"
+         "    error('error \"' .. tostring(err) .. '\", expected \"'"
+         " .. msg .. '\"', 2)\n"
+         "  end\n"
+         "end");
   return L;
 }
 
 /* Runs chunk in a fresh VM; fails the test with Lua's message. */
-#define RUN(chunk)                                                         \
-  do {                                                                     \
-    lua_State *L_ = vm();                                                  \
-    lcodec_buf_init(&buf, 64u << 20);                                      \
-    int r_ = luaL_dostring(L_, chunk);                                     \
-    const char *m_ = r_ ? lua_tostring(L_, -1) : "";                       \
-    char msg_[512];                                                        \
-    snprintf(msg_, sizeof msg_, "%s", m_ ? m_ : "(error object)");         \
-    lua_close(L_);                                                         \
-    lcodec_buf_free(&buf);                                                 \
-    T_ASSERT_STREQ(msg_, "");                                              \
+#define RUN(chunk)                                                             \
+  do {                                                                         \
+    lua_State *L_ = vm();                                                      \
+    lcodec_buf_init(&buf, 64u << 20);                                          \
+    int r_ = luaL_dostring(L_, chunk);                                         \
+    const char *m_ = r_ ? lua_tostring(L_, -1) : "";                           \
+    char msg_[512];                                                            \
+    snprintf(msg_, sizeof msg_, "%s", m_ ? m_ : "(error object)");             \
+    lua_close(L_);                                                             \
+    lcodec_buf_free(&buf);                                                     \
+    T_ASSERT_STREQ(msg_, "");                                                  \
   } while (0)
 
 static void scalars_round_trip(void) {
@@ -198,7 +198,8 @@ static void what_cannot_be_sent(void) {
       "checkerr(\"(in argument 1, field '[1.5]')\", rt, {[1.5] = print})\n"
       "checkerr(\"(in argument 1, field '[true]')\", rt, {[true] = print})\n"
       "checkerr(\"(in argument 1, field '[?]')\", rt, {['\\0'] = print})\n"
-      "checkerr(\"(in argument 1, field 'x[-7]')\", rt, {x = {[-7] = print}})\n");
+      "checkerr(\"(in argument 1, field 'x[-7]')\", rt, {x = {[-7] = "
+      "print}})\n");
 }
 
 static void cycles_and_bad_keys(void) {
@@ -264,8 +265,8 @@ static void malformed_input_is_refused(void) {
   memcpy(more, &huge, 4);
   T_ASSERT_EQ(lcodec_decode(L, more, buf.len), -1);
   /* A table whose key is NaN or nil: lua_rawset would raise. */
-  unsigned char nankey[] = {1, 0, 0, 0, 8, 0, 0, 0, 0, 1, 0, 0, 0,
-                            5, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 2};
+  unsigned char nankey[] = {1, 0, 0, 0, 8, 0, 0, 0, 0,    1,    0, 0,
+                            0, 5, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 2};
   T_ASSERT_EQ(lcodec_decode(L, nankey, sizeof nankey), -1);
   unsigned char nilkey[] = {1, 0, 0, 0, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2};
   T_ASSERT_EQ(lcodec_decode(L, nilkey, sizeof nilkey), -1);
@@ -283,8 +284,7 @@ static void malformed_input_is_refused(void) {
 static void encode_leaves_the_stack_alone(void) {
   lua_State *L = vm();
   lcodec_buf_init(&buf, 1u << 20);
-  T_ASSERT_EQ(luaL_dostring(L, "return 'a', {b = {c = {1, 2, 3}}}, 7"),
-              LUA_OK);
+  T_ASSERT_EQ(luaL_dostring(L, "return 'a', {b = {c = {1, 2, 3}}}, 7"), LUA_OK);
   lcodec_encode(L, 1, 3, &buf);
   T_ASSERT_EQ(lua_gettop(L), 3);
   lcodec_encode(L, -2, 2, &buf); /* relative slots work too */
@@ -332,7 +332,8 @@ static void fault_walk_on_the_buffer(void) {
 #endif
 }
 
-/* ---- cost ------------------------------------------------------------------ */
+/* ---- cost ------------------------------------------------------------------
+ */
 
 static double now_ns(void) { return (double)io_clock(); }
 
@@ -356,7 +357,8 @@ static void small_message_cost(void) {
       best = ns;
   }
   printf("# encode+decode of ('hello', 42, {id=7, ok=true, name='x'}): "
-         "%.0f ns, %zu bytes\n", best, buf.len);
+         "%.0f ns, %zu bytes\n",
+         best, buf.len);
   T_ASSERT(best > 0);
   lua_gc(L, LUA_GCCOLLECT);
   lua_close(L);

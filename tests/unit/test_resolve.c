@@ -30,7 +30,7 @@ static int gate_open; /* the fake lookup may return */
 static int calls;     /* fake lookups started */
 static int running;   /* fake lookups inside */
 static int max_running;
-static int returned;  /* fake lookups returned */
+static int returned; /* fake lookups returned */
 
 static void reset(int open) {
   sys_mutex_lock(&mu);
@@ -64,7 +64,8 @@ static void fake(const char *name, int family, struct resolve_result *res,
   res->naddrs = 1;
   memset(&res->addrs[0], 0, sizeof res->addrs[0]);
   res->addrs[0].in4.sin_family = AF_INET;
-  res->addrs[0].in4.sin_addr.s_addr = htonl(0x7f000000u + (unsigned)strlen(name));
+  res->addrs[0].in4.sin_addr.s_addr =
+      htonl(0x7f000000u + (unsigned)strlen(name));
   sys_mutex_lock(&mu);
   returned++;
   sys_cond_broadcast(&cv);
@@ -101,8 +102,8 @@ static struct resolver *pool(int threads, int queue, resolve_fn fn) {
   return resolve_new(&cfg);
 }
 
-static int submit(struct resolver *r, struct resolve_req *req,
-                  const char *name, int family) {
+static int submit(struct resolver *r, struct resolve_req *req, const char *name,
+                  int family) {
   memset(req, 0, sizeof *req);
   req->done = on_done;
   return resolve_submit(r, req, name, strlen(name), family);
@@ -200,8 +201,7 @@ static void system_says_not_found(void) {
   T_ASSERT_EQ(wait_for(&dones, 1), 1);
   /* .invalid never exists (RFC 6761); without any DNS server reachable
    * the resolver may say "try again" instead. */
-  T_ASSERT(a.res.status == RESOLVE_ENOTFOUND ||
-           a.res.status == RESOLVE_EAGAIN);
+  T_ASSERT(a.res.status == RESOLVE_ENOTFOUND || a.res.status == RESOLVE_EAGAIN);
   T_ASSERT_EQ(a.res.naddrs, 0);
   resolve_stop(r, 1000);
 }
@@ -246,8 +246,8 @@ static void a_thousand_of_one_name_make_one_call(void) {
   reset(1);
   r = pool(2, 0, NULL);
   for (int i = 0; i < MANY; i++)
-    T_ASSERT_EQ(submit(r, &reqs[i], i % 2 ? "localhost" : "127.0.0.1",
-                       RESOLVE_V4), 0);
+    T_ASSERT_EQ(
+        submit(r, &reqs[i], i % 2 ? "localhost" : "127.0.0.1", RESOLVE_V4), 0);
   T_ASSERT_EQ(wait_for(&dones, MANY), MANY);
   for (int i = 0; i < MANY; i++)
     T_ASSERT(reqs[i].res.status == RESOLVE_OK &&
@@ -284,9 +284,9 @@ static void cancel_before_and_during(void) {
   T_ASSERT_EQ(submit(r, &b, "b.test", RESOLVE_ANY), 0);
   T_ASSERT_EQ(submit(r, &c1, "c.test", RESOLVE_ANY), 0);
   T_ASSERT_EQ(submit(r, &c2, "c.test", RESOLVE_ANY), 0);
-  T_ASSERT_EQ(resolve_cancel(r, &b), 0);  /* queued: removed */
-  T_ASSERT_EQ(resolve_cancel(r, &a), 0);  /* running: detached */
-  T_ASSERT_EQ(resolve_cancel(r, &c1), 0); /* one of two sharing */
+  T_ASSERT_EQ(resolve_cancel(r, &b), 0);             /* queued: removed */
+  T_ASSERT_EQ(resolve_cancel(r, &a), 0);             /* running: detached */
+  T_ASSERT_EQ(resolve_cancel(r, &c1), 0);            /* one of two sharing */
   T_ASSERT_EQ(resolve_cancel(r, &b), RESOLVE_EBUSY); /* not any more */
   open_gate();
   T_ASSERT_EQ(wait_for(&dones, 1), 1);
@@ -365,7 +365,8 @@ static void fault_walk(void) {
 #endif
 }
 
-/* ---- under with_hosts.sh -------------------------------------------------- */
+/* ---- under with_hosts.sh --------------------------------------------------
+ */
 
 static int hosts_mode(const char *name, const char *addr) {
   reset(1);

@@ -5,11 +5,11 @@
  * "never no memory while used + s <= capacity", threads, and the fault
  * walk.  shdict_check runs after every phase.
  */
+#include "t.h"
 #include "fault.h"
 #include "shdict.h"
 #include "siphash.h"
 #include "sys.h"
-#include "t.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -19,24 +19,22 @@
 #define ITEM_HDR_BYTES 32 /* shdict.h: an item's header; a node's is 16 */
 
 static char cerr[256];
-#define CHECK(d) T_ASSERT_STREQ((shdict_check((d), cerr, sizeof cerr), cerr), "")
+#define CHECK(d)                                                               \
+  T_ASSERT_STREQ((shdict_check((d), cerr, sizeof cerr), cerr), "")
 
 static struct shdict_value S(const char *s, size_t n) {
   struct shdict_value v = {SHDICT_STRING, n, {0}};
   v.v.s = s;
   return v;
-}
-static struct shdict_value I(int64_t i) {
+} static struct shdict_value I(int64_t i) {
   struct shdict_value v = {SHDICT_INT, 0, {0}};
   v.v.i = i;
   return v;
-}
-static struct shdict_value F(double f) {
+} static struct shdict_value F(double f) {
   struct shdict_value v = {SHDICT_FLOAT, 0, {0}};
   v.v.f = f;
   return v;
-}
-static struct shdict_value B(int b) {
+} static struct shdict_value B(int b) {
   struct shdict_value v = {SHDICT_BOOL, 0, {0}};
   v.v.b = b;
   return v;
@@ -427,8 +425,7 @@ static void keys_is_a_bounded_snapshot(void) {
 
 static void lists_push_and_pop(void) {
   struct shdict *d = mk(MIB);
-  struct shdict_value out, a = S("a\0", 2), two = I(2), f = F(0.25),
-                           t = B(1);
+  struct shdict_value out, a = S("a\0", 2), two = I(2), f = F(0.25), t = B(1);
   char buf[16];
   size_t len;
   T_ASSERT_EQ(shdict_pop(d, K("l"), SHDICT_LEFT, &out, buf, sizeof buf),
@@ -597,16 +594,15 @@ static void only_set_evicts(void) {
   T_ASSERT_EQ(fill_to_the_brim(d, 1000000), 0);
   struct shdict_stats full = stats(d);
   static char two_hundred[200];
-  struct shdict_value small = S("", 0), big = S(two_hundred, 200),
-                      one = I(1), out;
+  struct shdict_value small = S("", 0), big = S(two_hundred, 200), one = I(1),
+                      out;
   char k[16];
   size_t len;
   T_ASSERT_EQ(shdict_add(d, K("new"), &small, 0), SHDICT_ENOMEM);
   T_ASSERT_EQ(shdict_set(d, K("new"), &small, 0, SHDICT_NOEVICT, NULL),
               SHDICT_ENOMEM);
   T_ASSERT_EQ(shdict_incr(d, K("new"), &one, &one, 0, &out), SHDICT_ENOMEM);
-  T_ASSERT_EQ(shdict_push(d, K("new"), SHDICT_LEFT, &one, &len),
-              SHDICT_ENOMEM);
+  T_ASSERT_EQ(shdict_push(d, K("new"), SHDICT_LEFT, &one, &len), SHDICT_ENOMEM);
   keyname(k, 1000000); /* an empty value: a bigger one needs room */
   T_ASSERT_EQ(shdict_replace(d, k, strlen(k), &big, 0), SHDICT_ENOMEM);
   T_ASSERT_STREQ(get(d, k), "");
@@ -649,8 +645,7 @@ static void largest_value_and_one_byte_more(void) {
   size_t len;
   v.len = max + 1 + ITEM_HDR_BYTES + 1 - 16; /* a node has no key and a
                                                 smaller header */
-  T_ASSERT_EQ(shdict_push(d, K("k"), SHDICT_LEFT, &v, &len),
-              SHDICT_ETOOLARGE);
+  T_ASSERT_EQ(shdict_push(d, K("k"), SHDICT_LEFT, &v, &len), SHDICT_ETOOLARGE);
   v.len = max;
   T_ASSERT(shdict_charge(d, 1, &v, 0) <= st.capacity);
   for (unsigned i = 0; i < 50; i++) /* things to evict */
@@ -709,8 +704,8 @@ static void big_values_and_keys_span_pages(void) {
   T_ASSERT_EQ(shdict_push(d, key, 10000, SHDICT_LEFT, &v, &len), 0);
   T_ASSERT_EQ(shdict_pop(d, key, 10000, SHDICT_RIGHT, &out, back, 10),
               SHDICT_ESPACE);
-  T_ASSERT_EQ(shdict_pop(d, key, 10000, SHDICT_RIGHT, &out, back,
-                         sizeof back), 0);
+  T_ASSERT_EQ(shdict_pop(d, key, 10000, SHDICT_RIGHT, &out, back, sizeof back),
+              0);
   T_ASSERT(out.len == 30000 && memcmp(back, val + 1, 30000) == 0);
   CHECK(d);
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -747,8 +742,8 @@ static int put_n(struct shdict *d, unsigned i, size_t vlen, int replace,
                   : shdict_add(d, k, strlen(k), &v, 0);
   if (r == SHDICT_ENOMEM) {
     uint64_t keep = replace ? shdict_charge(d, strlen(k), &old, 0) : 0;
-    *allowed = st.used - keep + shdict_charge(d, strlen(k), &v, 0) >
-               st.capacity;
+    *allowed =
+        st.used - keep + shdict_charge(d, strlen(k), &v, 0) > st.capacity;
   }
   return r;
 }
@@ -839,8 +834,7 @@ static void a_million_keys_fill_and_churn(void) {
       int replace = what >= 70;
       size_t len = rnd() % 500 == 0 ? 2000 + rnd() % 15000
                                     : rnd() % (replace ? 300 : 160);
-      int r = put_n(d, i, len, replace, model[i] ? model[i] - 1 : 0,
-                    &allowed);
+      int r = put_n(d, i, len, replace, model[i] ? model[i] - 1 : 0, &allowed);
       if (r == 0)
         model[i] = (uint32_t)len + 1;
       else if (r == SHDICT_ENOMEM)
