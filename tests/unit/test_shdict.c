@@ -849,7 +849,13 @@ static void a_million_keys_fill_and_churn(void) {
   }
   T_ASSERT_EQ(bad, 0);
   T_ASSERT_EQ(wrong, 0);
-  T_ASSERT(stats(d).moves > 0);
+  struct shdict_stats st = stats(d);
+  printf("# churn: %llu items, used %llu of %llu, %llu moves, %u refused "
+         "while filling\n",
+         (unsigned long long)st.items, (unsigned long long)st.used,
+         (unsigned long long)st.capacity, (unsigned long long)st.moves,
+         refused);
+  T_ASSERT(st.moves > 0);
   CHECK(d);
   for (unsigned i = 0; i < NKEYS; i += 97)
     T_ASSERT(model[i] ? holds_n(d, i, model[i] - 1) : !holds_n(d, i, 0));
