@@ -123,8 +123,9 @@ struct shdict;
 /* The process-wide dictionary called name (nlen bytes): the first call
  * creates it with size bytes (0: SHDICT_DEFAULT_SIZE); later calls return
  * the same one, whatever size they pass.  Each successful call takes a
- * reference, given back with shdict_release.  NULL with *err set to
- * SHDICT_ENOMEM (out of memory) or SHDICT_EINVAL (size out of range). */
+ * reference, given back with shdict_release.  NULL with *err (if err is
+ * not NULL) set to SHDICT_ENOMEM (out of memory) or SHDICT_EINVAL (size
+ * out of range). */
 struct shdict *shdict_open(const char *name, size_t nlen, size_t size,
                            int *err);
 /* A dictionary of its own, in no registry (tests, benchmarks); one

@@ -85,6 +85,9 @@ struct shdict *shdict_new(size_t size, size_t page_size) {
 
 struct shdict *shdict_open(const char *name, size_t nlen, size_t size,
                            int *err) {
+  int ignored;
+  if (!err)
+    err = &ignored;
   sys_once(&reg_once, reg_init);
   sys_mutex_lock(&reg_lock);
   struct shdict *d = registry;

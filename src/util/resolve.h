@@ -114,7 +114,8 @@ struct resolver;
 struct resolver *resolve_new(const struct resolve_config *cfg);
 /* Gives back every request (RESOLVE_ECANCELED), waits up to timeout_ms
  * for the threads, detaches the rest, and frees the pool (at once, or
- * when the last detached thread returns).  r is invalid afterwards. */
+ * when the last detached thread returns).  r is invalid afterwards.  Not
+ * from inside a done callback (it would wait for its own thread). */
 void resolve_stop(struct resolver *r, unsigned timeout_ms);
 
 /* Queues a lookup of name (len bytes) for req (done set).  0: done will be
