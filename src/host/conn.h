@@ -66,7 +66,7 @@ struct conn;
 #define CONN_SENT 0x100       /* something was sent: a reset would lose it */
 #define CONN_RESET 0x200      /* close abortively (conn_reset) */
 #define CONN_RWAIT 0x400      /* a reader waits for input */
-#define CONN_IDLE 0x800       /* a posted stream nobody waits on (nstreams) */
+#define CONN_STREAM 0x800     /* the stream is posted (counted: nstreams) */
 
 /* What a connection tells the layer above, which installs it. */
 struct conn_events {
@@ -105,7 +105,7 @@ struct conn_set {
   int *stopping;     /* the worker's "killing" flag: no lingering */
   struct list conns; /* every open connection */
   int nconns;
-  int nstreams;           /* posted receive streams nobody waits on */
+  int nstreams;           /* posted receive streams (but lingering ones) */
   struct pool conn_pool;  /* struct conn */
   struct pool wreq_pool;  /* struct conn_wreq: sends, connects */
   struct pool timer_pool; /* struct conn_timer */
@@ -152,12 +152,14 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
 void conn_set_free(struct conn_set *s);
 /* Close every connection at once, without lingering (a forced stop). */
 void conn_set_abort_all(struct conn_set *s);
-/* Posted receive streams with no reader waiting: they are no reason for a
- * worker to stay (a script that read its reply and ended is done). */
-static inline int conn_set_idle_streams(const struct conn_set *s) {
+/* Posted receive streams: by themselves no reason for a worker to stay (a
+ * script that read its reply and ended is done), unless a reader waits on
+ * one (conn_set_reading). */
+static inline int conn_set_streams(const struct conn_set *s) {
   return s->nstreams;
 }
-/* Some connection has a reader waiting. */
+/* Some connection has a reader waiting (a walk: call it only when little
+ * else is left). */
 int conn_set_reading(const struct conn_set *s);
 
 /* ---- one connection ---------------------------------------------------- */
@@ -223,6 +225,13 @@ void conn_wreq_give(struct conn *c);
 void conn_arm_send(struct conn *c);
 /* A send's completion: records what it means for the connection (bytes
  * went out, a sticky error, a deadline that lost the race to the send). */
-void conn_sent(struct conn *c, const struct io_op *op);
+static inline void conn_sent(struct conn *c, const struct io_op *op) {
+  if (op->u.send.total > 0)
+    c->flags |= CONN_SENT;
+  if (op->res >= 0)
+    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* the send won the race */
+  else if (op->res != IO_ECANCELED)
+    c->werr = op->res; /* sticky */
+}
 
 #endif

@@ -135,7 +135,7 @@ static int waiting(struct worker *w) {
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
-  int other = io_loop_alive(w->loop) - conn_set_idle_streams(&w->conns) -
+  int other = io_loop_alive(w->loop) - conn_set_streams(&w->conns) -
               (io_posted(&w->grace_op) ? 1 : 0);
   if (other > 0)
     return 1;
