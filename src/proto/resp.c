@@ -166,8 +166,8 @@ static int parse_i64(const uint8_t *s, size_t n, int64_t *out) {
     unsigned d = (unsigned)s[i] - '0';
     if (d > 9)
       return -1;
-    if (v > (lim - d) / 10)
-      return -2;
+    if (v > lim / 10 || (v == lim / 10 && d > lim % 10))
+      return -2; /* constants: no division at run time */
     v = v * 10 + d;
   }
   if (s[0] != '-')
@@ -177,11 +177,32 @@ static int parse_i64(const uint8_t *s, size_t n, int64_t *out) {
   return 0;
 }
 
+/* The common case of a number line, read in one pass without searching
+ * for the CR first: -?[1-9][0-9]{0,17} or "0", then CRLF, all present.
+ * 1 with the value and the next position; 0 when the general path must
+ * decide (it gives the same answer on these inputs, and the right one on
+ * all others). */
+static int quick_number(const uint8_t *b, size_t len, size_t s, int64_t *n,
+                        size_t *next) {
+  size_t i = s + (s < len && b[s] == '-'), d0 = i;
+  uint64_t v = 0;
+  while (i < len && i - d0 < 18 && (unsigned)(b[i] - '0') <= 9)
+    v = v * 10 + (unsigned)(b[i++] - '0');
+  if (i == d0 || i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n' ||
+      (b[d0] == '0' && (i - d0 > 1 || d0 > s)))
+    return 0;
+  *n = d0 > s ? -(int64_t)v : (int64_t)v;
+  *next = i + 2;
+  return 1;
+}
+
 /* A length or count line: >= 0, -1, STREAMED for "?", or INT64_MAX for a
  * number too big for int64 (the caller's limit rejects it). */
 static int header(struct resp_parser *p, const uint8_t *b, size_t len,
                   int64_t *n, size_t *next) {
   size_t s = p->pos + 1, cr;
+  if (quick_number(b, len, s, n, next))
+    return *n >= -1 ? RESP_OK : RESP_ELEN;
   int rc = line(p, b, len, s, NUM_LINE_MAX, &cr);
   if (rc != RESP_OK)
     return rc;
@@ -329,13 +350,15 @@ static int null(struct resp_parser *p, uint8_t flags, size_t next) {
 static int line_value(struct resp_parser *p, const uint8_t *b, size_t len) {
   uint8_t c = b[p->pos];
   size_t s = p->pos + 1, cr;
+  struct resp_token v = {c, 0, 0, 0, {0}};
+  if (c == RESP_INT && quick_number(b, len, s, &v.v.i, &cr))
+    return finish(p, &v, cr);
   int text = c == RESP_SIMPLE || c == RESP_ERROR || c == RESP_BIGNUM;
   int rc = line(p, b, len, s, text ? p->lim.max_line : NUM_LINE_MAX, &cr);
   if (rc != RESP_OK)
     return rc;
   const uint8_t *q = b + s;
   size_t n = cr - s;
-  struct resp_token v = {c, 0, 0, 0, {0}};
   switch (c) {
   case RESP_SIMPLE:
   case RESP_ERROR:

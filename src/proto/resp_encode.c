@@ -12,22 +12,37 @@
 #include <string.h>
 
 static size_t digits_u64(uint64_t v) {
-  size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
+  if (v < 10)
+    return 1;
+  if (v < 100)
+    return 2;
+  size_t n = 3;
+  for (v /= 1000; v; v /= 10)
     n++;
-  }
   return n;
 }
 
-/* Writes v in decimal at out; returns the byte after it. */
+/* Writes v in decimal at out; returns the byte after it.  Lengths and
+ * counts are mostly one or two digits: those take no loop. */
 static char *put_u64(char *out, uint64_t v) {
-  size_t n = digits_u64(v);
-  for (size_t i = n; i > 0; i--) {
-    out[i - 1] = (char)('0' + v % 10);
-    v /= 10;
+  if (v < 10) {
+    *out = (char)('0' + v);
+    return out + 1;
   }
-  return out + n;
+  if (v < 100) {
+    out[0] = (char)('0' + v / 10);
+    out[1] = (char)('0' + v % 10);
+    return out + 2;
+  }
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n)
+    *out++ = tmp[--n];
+  return out;
 }
 
 static uint64_t magnitude(int64_t v) {

@@ -41,7 +41,7 @@ for name in "${targets[@]}"; do
     cp -r "tests/fuzz/corpus/$name/." "$work/corpus/" 2>/dev/null || true
     log="$build/fuzz_$name.log"
     status=0
-    nice "$build/fuzz_$name" -max_total_time="$seconds" -timeout=10 \
+    nice "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$crashes/" "$work/corpus" >"$log" 2>&1 || status=$?
     runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" |

@@ -28,6 +28,7 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(__file__))
 from cheader import write_header  # noqa: E402
 
