@@ -293,7 +293,8 @@ static void reset_out(struct proxy_result *r) {
   r->check_crc = in.check_crc;
 }
 
-int proxy_parse(const uint8_t *buf, size_t len, struct proxy_result *r) {
+int proxy_parse(const void *data, size_t len, struct proxy_result *r) {
+  const uint8_t *buf = data;
   if (!r || (!buf && len) || (r->tlv_cap && !r->tlvs) || r->v2_max < 16 ||
       r->v2_max > PROXY_V2_HARD_MAX)
     return PROXY_EARG;

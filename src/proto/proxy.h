@@ -166,7 +166,7 @@ void proxy_result_init(struct proxy_result *r, struct proxy_tlv *tlvs,
  * in.  Calling it again with more bytes (the same prefix) is the
  * intended use; the result is the same as a single call on all of them.
  * It never reads past buf + len. */
-int proxy_parse(const uint8_t *buf, size_t len, struct proxy_result *r);
+int proxy_parse(const void *buf, size_t len, struct proxy_result *r);
 
 /* A static English message for an error code ("unknown error" else). */
 const char *proxy_strerror(int err);

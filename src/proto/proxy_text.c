@@ -200,9 +200,13 @@ struct v1_line {
 };
 
 /* Out of bytes at the walk's limit: too long once 107 bytes are in. */
-static int more(size_t len) { return len >= PROXY_V1_MAX ? PROXY_ETOOLONG : 0; }
+static int more(size_t len) {
+  return len >= PROXY_V1_MAX ? PROXY_ETOOLONG : 0;
+}
 
-static int is_field_char(int c) { return hex_val(c) >= 0 || c == '.' || c == ':'; }
+static int is_field_char(int c) {
+  return hex_val(c) >= 0 || c == '.' || c == ':';
+}
 
 /* Is w[0..n) the start of one of the protocol words? */
 static int word_prefix(const uint8_t *w, size_t n) {

@@ -299,7 +299,8 @@ static int parse_double(const uint8_t *s, size_t n, double *out) {
   long e = ex - frac;
 #if FLT_EVAL_METHOD == 0
   if (exact && m <= (1ull << 53) && e >= -22 && e <= 22) {
-    double v = e >= 0 ? (double)m * pow10_exact[e] : (double)m / pow10_exact[-e];
+    double v = e >= 0 ? (double)m * pow10_exact[e]
+                      : (double)m / pow10_exact[-e];
     *out = neg ? -v : v;
     return 0;
   }

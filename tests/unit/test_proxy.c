@@ -554,14 +554,14 @@ static void v2_prefixes(void) {
 static void bad_arguments(void) {
   proxy_result_init(&res, tlvs, CAP);
   res.v2_max = 15;
-  T_ASSERT_EQ(proxy_parse((const uint8_t *)"PROXY", 5, &res), PROXY_EARG);
+  T_ASSERT_EQ(proxy_parse("PROXY", 5, &res), PROXY_EARG);
   res.v2_max = PROXY_V2_HARD_MAX + 1;
-  T_ASSERT_EQ(proxy_parse((const uint8_t *)"PROXY", 5, &res), PROXY_EARG);
+  T_ASSERT_EQ(proxy_parse("PROXY", 5, &res), PROXY_EARG);
   proxy_result_init(&res, tlvs, CAP);
   res.tlvs = NULL;
-  T_ASSERT_EQ(proxy_parse((const uint8_t *)"PROXY", 5, &res), PROXY_EARG);
+  T_ASSERT_EQ(proxy_parse("PROXY", 5, &res), PROXY_EARG);
   T_ASSERT_EQ(proxy_parse(NULL, 5, &res), PROXY_EARG);
-  T_ASSERT_EQ(proxy_parse((const uint8_t *)"PROXY", 5, NULL), PROXY_EARG);
+  T_ASSERT_EQ(proxy_parse("PROXY", 5, NULL), PROXY_EARG);
   T_ASSERT_EQ(parse("", 0), 0);
 }
 
