@@ -102,6 +102,8 @@ void wire_put(struct wire *w, const void *p, size_t n) {
 }
 
 void wire_take(struct wire *w, size_t n) {
+  if (n == 0)
+    return;
   memmove(w->buf, w->buf + n, w->len - n);
   w->len -= n;
 }
