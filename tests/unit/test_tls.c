@@ -14,6 +14,7 @@
 
 #include "t.h"
 #include "tls.h"
+#include "tls_internal.h" /* tls_store_load */
 #include "tls_pump.h"
 #include "tls_testcerts.h"
 
@@ -262,6 +263,22 @@ static void verify_off_connects(void) {
   pair_close(&p);
 }
 
+/* The system's store loads and is not empty: on Windows the ROOT
+ * certificate store, copied (Wine fills it from the machine's own
+ * certificates); on Debian the ca-certificates bundle that the default
+ * verify paths name (the hashed directory is read lazily, on top). */
+static void system_store_loads(void) {
+  char err[256] = "";
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  T_ASSERT(ctx != NULL);
+  T_ASSERT_EQ(tls_store_load(ctx, NULL, 0, err, sizeof err), 0);
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  int n = sk_X509_OBJECT_num(X509_STORE_get0_objects(store));
+  printf("# %d certificates from the system's store\n", n);
+  SSL_CTX_free(ctx);
+  T_ASSERT(n > 0);
+}
+
 /* A server that requires a client certificate from ca.pem. */
 static struct tls_options mtls_server(void) {
   struct tls_options so = server_opts();
@@ -438,8 +455,12 @@ static void config_outlives_its_owner(void) {
   pair_close(&p);
 }
 
-int main(void) {
-  if (!testcerts_make())
+/* test_tls [DIR]: with DIR, the certificates there (made by
+ * tests/tools/make-certs.sh) instead of the test's own. */
+int main(int argc, char **argv) {
+  if (argc > 1)
+    testcerts_use(argv[1]);
+  else if (!testcerts_make())
     return 1;
   T_RUN(tls13_by_default);
   T_RUN(tls12_when_asked);
@@ -455,6 +476,7 @@ int main(void) {
   T_RUN(sni_wildcard_one_label);
   T_RUN(verify_unknown_ca);
   T_RUN(verify_system_store_lacks_our_ca);
+  T_RUN(system_store_loads);
   T_RUN(verify_wrong_host_name);
   T_RUN(verify_expired);
   T_RUN(verify_ip_san);

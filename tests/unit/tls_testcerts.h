@@ -24,6 +24,10 @@
  * or NULL, with a message on stderr. */
 const char *testcerts_make(void);
 
+/* Uses the files already in path (tests/tools/make-certs.sh makes the
+ * same set with the openssl command); testcerts_remove() leaves them. */
+void testcerts_use(const char *path);
+
 /* dir/name (static storage, overwritten by the next call). */
 const char *testcerts_path(const char *name);
 

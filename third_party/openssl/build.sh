@@ -49,8 +49,6 @@ cache=${HOST_OPENSSL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/host-openss
 jobs=${HOST_OPENSSL_JOBS:-2}
 
 command -v "$cc" >/dev/null || die "no compiler $cc (apt-get install gcc-mingw-w64-x86-64)"
-command -v perl >/dev/null || die "OpenSSL's Configure needs perl"
-command -v make >/dev/null || die "OpenSSL's build needs make"
 # Configure prepends --cross-compile-prefix to CC, AR, RANLIB and RC, so CC
 # is given without it: x86_64-w64-mingw32-gcc-win32 becomes gcc-win32.
 ccname=$(basename "$cc")
@@ -94,6 +92,10 @@ if usable "$prefix"; then                 # built while we waited for the lock
     exit 0
 fi
 
+for tool in perl make; do             # Configure is Perl; the build, make
+    command -v $tool >/dev/null || bash "$here/../../cmake/apt-ensure.sh" $tool \
+        || die "OpenSSL's build needs $tool"
+done
 t0=$SECONDS
 work=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT

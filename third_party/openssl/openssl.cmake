@@ -32,7 +32,7 @@ if(NOT HOST_OPENSSL_ROOT AND CMAKE_CROSSCOMPILING)
   if(NOT HOST_BASH)
     message(FATAL_ERROR "host: bash is needed to run third_party/openssl/build.sh")
   endif()
-  message(STATUS "host: OpenSSL for Windows (first time on this machine: a few minutes)")
+  message(STATUS "host: OpenSSL for Windows: third_party/openssl/build.sh (a few minutes the first time on a machine, then cached)")
   execute_process(
     COMMAND "${HOST_BASH}" "${CMAKE_CURRENT_LIST_DIR}/build.sh" --cc "${CMAKE_C_COMPILER}"
     OUTPUT_VARIABLE _ossl_root
