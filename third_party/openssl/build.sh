@@ -102,15 +102,15 @@ trap 'rm -rf "$work"' EXIT
 src=$(bash "$here/fetch.sh" "$work") || die "could not unpack $dsc"
 mkdir "$work/build" "$work/prefix"
 say "building OpenSSL $version for $triplet in $work (make -j$jobs; this takes minutes)"
-log="$work/build.log"
-if ! (cd "$work/build" && perl "$src/Configure" "CC=$ccname" "${options[@]}") >"$log" 2>&1; then
+# The log outlives the scratch directory only when something failed.
+log="$cache/build.log"
+failed() {
     tail -n 40 "$log" >&2
-    die "OpenSSL's Configure failed (the whole log was in $log)"
-fi
-if ! make -C "$work/build" -j"$jobs" build_libs >>"$log" 2>&1; then
-    tail -n 40 "$log" >&2
-    die "make build_libs failed"
-fi
+    die "$1 failed; the whole log is $log"
+}
+(cd "$work/build" && perl "$src/Configure" "CC=$ccname" "${options[@]}") >"$log" 2>&1 \
+    || failed "OpenSSL's Configure"
+make -C "$work/build" -j"$jobs" build_libs >>"$log" 2>&1 || failed "make build_libs"
 
 # The headers are partly in the source (include/openssl/*.h) and partly
 # generated from *.h.in in the build tree; the generated ones win.
@@ -122,5 +122,6 @@ cp "$src/LICENSE.txt" "$work/prefix/" 2>/dev/null || true
 printf '%s\n' "$recipe" >"$work/prefix/recipe"
 rm -rf "$prefix"
 mv "$work/prefix" "$prefix"
+rm -f "$log"
 say "OpenSSL $version for Windows built in $((SECONDS - t0)) s: $prefix"
 printf '%s\n' "$prefix"
