@@ -107,7 +107,9 @@ struct tls_options {
                             certificate (optional) */
   const char *key;       /* PEM file with cert's private key */
   const char *ca;        /* PEM file of trusted CAs; NULL: the system's
-                            store (/etc/ssl/certs; Windows' ROOT store) */
+                            store (/etc/ssl/certs; Windows' ROOT store),
+                            loaded on first use and shared by every
+                            configuration of the process */
   enum tls_verify verify;
   const char *const *alpn; /* protocols, most preferred first: a server
                               picks the first the client also offers; a

@@ -46,11 +46,12 @@ void *tls_errf(char *err, size_t errlen, const char *fmt, ...)
  * empty) and clears the queue. */
 void tls_take_error(char *buf, size_t len);
 
-/* Adds trusted certificates to ctx's store: every certificate in the PEM
- * file ca, or the system's store when ca is NULL (the default verify
- * paths on Unix, the ROOT certificate store on Windows).  With
- * client_ca, a server also names the file's CAs in its certificate
- * request.  0, or -1 with a message in err. */
+/* Sets what ctx trusts: every certificate in the PEM file ca (added to
+ * ctx's own store), or, when ca is NULL, the system's store (the default
+ * verify paths on Unix, the ROOT certificate store on Windows), loaded
+ * once per process and shared.  With client_ca, a server also names the
+ * file's CAs in its certificate request.  0, or -1 with a message in
+ * err. */
 int tls_store_load(SSL_CTX *ctx, const char *ca, int client_ca, char *err,
                    size_t errlen);
 

@@ -7,15 +7,21 @@
  * "holds no certificate"), and so that a server asking for client
  * certificates can name the same CAs in its request.
  *
- * The system store differs by platform.  On Unix, OpenSSL's default
- * verify paths (Debian: /usr/lib/ssl/certs, a link to /etc/ssl/certs with
- * hashed names) are looked up lazily, one file per issuer, and cached in
- * the store.  Windows keeps its trusted roots in the ROOT certificate
- * store, which OpenSSL cannot read; each configuration that needs it
- * copies the DER of every certificate there into its X509_STORE once
- * (a few hundred certificates, a few milliseconds), and the sessions
- * share that store.  wincrypt.h defines names OpenSSL uses (X509_NAME...)
- * as macros; it comes first and OpenSSL's headers undefine them.
+ * The system store is loaded once per process, on first use, into one
+ * X509_STORE that every configuration without a CA file shares (an
+ * X509_STORE is reference-counted and locks its own lookups, so sessions
+ * of many configurations and threads may verify against it at once).
+ * Loading it takes tens of milliseconds natively and a few hundred under
+ * Wine, too much to pay for every host.connect() option set.  It differs
+ * by platform.  On Unix, OpenSSL's default verify paths: Debian's bundle
+ * /usr/lib/ssl/cert.pem (ca-certificates.crt, read at once) and the
+ * hashed directory /usr/lib/ssl/certs (read lazily, per issuer);
+ * SSL_CERT_FILE and SSL_CERT_DIR override them as usual.  Windows keeps
+ * its trusted roots in the ROOT certificate store, which OpenSSL cannot
+ * read, so the DER of each certificate there is copied into the
+ * X509_STORE.  Roots added to the system later are seen after a restart.
+ * wincrypt.h defines names OpenSSL uses (X509_NAME...) as macros; it
+ * comes first and OpenSSL's headers undefine them.
  */
 #ifdef _WIN32
 #include <windows.h>
@@ -23,6 +29,7 @@
 #endif
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -80,17 +87,21 @@ static int load_file(SSL_CTX *ctx, const char *path, int client_ca, char *err,
   return rc;
 }
 
+static X509_STORE *system_store; /* shared; NULL if it failed to load */
+static char system_error[256];   /* why it failed */
+static CRYPTO_ONCE system_once = CRYPTO_ONCE_STATIC_INIT;
+
 #ifdef _WIN32
-/* The ROOT store's certificates into ctx's store.  One that OpenSSL
- * cannot parse is skipped, as Windows may hold a few odd ones. */
-static int load_system(SSL_CTX *ctx, char *err, size_t errlen) {
+/* The ROOT store's certificates.  One that OpenSSL cannot parse is
+ * skipped, as Windows may hold a few odd ones. */
+static int fill_system(X509_STORE *store) {
   HCERTSTORE sys = CertOpenSystemStoreW(0, L"ROOT");
   if (!sys) {
-    tls_errf(err, errlen, "cannot open the system ROOT certificate store "
-             "(error %lu)", (unsigned long)GetLastError());
+    snprintf(system_error, sizeof system_error,
+             "cannot open the system ROOT certificate store (error %lu)",
+             (unsigned long)GetLastError());
     return -1;
   }
-  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
   PCCERT_CONTEXT c = NULL;
   while ((c = CertEnumCertificatesInStore(sys, c)) != NULL) {
     const unsigned char *der = c->pbCertEncoded;
@@ -105,19 +116,44 @@ static int load_system(SSL_CTX *ctx, char *err, size_t errlen) {
   return 0;
 }
 #else
-static int load_system(SSL_CTX *ctx, char *err, size_t errlen) {
-  if (SSL_CTX_set_default_verify_paths(ctx) == 1)
+static int fill_system(X509_STORE *store) {
+  if (X509_STORE_set_default_paths(store) == 1)
     return 0;
   char why[160];
   tls_take_error(why, sizeof why);
-  tls_errf(err, errlen, "cannot use the system certificate store: %s", why);
+  snprintf(system_error, sizeof system_error,
+           "cannot use the system certificate store: %s", why);
   return -1;
 }
 #endif
+
+static void load_system_once(void) {
+  X509_STORE *store = X509_STORE_new();
+  if (!store) {
+    snprintf(system_error, sizeof system_error, "out of memory");
+    return;
+  }
+  if (fill_system(store) < 0) {
+    X509_STORE_free(store);
+    return;
+  }
+  system_store = store; /* stays for the process: reachable, not leaked */
+}
+
+static int use_system(SSL_CTX *ctx, char *err, size_t errlen) {
+  if (!CRYPTO_THREAD_run_once(&system_once, load_system_once))
+    snprintf(system_error, sizeof system_error, "cannot initialise");
+  if (!system_store) {
+    tls_errf(err, errlen, "%s", system_error);
+    return -1;
+  }
+  SSL_CTX_set1_cert_store(ctx, system_store); /* ctx holds a reference */
+  return 0;
+}
 
 int tls_store_load(SSL_CTX *ctx, const char *ca, int client_ca, char *err,
                    size_t errlen) {
   if (ca)
     return load_file(ctx, ca, client_ca, err, errlen);
-  return load_system(ctx, err, errlen);
+  return use_system(ctx, err, errlen);
 }
