@@ -101,15 +101,22 @@ static int bio_read(BIO *b, char *buf, size_t len, size_t *got) {
   return 0;
 }
 
+/* What one record takes on the wire at most: header, 16 KiB, AEAD tag
+ * and padding allowance; the first output buffer's size. */
+#define RECORD_OUT (16 * 1024 + 512)
+/* Where doubling stops: tls_write fills up to TLS_OUTPUT_SOFT plus one
+ * record, so no buffer needs more (a huge handshake flight excepted). */
+#define OUT_CAP (TLS_OUTPUT_SOFT + RECORD_OUT)
+
 /* Grows o to hold `more` bytes after its data.  0, or -1 when out of
  * memory. */
 static int reserve(struct out *o, size_t more) {
   size_t need = o->len + more;
   if (need <= o->cap)
     return 0;
-  size_t cap = o->cap ? o->cap * 2 : 16 * 1024 + 512;
-  while (cap < need)
-    cap *= 2;
+  size_t cap = o->cap ? o->cap * 2 : RECORD_OUT;
+  cap = cap < OUT_CAP ? cap : OUT_CAP;
+  cap = cap > need ? cap : need;
   if (fault_fail(FAULT_C, "tls output"))
     return -1;
   unsigned char *p = OPENSSL_realloc(o->p, cap);
