@@ -49,8 +49,12 @@
  * plus one handshake message (bounded by its max_cert_list, 100 KiB), and
  * pending output stops growing at TLS_OUTPUT_SOFT (tls_write) or
  * TLS_OUTPUT_HARD (anything else).  Idle, an established session keeps no
- * record buffers at all (SSL_MODE_RELEASE_BUFFERS and ours freed when
- * empty).
+ * record buffers at all (SSL_MODE_RELEASE_BUFFERS, the leftovers freed
+ * when it waits for input, and ours freed when empty).  Measured with
+ * OpenSSL 3.0 (test_tls_io): an idle TLS 1.3 session holds about 14 KiB
+ * on a server and 18 KiB on a client (which keeps the server's
+ * certificate); a handshake in progress about 62 KiB, however slowly the
+ * peer sends.
  */
 #ifndef HOST_TLS_H
 #define HOST_TLS_H

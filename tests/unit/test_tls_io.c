@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "sys.h"
 #include "t.h"
 #include "tls.h"
 #include "tls_pump.h"
@@ -438,6 +439,43 @@ static void idle_session_memory(void) {
   pair_close(&p);
 }
 
+/* ---- one configuration, many threads -------------------------------------- */
+
+/* What each thread does: sessions on the shared configs, handshakes and
+ * an echo, as workers would.  Its result: 0, or the failing round + 1. */
+struct worker {
+  sys_thread t;
+  int failed;
+};
+
+static void work(void *arg) {
+  struct worker *w = arg;
+  for (int round = 0; round < 25 && !w->failed; round++) {
+    struct pair p;
+    char buf[64];
+    size_t got = 0;
+    if (open_default(&p) < 0 || send_all(p.c, &p.c2s, "hello", 5) < 0 ||
+        drain(p.s, &p.c2s, buf, sizeof buf, &got) != TLS_WANT_INPUT ||
+        got != 5 || memcmp(buf, "hello", 5) != 0)
+      w->failed = round + 1;
+    pair_close(&p);
+  }
+  tls_thread_done();
+}
+
+static void shared_config_across_threads(void) {
+  struct worker w[4];
+  memset(w, 0, sizeof w);
+  int started = 0;
+  for (int i = 0; i < 4; i++)
+    started += sys_thread_start(&w[i].t, work, &w[i]) == 0;
+  T_ASSERT_EQ(started, 4);
+  for (int i = 0; i < 4; i++)
+    sys_thread_join(w[i].t);
+  for (int i = 0; i < 4; i++)
+    T_ASSERT_EQ(w[i].failed, 0);
+}
+
 /* ---- the fault walk's scenario ----------------------------------------------- */
 
 /* Run by tls_fault_walk.cmake with HOST_FAULT_C=k in the fault-injection
@@ -507,6 +545,7 @@ int main(int argc, char **argv) {
   T_RUN(write_backpressure);
   T_RUN(bulk_16mib_both_ways);
   T_RUN(idle_session_memory);
+  T_RUN(shared_config_across_threads);
   tls_config_unref(ccfg);
   tls_config_unref(scfg);
   testcerts_remove();

@@ -5,6 +5,8 @@
  */
 #include "tls_pump.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 /* ---- counting allocator -------------------------------------------------- */
 
 #define HDR 16 /* keeps the block 16-aligned */
-size_t pump_live;
+atomic_size_t pump_live;
 
 void *pump_malloc(size_t n, const char *file, int line) {
   (void)file, (void)line;
@@ -51,7 +53,7 @@ void *pump_realloc(void *q, size_t n, const char *file, int line) {
   if (!np)
     return NULL;
   memcpy(np, &n, sizeof n);
-  pump_live = pump_live - old + n;
+  pump_live += n - old; /* modulo 2^N: right when n < old too */
   return np + HDR;
 }
 

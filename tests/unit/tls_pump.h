@@ -5,14 +5,15 @@
 #ifndef HOST_TLS_PUMP_H
 #define HOST_TLS_PUMP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "tls.h"
 
 /* A counting allocator for CRYPTO_set_mem_functions: pump_live is the
  * number of bytes OpenSSL (and the engine, which allocates through
- * OpenSSL) holds right now. */
-extern size_t pump_live;
+ * OpenSSL) holds right now; atomic, as threads may allocate at once. */
+extern atomic_size_t pump_live;
 void *pump_malloc(size_t n, const char *file, int line);
 void *pump_realloc(void *q, size_t n, const char *file, int line);
 void pump_free(void *q, const char *file, int line);
