@@ -3,8 +3,8 @@
  * above the completion API instead of inside each backend.
  *
  * A connection's receive completion hands the engine ciphertext; the
- * engine hands back plaintext, decrypted straight into the caller's
- * destination.  Plaintext written to the engine comes out as ciphertext
+ * engine hands back plaintext, copied from OpenSSL's record buffer
+ * straight into the caller's destination.  Plaintext written to the engine comes out as ciphertext
  * in a buffer that the caller passes to its send operation as it is and
  * releases when the send completes.  The engine never touches a socket,
  * a loop or a timer: a handshake deadline is the caller's timer.  It is

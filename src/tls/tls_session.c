@@ -3,17 +3,22 @@
  *
  * Why a BIO of our own, not a memory BIO or a BIO pair.  OpenSSL reads
  * ciphertext through the SSL's BIO into its record buffer, decrypts it
- * there and copies the plaintext out; that much is fixed.  A memory BIO
- * would add one copy each way: the receive buffer into the BIO, and the
- * BIO out into a buffer we could send from.  Our BIO removes both:
+ * in place and copies the plaintext out; it encrypts into its write
+ * buffer and writes that to the BIO.  That much is fixed (without kTLS).
+ * A memory BIO would add one copy each way: the receive buffer into the
+ * BIO, and the BIO out into a buffer we could send from.  Our BIO
+ * removes both, so each byte is copied once on the way in (receive
+ * buffer to record buffer; then record buffer to destination) and once
+ * on the way out (write buffer to the buffer the send uses):
  *
  *   input   its read callback serves the caller's receive buffer directly
  *           while it is lent (tls_feed .. tls_feed_done); only what OpenSSL
  *           has not read by tls_feed_done() is copied, into `keep`, at
  *           most one record (TLS_INPUT_MAX), and only when the caller
  *           stops reading mid-buffer.  A caller that reads until
- *           TLS_WANT_INPUT leaves nothing to copy.  Plaintext is decrypted
- *           by SSL_read_ex straight into the caller's destination.
+ *           TLS_WANT_INPUT leaves nothing to copy.  SSL_read_ex copies
+ *           plaintext straight into the caller's destination (a Lua
+ *           string buffer), with no buffer of ours in between.
  *   output  its write callback appends records to `fill`, a buffer we own.
  *           tls_output() hands the caller that buffer itself (it becomes
  *           `sent`, pinned until tls_output_done() says the send is
