@@ -4,12 +4,12 @@
  *
  * A connection's receive completion hands the engine ciphertext; the
  * engine hands back plaintext, copied from OpenSSL's record buffer
- * straight into the caller's destination.  Plaintext written to the engine comes out as ciphertext
- * in a buffer that the caller passes to its send operation as it is and
- * releases when the send completes.  The engine never touches a socket,
- * a loop or a timer: a handshake deadline is the caller's timer.  It is
- * built on OpenSSL 3 (Debian's libssl on Linux, a static build from the
- * same Debian source in host.exe).
+ * straight into the caller's destination.  Plaintext written to the engine
+ * comes out as ciphertext in a buffer that the caller passes to its send
+ * operation as it is and releases when the send completes.  The engine never
+ * touches a socket, a loop or a timer: a handshake deadline is the caller's
+ * timer.  It is built on OpenSSL 3 (Debian's libssl on Linux, a static build
+ * from the same Debian source in host.exe).
  *
  * Two objects:
  *
@@ -106,14 +106,14 @@ struct tls_server_cert {
  * cert and key). */
 struct tls_options {
   enum tls_role role;
-  const char *cert;      /* PEM file, certificate then chain: a server's
-                            default certificate (required), or a client's
-                            certificate (optional) */
-  const char *key;       /* PEM file with cert's private key */
-  const char *ca;        /* PEM file of trusted CAs; NULL: the system's
-                            store (/etc/ssl/certs; Windows' ROOT store),
-                            loaded on first use and shared by every
-                            configuration of the process */
+  const char *cert; /* PEM file, certificate then chain: a server's
+                       default certificate (required), or a client's
+                       certificate (optional) */
+  const char *key;  /* PEM file with cert's private key */
+  const char *ca;   /* PEM file of trusted CAs; NULL: the system's
+                       store (/etc/ssl/certs; Windows' ROOT store),
+                       loaded on first use and shared by every
+                       configuration of the process */
   enum tls_verify verify;
   const char *const *alpn; /* protocols, most preferred first: a server
                               picks the first the client also offers; a
@@ -185,10 +185,10 @@ size_t tls_pending(const struct tls_session *s);
 
 /* Encrypts from src[0..len) into the pending output, record by record,
  * until all is taken or TLS_OUTPUT_SOFT bytes wait that tls_output() has
- * not given out yet (so the next buffer fills while one is being sent).  TLS_OK with *n > 0
- * bytes taken, TLS_WANT_OUTPUT (nothing taken: send first), or another
- * status with *n == 0.  A retry may pass the same bytes from a different
- * address. */
+ * not given out yet (so the next buffer fills while one is being sent).  TLS_OK
+ * with *n > 0 bytes taken, TLS_WANT_OUTPUT (nothing taken: send first), or
+ * another status with *n == 0.  A retry may pass the same bytes from a
+ * different address. */
 int tls_write(struct tls_session *s, const void *src, size_t len, size_t *n);
 
 /* The ciphertext to send next: *p and *len (0 when nothing waits).  The

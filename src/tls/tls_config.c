@@ -36,14 +36,14 @@
 #include "fault.h"
 #include "tls_internal.h"
 
-void *tls_errf(char *err, size_t errlen, const char *fmt, ...) {
+int tls_errf(char *err, size_t errlen, const char *fmt, ...) {
   if (err && errlen) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
   }
-  return NULL;
+  return -1;
 }
 
 void tls_take_error(char *buf, size_t len) {
@@ -80,8 +80,7 @@ static int load_chain(struct tls_sni *id, const char *path, char *err,
   if (!id->cert) {
     tls_take_error(why, sizeof why);
     BIO_free(b);
-    tls_errf(err, errlen, "no certificate in '%s': %s", path, why);
-    return -1;
+    return tls_errf(err, errlen, "no certificate in '%s': %s", path, why);
   }
   id->chain = sk_X509_new_null();
   X509 *x;
@@ -101,14 +100,13 @@ static int load_chain(struct tls_sni *id, const char *path, char *err,
     return 0;
   }
   tls_take_error(why, sizeof why);
-  tls_errf(err, errlen, "bad certificate chain in '%s': %s", path,
-           id->chain ? why : "out of memory");
-  return -1;
+  return tls_errf(err, errlen, "bad certificate chain in '%s': %s", path,
+                  id->chain ? why : "out of memory");
 }
 
 /* Certificate (with its chain) and private key, checked to match. */
-static int load_identity(struct tls_sni *id, const char *cert,
-                         const char *key, char *err, size_t errlen) {
+static int load_identity(struct tls_sni *id, const char *cert, const char *key,
+                         char *err, size_t errlen) {
   char why[160];
   if (load_chain(id, cert, err, errlen) < 0)
     return -1;
@@ -119,14 +117,13 @@ static int load_identity(struct tls_sni *id, const char *cert,
   BIO_free(b);
   if (!id->key) {
     tls_take_error(why, sizeof why);
-    tls_errf(err, errlen, "cannot read private key '%s': %s", key, why);
-    return -1;
+    return tls_errf(err, errlen, "cannot read private key '%s': %s", key, why);
   }
   if (X509_check_private_key(id->cert, id->key) != 1) {
     ERR_clear_error();
-    tls_errf(err, errlen, "private key '%s' does not match certificate '%s'",
-             key, cert);
-    return -1;
+    return tls_errf(err, errlen,
+                    "private key '%s' does not match certificate '%s'", key,
+                    cert);
   }
   return 0;
 }
@@ -182,16 +179,14 @@ static int add_sni(struct tls_config *cfg, const struct tls_server_cert *sc,
   struct tls_sni *e = &cfg->sni[cfg->nsni];
   if (!sc->name || !sc->name[0] || strlen(sc->name) > 253 || !sc->cert ||
       !sc->key) {
-    tls_errf(err, errlen, "an SNI entry needs a name, a cert and a key");
-    return -1;
+    return tls_errf(err, errlen, "an SNI entry needs a name, a cert and a key");
   }
   cfg->nsni++; /* counted now, so a half-loaded entry is freed too */
   if (load_identity(e, sc->cert, sc->key, err, errlen) < 0)
     return -1;
   if (fault_fail(FAULT_C, "tls sni name") ||
       !(e->name = OPENSSL_strdup(sc->name))) {
-    tls_errf(err, errlen, "out of memory");
-    return -1;
+    return tls_errf(err, errlen, "out of memory");
   }
   for (char *p = e->name; *p; p++)
     *p = (char)lower((unsigned char)*p);
@@ -226,20 +221,17 @@ static int set_alpn(struct tls_config *cfg, const struct tls_options *o,
   for (size_t i = 0; i < o->nalpn; i++) {
     size_t n = o->alpn[i] ? strlen(o->alpn[i]) : 0;
     if (n == 0 || n > 255) {
-      tls_errf(err, errlen, "ALPN protocol names are 1 to 255 bytes");
-      return -1;
+      return tls_errf(err, errlen, "ALPN protocol names are 1 to 255 bytes");
     }
     len += 1 + n;
   }
   if (len == 0)
     return 0;
   if (len > 65535) {
-    tls_errf(err, errlen, "ALPN list too long");
-    return -1;
+    return tls_errf(err, errlen, "ALPN list too long");
   }
   if (fault_fail(FAULT_C, "tls alpn") || !(cfg->alpn = OPENSSL_malloc(len))) {
-    tls_errf(err, errlen, "out of memory");
-    return -1;
+    return tls_errf(err, errlen, "out of memory");
   }
   for (size_t i = 0; i < o->nalpn; i++) {
     size_t n = strlen(o->alpn[i]);
@@ -252,8 +244,7 @@ static int set_alpn(struct tls_config *cfg, const struct tls_options *o,
   } else if (SSL_CTX_set_alpn_protos(cfg->ctx, cfg->alpn,
                                      (unsigned int)cfg->alpn_len) != 0) {
     ERR_clear_error(); /* (this one returns 0 on success) */
-    tls_errf(err, errlen, "out of memory");
-    return -1;
+    return tls_errf(err, errlen, "out of memory");
   }
   return 0;
 }
@@ -271,9 +262,10 @@ static int set_protocols(struct tls_config *cfg, const struct tls_options *o,
               : strcmp(p, "TLSv1.3") == 0 ? TLS1_3_VERSION
                                           : 0;
       if (!v) {
-        tls_errf(err, errlen, "unknown protocol '%s' (TLSv1.2 and TLSv1.3 "
-                 "are supported)", p);
-        return -1;
+        return tls_errf(err, errlen,
+                        "unknown protocol '%s' (TLSv1.2 and TLSv1.3 "
+                        "are supported)",
+                        p);
       }
       min = v < min ? v : min;
       max = v > max ? v : max;
@@ -282,8 +274,7 @@ static int set_protocols(struct tls_config *cfg, const struct tls_options *o,
   if (!SSL_CTX_set_min_proto_version(cfg->ctx, min) ||
       !SSL_CTX_set_max_proto_version(cfg->ctx, max)) {
     ERR_clear_error();
-    tls_errf(err, errlen, "cannot set the protocol versions");
-    return -1;
+    return tls_errf(err, errlen, "cannot set the protocol versions");
   }
   return 0;
 }
@@ -296,8 +287,7 @@ static int set_verify(struct tls_config *cfg, const struct tls_options *o,
     cfg->verify = o->verify;
   if (cfg->verify == TLS_VERIFY_NONE) {
     if (o->ca && cfg->role == TLS_SERVER)
-      return tls_errf(err, errlen, "'ca' is given but peers are not "
-                      "verified"), -1;
+      return tls_errf(err, errlen, "'ca' is given but peers are not verified");
     SSL_CTX_set_verify(cfg->ctx, SSL_VERIFY_NONE, NULL);
     return o->ca ? tls_store_load(cfg->ctx, o->ca, 0, err, errlen) : 0;
   }
@@ -312,12 +302,11 @@ static int set_identity(struct tls_config *cfg, const struct tls_options *o,
                         char *err, size_t errlen) {
   if (!o->cert && !o->key) {
     if (cfg->role == TLS_SERVER)
-      return tls_errf(err, errlen, "a TLS server needs 'cert' and 'key'"),
-             -1;
+      return tls_errf(err, errlen, "a TLS server needs 'cert' and 'key'");
     return 0;
   }
   if (!o->cert || !o->key)
-    return tls_errf(err, errlen, "'cert' and 'key' go together"), -1;
+    return tls_errf(err, errlen, "'cert' and 'key' go together");
   struct tls_sni id = {0};
   int rc = load_identity(&id, o->cert, o->key, err, errlen);
   if (rc == 0 &&
@@ -341,12 +330,10 @@ static int set_defaults(struct tls_config *cfg, char *err, size_t errlen) {
   static const unsigned char sid_ctx[] = "host";
   if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1 ||
       (cfg->role == TLS_SERVER &&
-       SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) !=
-           1)) {
+       SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1)) {
     char why[160];
     tls_take_error(why, sizeof why);
-    tls_errf(err, errlen, "cannot set TLS defaults: %s", why);
-    return -1;
+    return tls_errf(err, errlen, "cannot set TLS defaults: %s", why);
   }
   return 0;
 }
@@ -366,15 +353,16 @@ static int configure(struct tls_config *cfg, const struct tls_options *o,
   if (set_defaults(cfg, err, errlen) < 0 ||
       set_protocols(cfg, o, err, errlen) < 0 ||
       set_verify(cfg, o, err, errlen) < 0 ||
-      set_identity(cfg, o, err, errlen) < 0 || set_alpn(cfg, o, err, errlen) < 0)
+      set_identity(cfg, o, err, errlen) < 0 ||
+      set_alpn(cfg, o, err, errlen) < 0)
     return -1;
   if (o->nservers == 0)
     return 0;
   if (cfg->role != TLS_SERVER)
-    return tls_errf(err, errlen, "'servers' is for a TLS server"), -1;
+    return tls_errf(err, errlen, "'servers' is for a TLS server");
   if (fault_fail(FAULT_C, "tls sni table") ||
       !(cfg->sni = OPENSSL_zalloc(o->nservers * sizeof *cfg->sni)))
-    return tls_errf(err, errlen, "out of memory"), -1;
+    return tls_errf(err, errlen, "out of memory");
   for (size_t i = 0; i < o->nservers; i++)
     if (add_sni(cfg, &o->servers[i], err, errlen) < 0)
       return -1;
@@ -385,16 +373,19 @@ static int configure(struct tls_config *cfg, const struct tls_options *o,
 
 struct tls_config *tls_config_new(const struct tls_options *o, char *err,
                                   size_t errlen) {
-  if (o->role != TLS_SERVER && o->role != TLS_CLIENT)
-    return tls_errf(err, errlen, "bad TLS role");
-  if (o->verify != TLS_VERIFY_DEFAULT && o->verify != TLS_VERIFY_NONE &&
-      o->verify != TLS_VERIFY_PEER)
-    return tls_errf(err, errlen, "bad TLS verify mode");
+  const char *bad =
+      o->role != TLS_SERVER && o->role != TLS_CLIENT ? "bad TLS role"
+      : o->verify != TLS_VERIFY_DEFAULT && o->verify != TLS_VERIFY_NONE &&
+              o->verify != TLS_VERIFY_PEER
+          ? "bad TLS verify mode"
+          : NULL;
   struct tls_config *cfg = NULL;
-  if (!fault_fail(FAULT_C, "tls config"))
+  if (!bad && !fault_fail(FAULT_C, "tls config"))
     cfg = OPENSSL_zalloc(sizeof *cfg);
-  if (!cfg)
-    return tls_errf(err, errlen, "out of memory");
+  if (!cfg) {
+    tls_errf(err, errlen, "%s", bad ? bad : "out of memory");
+    return NULL;
+  }
   atomic_init(&cfg->refs, 1);
   cfg->role = o->role;
   ERR_clear_error();

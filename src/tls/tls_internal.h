@@ -17,25 +17,25 @@
 struct tls_sni {
   char *name;             /* lower case; "*.example" for a wildcard */
   X509 *cert;             /* leaf */
-  STACK_OF(X509) *chain;  /* intermediates, may be empty */
+  STACK_OF(X509) *chain; /* intermediates, may be empty */
   EVP_PKEY *key;
 };
 
 struct tls_config {
-  atomic_int refs;        /* tls_config_ref/unref; sessions hold one */
+  atomic_int refs; /* tls_config_ref/unref; sessions hold one */
   enum tls_role role;
   enum tls_verify verify; /* resolved: _NONE or _PEER */
   SSL_CTX *ctx;           /* shared by every session's SSL */
   unsigned char *alpn;    /* our protocols, wire format (length-prefixed),
                              most preferred first; NULL if none */
   size_t alpn_len;
-  struct tls_sni *sni;    /* server: the SNI table */
+  struct tls_sni *sni; /* server: the SNI table */
   size_t nsni;
 };
 
-/* Formats into err (if not NULL) as snprintf does; returns NULL, so an
+/* Formats into err (if not NULL) as snprintf does; returns -1, so an
  * error path can `return tls_errf(...)`. */
-void *tls_errf(char *err, size_t errlen, const char *fmt, ...)
+int tls_errf(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

@@ -56,24 +56,24 @@ struct out {
 
 struct tls_session {
   SSL *ssl;
-  struct tls_config *cfg;   /* one reference, for the SNI and ALPN tables */
+  struct tls_config *cfg;    /* one reference, for the SNI and ALPN tables */
   const unsigned char *lent; /* tls_feed's buffer, NULL outside a lend */
   size_t lent_len, lent_off; /* its length, and what OpenSSL has read */
-  unsigned char *keep;      /* copied input, TLS_INPUT_MAX bytes or NULL */
+  unsigned char *keep;       /* copied input, TLS_INPUT_MAX bytes or NULL */
   size_t keep_off, keep_len; /* unread bytes are keep[keep_off, keep_len) */
-  struct out sent;          /* given out by tls_output(); pinned */
-  struct out fill;          /* the BIO appends here */
-  unsigned char *spare;     /* a sent buffer kept for the next `fill` */
+  struct out sent;           /* given out by tls_output(); pinned */
+  struct out fill;           /* the BIO appends here */
+  unsigned char *spare;      /* a sent buffer kept for the next `fill` */
   size_t spare_cap;
-  unsigned char eof;        /* tls_feed_eof() was called */
-  unsigned char failed;     /* TLS_ERROR was returned; final */
-  unsigned char oom;        /* an allocation of ours failed */
-  unsigned char shut;       /* our close_notify is queued */
-  char *name;               /* client: the servername given, or NULL */
-  char *alpn, *peer;        /* tls_info's strings, made on first use */
-  const char *detail;       /* tls_error_detail(): a static string of
-                               OpenSSL's, or detail_own */
-  char *detail_own;         /* a detail we had to format, or NULL */
+  unsigned char eof;    /* tls_feed_eof() was called */
+  unsigned char failed; /* TLS_ERROR was returned; final */
+  unsigned char oom;    /* an allocation of ours failed */
+  unsigned char shut;   /* our close_notify is queued */
+  char *name;           /* client: the servername given, or NULL */
+  char *alpn, *peer;    /* tls_info's strings, made on first use */
+  const char *detail;   /* tls_error_detail(): a static string of
+                           OpenSSL's, or detail_own */
+  char *detail_own;     /* a detail we had to format, or NULL */
 };
 
 /* ---- the BIO ------------------------------------------------------------ */
@@ -469,8 +469,9 @@ static char *subject(X509 *peer) {
   BIO *b = BIO_new(BIO_s_mem());
   char *text = NULL, *c = NULL;
   long len;
-  if (b && X509_NAME_print_ex(b, X509_get_subject_name(peer), 0,
-                              XN_FLAG_RFC2253) >= 0 &&
+  if (b &&
+      X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >=
+          0 &&
       (len = BIO_get_mem_data(b, &text)) >= 0)
     c = copy(text, (size_t)len);
   BIO_free(b);
@@ -507,6 +508,4 @@ int tls_info(struct tls_session *s, struct tls_info *info) {
   return TLS_OK;
 }
 
-const char *tls_error_detail(const struct tls_session *s) {
-  return s->detail;
-}
+const char *tls_error_detail(const struct tls_session *s) { return s->detail; }

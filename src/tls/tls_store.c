@@ -25,7 +25,8 @@
  */
 #ifdef _WIN32
 #include <windows.h>
-#include <wincrypt.h>
+
+#include <wincrypt.h> /* after windows.h, which it needs */
 #endif
 
 #include <errno.h>
@@ -46,8 +47,9 @@ BIO *tls_open_file(const char *path, const char *what, char *err,
     return b;
   int e = errno;
   ERR_clear_error();
-  return tls_errf(err, errlen, "cannot open %s '%s': %s", what, path,
-                  e ? strerror(e) : "out of memory");
+  tls_errf(err, errlen, "cannot open %s '%s': %s", what, path,
+           e ? strerror(e) : "out of memory");
+  return NULL;
 }
 
 /* Every certificate of a PEM file into the store (and the client CA
@@ -62,8 +64,7 @@ static int load_file(SSL_CTX *ctx, const char *path, int client_ca, char *err,
   BIO_free(b);
   if (!infos) {
     tls_take_error(why, sizeof why);
-    tls_errf(err, errlen, "cannot read CA file '%s': %s", path, why);
-    return -1;
+    return tls_errf(err, errlen, "cannot read CA file '%s': %s", path, why);
   }
   X509_STORE *store = SSL_CTX_get_cert_store(ctx);
   int n = 0, rc = 0;
@@ -144,8 +145,7 @@ static int use_system(SSL_CTX *ctx, char *err, size_t errlen) {
   if (!CRYPTO_THREAD_run_once(&system_once, load_system_once))
     snprintf(system_error, sizeof system_error, "cannot initialise");
   if (!system_store) {
-    tls_errf(err, errlen, "%s", system_error);
-    return -1;
+    return tls_errf(err, errlen, "%s", system_error);
   }
   SSL_CTX_set1_cert_store(ctx, system_store); /* ctx holds a reference */
   return 0;

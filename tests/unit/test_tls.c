@@ -18,11 +18,11 @@
 #include "tls_pump.h"
 #include "tls_testcerts.h"
 
-#define T_ASSERT_HAS(str, part)                                             \
-  do {                                                                      \
-    const char *t_s_ = (str), *t_p_ = (part);                               \
-    if (!strstr(t_s_, t_p_))                                                \
-      T_FAIL_("%s: \"%s\" does not contain \"%s\"", #str, t_s_, t_p_);      \
+#define T_ASSERT_HAS(str, part)                                                \
+  do {                                                                         \
+    const char *t_s_ = (str), *t_p_ = (part);                                  \
+    if (!strstr(t_s_, t_p_))                                                   \
+      T_FAIL_("%s: \"%s\" does not contain \"%s\"", #str, t_s_, t_p_);         \
   } while (0)
 
 static struct tls_info info(struct tls_session *s) {
@@ -32,7 +32,8 @@ static struct tls_info info(struct tls_session *s) {
   return i;
 }
 
-/* ---- handshakes ----------------------------------------------------------- */
+/* ---- handshakes -----------------------------------------------------------
+ */
 
 static void tls13_by_default(void) {
   struct tls_options co = client_opts(), so = server_opts();
@@ -94,7 +95,8 @@ static void chain_file_is_sent(void) {
   pair_close(&p);
 }
 
-/* ---- ALPN and SNI ---------------------------------------------------------- */
+/* ---- ALPN and SNI ----------------------------------------------------------
+ */
 
 static void alpn_by_server_preference(void) {
   const char *sp[] = {"h2", "http/1.1"}, *cp[] = {"http/1.1", "h2"};
@@ -148,8 +150,8 @@ static void alpn_client_without_it(void) {
 static void sni_server(struct tls_options *so, struct tls_server_cert *sc) {
   sc[0] = (struct tls_server_cert){"a.example", cert("a.pem"), cert("a.key")};
   sc[1] = (struct tls_server_cert){"B.Example", cert("b.pem"), cert("b.key")};
-  sc[2] = (struct tls_server_cert){"*.wild.example", cert("b.pem"),
-                                   cert("b.key")};
+  sc[2] =
+      (struct tls_server_cert){"*.wild.example", cert("b.pem"), cert("b.key")};
   *so = server_opts();
   so->servers = sc, so->nservers = 3;
 }
@@ -185,11 +187,11 @@ static void sni_default_for_other_names(void) {
 
 static void sni_wildcard_one_label(void) {
   sni_case("x.wild.example", TLS_VERIFY_NONE, "CN=b.example,O=host test", 0);
-  sni_case("y.x.wild.example", TLS_VERIFY_NONE, "CN=localhost,O=host test",
-           0);
+  sni_case("y.x.wild.example", TLS_VERIFY_NONE, "CN=localhost,O=host test", 0);
 }
 
-/* ---- verification ----------------------------------------------------------- */
+/* ---- verification -----------------------------------------------------------
+ */
 
 /* The client's handshake fails with detail; the server sees an alert. */
 static void verify_fails(struct tls_options *co, struct tls_options *so,

@@ -19,11 +19,11 @@
 #include "tls_pump.h"
 #include "tls_testcerts.h"
 
-#define T_ASSERT_HAS(str, part)                                             \
-  do {                                                                      \
-    const char *t_s_ = (str), *t_p_ = (part);                               \
-    if (!strstr(t_s_, t_p_))                                                \
-      T_FAIL_("%s: \"%s\" does not contain \"%s\"", #str, t_s_, t_p_);      \
+#define T_ASSERT_HAS(str, part)                                                \
+  do {                                                                         \
+    const char *t_s_ = (str), *t_p_ = (part);                                  \
+    if (!strstr(t_s_, t_p_))                                                   \
+      T_FAIL_("%s: \"%s\" does not contain \"%s\"", #str, t_s_, t_p_);         \
   } while (0)
 
 static struct tls_config *ccfg, *scfg; /* the default pair of configs */
@@ -208,7 +208,8 @@ static void garbage_after_handshake(void) {
   pair_close(&p);
 }
 
-/* ---- truncation ----------------------------------------------------------- */
+/* ---- truncation -----------------------------------------------------------
+ */
 
 static void truncated_handshake(void) {
   struct pair p = {0};
@@ -367,13 +368,13 @@ static int bulk_step(struct flow *f, uint64_t total, unsigned char *buf,
     for (size_t i = 0; i < n; i++)
       if (buf[i] != byte_at(f->recvd + i, f->dir))
         return fprintf(stderr, "  byte %llu differs\n",
-                       (unsigned long long)(f->recvd + i)), -1;
+                       (unsigned long long)(f->recvd + i)),
+               -1;
     f->recvd += n;
   } while (st == TLS_OK && --reads != 0);
   wire_take(&f->w, tls_feed_done(f->to));
   if (st != TLS_OK && st != TLS_WANT_INPUT)
-    return fprintf(stderr, "  read: %d %s\n", st, tls_error_detail(f->to)),
-           -1;
+    return fprintf(stderr, "  read: %d %s\n", st, tls_error_detail(f->to)), -1;
   return 0;
 }
 
@@ -439,7 +440,8 @@ static void idle_session_memory(void) {
   pair_close(&p);
 }
 
-/* ---- one configuration, many threads -------------------------------------- */
+/* ---- one configuration, many threads --------------------------------------
+ */
 
 /* What each thread does: sessions on the shared configs, handshakes and
  * an echo, as workers would.  Its result: 0, or the failing round + 1. */
@@ -476,7 +478,8 @@ static void shared_config_across_threads(void) {
     T_ASSERT_EQ(w[i].failed, 0);
 }
 
-/* ---- the fault walk's scenario ----------------------------------------------- */
+/* ---- the fault walk's scenario
+ * ----------------------------------------------- */
 
 /* Run by tls_fault_walk.cmake with HOST_FAULT_C=k in the fault-injection
  * build: one pass over every allocation of the engine's own (configs with

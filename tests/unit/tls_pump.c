@@ -144,8 +144,8 @@ void handshake(struct pair *p) {
   }
 }
 
-int pair_open(struct pair *p, struct tls_config *ccfg,
-                     struct tls_config *scfg, const char *servername) {
+int pair_open(struct pair *p, struct tls_config *ccfg, struct tls_config *scfg,
+              const char *servername) {
   memset(p, 0, sizeof *p);
   p->c = tls_session_new(ccfg, servername);
   p->s = tls_session_new(scfg, NULL);
@@ -164,8 +164,8 @@ void pair_close(struct pair *p) {
 
 /* Reads what is on the wire into buf; returns the status of the last
  * read and adds the bytes to *got. */
-int drain(struct tls_session *s, struct wire *in, char *buf,
-                 size_t max, size_t *got) {
+int drain(struct tls_session *s, struct wire *in, char *buf, size_t max,
+          size_t *got) {
   int st;
   size_t n;
   tls_feed(s, in->buf, in->len);
@@ -178,12 +178,11 @@ int drain(struct tls_session *s, struct wire *in, char *buf,
 }
 
 /* A client config from o and the default server; the pair shakes hands. */
-int connect_with(struct pair *p, struct tls_options *co,
-                        struct tls_options *so, const char *name) {
+int connect_with(struct pair *p, struct tls_options *co, struct tls_options *so,
+                 const char *name) {
   struct tls_config *ccfg = config(co), *scfg = config(so);
   int rc = ccfg && scfg ? pair_open(p, ccfg, scfg, name) : -1;
   tls_config_unref(ccfg);
   tls_config_unref(scfg);
   return rc;
 }
-

@@ -56,8 +56,8 @@ void handshake(struct pair *p);
 
 /* New sessions on the configs (client with servername), then the
  * handshake; -1 if a session could not be made. */
-int pair_open(struct pair *p, struct tls_config *ccfg,
-              struct tls_config *scfg, const char *servername);
+int pair_open(struct pair *p, struct tls_config *ccfg, struct tls_config *scfg,
+              const char *servername);
 void pair_close(struct pair *p);
 
 /* Feeds the wire in and reads into buf[*got..max) until the buffer is
@@ -67,7 +67,7 @@ int drain(struct tls_session *s, struct wire *in, char *buf, size_t max,
 
 /* Configs from co and so (dropped again: the sessions keep them), then
  * pair_open; -1 if a config or session could not be made. */
-int connect_with(struct pair *p, struct tls_options *co,
-                 struct tls_options *so, const char *name);
+int connect_with(struct pair *p, struct tls_options *co, struct tls_options *so,
+                 const char *name);
 
 #endif

@@ -30,9 +30,9 @@ void testcerts_use(const char *p) {
   borrowed = 1;
 }
 
-static const char *const files[] = {
-    "ca",     "inter",  "server", "a",     "b",        "chain",
-    "expired", "client", "other-ca", "rogue", NULL};
+static const char *const files[] = {"ca",       "inter", "server",  "a",
+                                    "b",        "chain", "expired", "client",
+                                    "other-ca", "rogue", NULL};
 
 const char *testcerts_path(const char *name) {
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -49,11 +49,11 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
 }
 
 struct spec {
-  const char *cn;     /* subject CN */
-  const char *san;    /* subjectAltName, or NULL */
-  const char *eku;    /* extendedKeyUsage, or NULL */
-  int ca;             /* a CA certificate */
-  long from, to;      /* validity, in days from now */
+  const char *cn;  /* subject CN */
+  const char *san; /* subjectAltName, or NULL */
+  const char *eku; /* extendedKeyUsage, or NULL */
+  int ca;          /* a CA certificate */
+  long from, to;   /* validity, in days from now */
 };
 
 /* A certificate for key, signed by issuer (NULL: self-signed). */
@@ -62,20 +62,19 @@ static X509 *make_cert(const struct spec *sp, EVP_PKEY *key, X509 *issuer,
   static long serial = 1;
   X509 *x = X509_new();
   X509_NAME *name = X509_NAME_new();
-  int ok = x && name && X509_set_version(x, 2) &&
-           ASN1_INTEGER_set(X509_get_serialNumber(x), serial++) &&
-           X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                      (const unsigned char *)"host test", -1,
-                                      -1, 0) &&
-           X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                      (const unsigned char *)sp->cn, -1, -1,
-                                      0) &&
-           X509_set_subject_name(x, name) &&
-           X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
-                                          : name) &&
-           X509_gmtime_adj(X509_getm_notBefore(x), sp->from * 86400L) &&
-           X509_gmtime_adj(X509_getm_notAfter(x), sp->to * 86400L) &&
-           X509_set_pubkey(x, key);
+  int ok =
+      x && name && X509_set_version(x, 2) &&
+      ASN1_INTEGER_set(X509_get_serialNumber(x), serial++) &&
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                                 (const unsigned char *)"host test", -1, -1,
+                                 0) &&
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                 (const unsigned char *)sp->cn, -1, -1, 0) &&
+      X509_set_subject_name(x, name) &&
+      X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) &&
+      X509_gmtime_adj(X509_getm_notBefore(x), sp->from * 86400L) &&
+      X509_gmtime_adj(X509_getm_notAfter(x), sp->to * 86400L) &&
+      X509_set_pubkey(x, key);
   X509 *signer = issuer ? issuer : x;
   if (ok && sp->ca)
     ok = add_ext(x, signer, NID_basic_constraints, "critical,CA:TRUE") &&
@@ -147,21 +146,36 @@ struct made {
 const char *testcerts_make(void) {
   struct made m[] = {
       {"ca", {"host test CA", NULL, NULL, 1, -1, 3650}, NULL, 0, 0},
-      {"inter", {"host test intermediate", NULL, NULL, 1, -1, 3650}, "ca",
-       0, 0},
+      {"inter",
+       {"host test intermediate", NULL, NULL, 1, -1, 3650},
+       "ca",
+       0,
+       0},
       {"server",
        {"localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", 0, -1, 365},
-       "ca", 0, 0},
-      {"a", {"a.example", "DNS:a.example", "serverAuth", 0, -1, 365}, "ca",
-       0, 0},
-      {"b", {"b.example", "DNS:b.example", "serverAuth", 0, -1, 365}, "ca",
-       0, 0},
+       "ca",
+       0,
+       0},
+      {"a",
+       {"a.example", "DNS:a.example", "serverAuth", 0, -1, 365},
+       "ca",
+       0,
+       0},
+      {"b",
+       {"b.example", "DNS:b.example", "serverAuth", 0, -1, 365},
+       "ca",
+       0,
+       0},
       {"chain",
        {"chain.example", "DNS:chain.example", "serverAuth", 0, -1, 365},
-       "inter", 0, 0},
+       "inter",
+       0,
+       0},
       {"expired",
        {"localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", 0, -3, -1},
-       "ca", 0, 0},
+       "ca",
+       0,
+       0},
       {"client", {"client", NULL, "clientAuth", 0, -1, 365}, "ca", 0, 0},
       {"other-ca", {"other CA", NULL, NULL, 1, -1, 3650}, NULL, 0, 0},
       {"rogue", {"rogue", NULL, "clientAuth", 0, -1, 365}, "other-ca", 0, 0},
@@ -176,10 +190,10 @@ const char *testcerts_make(void) {
       if (strcmp(m[j].name, m[i].issuer) == 0)
         issuer = &m[j];
     m[i].key = EVP_EC_gen("P-256");
-    m[i].cert = m[i].key ? make_cert(&m[i].spec, m[i].key,
-                                     issuer ? issuer->cert : NULL,
-                                     issuer ? issuer->key : NULL)
-                         : NULL;
+    m[i].cert =
+        m[i].key ? make_cert(&m[i].spec, m[i].key, issuer ? issuer->cert : NULL,
+                             issuer ? issuer->key : NULL)
+                 : NULL;
     X509 *extra = strcmp(m[i].name, "chain") == 0 ? issuer->cert : NULL;
     ok = m[i].cert && write_pair(m[i].name, m[i].cert, extra, m[i].key) == 0;
     if (!ok)
