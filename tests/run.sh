@@ -20,7 +20,7 @@ mode=${1:-all}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3
-          clang-format libssl-dev openssl)
+          clang-format libssl-dev openssl ca-certificates)
 
 ensure_packages() {
     bash cmake/apt-ensure.sh "${PACKAGES[@]}"
