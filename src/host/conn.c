@@ -10,6 +10,7 @@
  * completion arrives.
  */
 #include "conn.h"
+#include "conn_internal.h"
 #include "fault.h"
 
 #include <stdio.h>
@@ -40,6 +41,8 @@ void conn_set_free(struct conn_set *s) {
   pool_destroy(&s->timer_pool);
   while (s->nspare > 0)
     free(s->spare[--s->nspare]);
+  while (s->nospare > 0)
+    free(s->ospare[--s->nospare]);
 }
 
 void conn_set_abort_all(struct conn_set *s) {
@@ -101,6 +104,7 @@ static void maybe_free(struct conn *c) {
   }
   list_remove(&c->node);
   s->nconns--;
+  conn_drop_output(c);
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
   if (c->rbuf)
@@ -121,15 +125,9 @@ int conn_open(struct conn *c, io_sock sock) {
     maybe_free(c);
     return err;
   }
-  c->flags &= (uint16_t)~CONN_HANDLE_DONE;
+  c->flags &= ~CONN_HANDLE_DONE;
   conn_cache_peer(c);
   return 0;
-}
-
-void conn_connect(struct conn *c, const struct sockaddr *addr, int len,
-                  io_op_cb cb) {
-  io_connect(c->set->loop, &c->h, &c->wreq->op, addr, len, cb);
-  c->flags &= (uint16_t)~CONN_HANDLE_DONE; /* a handle now, even failed */
 }
 
 void conn_cache_peer(struct conn *c) {
@@ -184,7 +182,7 @@ static void stream_counted(struct conn *c, int counted) {
 static inline void wake_reader(struct conn *c) {
   if (!(c->flags & CONN_RWAIT))
     return;
-  c->flags &= (uint16_t)~CONN_RWAIT;
+  c->flags &= ~CONN_RWAIT;
   c->ev->input(c);
 }
 
@@ -201,7 +199,7 @@ static int can_linger(struct conn *c) {
 }
 
 static void end_linger(struct conn *c) {
-  c->flags &= (uint16_t)~CONN_LINGER;
+  c->flags &= ~CONN_LINGER;
   io_close(&c->h, on_handle_closed);
 }
 
@@ -247,6 +245,12 @@ static int start_linger(struct conn *c) {
   return 0;
 }
 
+void conn_finish_close(struct conn *c) {
+  c->flags &= ~CONN_DRAIN;
+  if (!can_linger(c) || start_linger(c) != 0)
+    io_close(&c->h, on_handle_closed);
+}
+
 void conn_close(struct conn *c) {
   if (c->flags & CONN_CLOSING)
     return;
@@ -255,15 +259,37 @@ void conn_close(struct conn *c) {
     maybe_free(c);
     return;
   }
-  if (!can_linger(c) || start_linger(c) != 0)
-    io_close(&c->h, on_handle_closed);
   /* The stream's final completion would tell a waiting reader too, but a
    * lingering stream goes on: tell it now, the same way either way. */
   wake_reader(c);
+  if ((c->flags & (CONN_RESET | CONN_CONNECTING)) || c->werr ||
+      !conn_sending(c)) {
+    conn_finish_close(c);
+    return;
+  }
+  /* What was written goes first, for CONN_LINGER_MS at most. */
+  c->flags |= CONN_DRAIN;
+  struct conn_timer *t = timer_of(c);
+  if (t) {
+    uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+    t->rdue = 0;
+    t->wdue = due;
+    if (!io_posted(&t->op))
+      post_timer(c, due);
+    else if (t->due > due)
+      io_cancel(c->set->loop, &t->op);
+  }
+  if (!c->wreq && conn_send(c, NULL, 0) != 0)
+    conn_finish_close(c); /* it cannot go: close */
 }
 
 void conn_abort(struct conn *c) {
   conn_close(c);
+  if (c->flags & CONN_DRAIN) {
+    c->flags &= ~CONN_DRAIN;
+    conn_drop_output(c);
+    io_close(&c->h, on_handle_closed); /* cancels the send in flight */
+  }
   if (c->flags & CONN_LINGER)
     end_linger(c);
 }
@@ -393,7 +419,8 @@ static void post_timer(struct conn *c, uint64_t due) {
     t->due = 0; /* no memory for the timer: the deadline is not kept */
 }
 
-void conn_arm_send(struct conn *c) {
+void conn_wait_output(struct conn *c) {
+  c->flags |= CONN_WWAIT;
   if (!c->timeout) {
     if (c->timer)
       c->timer->wdue = 0; /* an earlier send's deadline is not this one's */
@@ -416,8 +443,8 @@ static uint64_t next_due(const struct conn *c) {
   uint64_t next = 0;
   if ((c->flags & CONN_RWAIT) && t->rdue)
     next = t->rdue;
-  if (c->wreq && t->wdue && !(c->flags & CONN_WTIMEDOUT) &&
-      (!next || t->wdue < next))
+  if ((c->flags & CONN_WWAIT) && c->wreq && t->wdue &&
+      !(c->flags & CONN_WTIMEDOUT) && (!next || t->wdue < next))
     next = t->wdue;
   return next;
 }
@@ -433,17 +460,19 @@ static void on_deadline(struct io_op *op) {
   }
   uint64_t now = io_clock();
   if (c->flags & CONN_CLOSING) {
-    if ((c->flags & CONN_LINGER) && t->rdue) {
-      if (t->rdue <= now)
-        end_linger(c); /* maybe_free gives t back */
-      else if (!io_posted(&t->op))
-        post_timer(c, t->rdue);
-    }
+    uint64_t due = (c->flags & CONN_LINGER)  ? t->rdue
+                   : (c->flags & CONN_DRAIN) ? t->wdue
+                                             : 0;
+    if (due && due <= now)
+      conn_abort(c); /* the peer would not take it: maybe_free gives t back */
+    else if (due && !io_posted(&t->op))
+      post_timer(c, due);
     return; /* else maybe_free will give it back */
   }
   /* The writer first: telling the reader runs script code, which may post
    * new operations; those have deadlines of their own. */
-  if (c->wreq && t->wdue && t->wdue <= now && !(c->flags & CONN_WTIMEDOUT)) {
+  if ((c->flags & CONN_WWAIT) && c->wreq && t->wdue && t->wdue <= now &&
+      !(c->flags & CONN_WTIMEDOUT)) {
     t->wdue = 0;
     c->flags |= CONN_WTIMEDOUT;
     io_cancel(c->set->loop, &c->wreq->op);
@@ -463,21 +492,4 @@ static void on_deadline(struct io_op *op) {
     else if (t->due > next)
       io_cancel(c->set->loop, &t->op);
   }
-}
-
-/* ---- output ---------------------------------------------------------------
- */
-
-struct conn_wreq *conn_wreq_take(struct conn *c) {
-  struct conn_wreq *r = pool_get(&c->set->wreq_pool);
-  if (!r)
-    return NULL;
-  io_op_init(&r->op, c);
-  c->wreq = r;
-  return r;
-}
-
-void conn_wreq_give(struct conn *c) {
-  pool_put(&c->set->wreq_pool, c->wreq);
-  c->wreq = NULL;
 }

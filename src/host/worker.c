@@ -130,7 +130,7 @@ void worker_stop(struct worker *w, double grace) {
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
-  if (w->ready || !list_empty(&w->listeners))
+  if (w->ready || !list_empty(&w->listeners) || w->conns.dirty)
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
@@ -149,6 +149,7 @@ int worker_idle(struct worker *w) { return !waiting(w); }
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
+    conn_set_flush(&w->conns); /* what this turn wrote goes out now */
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }
