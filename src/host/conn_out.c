@@ -103,9 +103,10 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n) {
     c->obuf = NULL;
     c->olen = c->ocap = 0;
   }
-  for (int i = 0; i < n; i++)
-    r->bufs[k++] = bufs[i];
-  conn_unmark_dirty(c);
+  memcpy(r->bufs + k, bufs, (size_t)n * sizeof *bufs);
+  k += n;
+  if (c->flags & CONN_DIRTY)
+    conn_unmark_dirty(c);
   int err = io_send(&c->h, &r->op, r->bufs, k, on_sent);
   if (err) { /* misuse (a bug) or a closing handle: nothing went out */
     if (r->owned)
@@ -142,21 +143,24 @@ void conn_set_flush(struct conn_set *s) {
 static void on_sent(struct io_op *op) {
   struct conn *c = op->data;
   struct conn_wreq *r = c->wreq;
-  if (op->u.send.total > 0)
-    c->flags |= CONN_SENT;
-  if (op->res >= 0)
-    c->flags &= ~CONN_WTIMEDOUT; /* the send won the race */
-  else if (op->res != IO_ECANCELED)
-    c->werr = op->res; /* sticky */
+  int res = op->res;
+  if (res >= 0) { /* the common case: all of it went */
+    c->flags = (c->flags | CONN_SENT) & ~CONN_WTIMEDOUT;
+  } else {
+    if (op->u.send.total > 0)
+      c->flags |= CONN_SENT;
+    if (res != IO_ECANCELED)
+      c->werr = res; /* sticky */
+    if (c->werr || !(c->flags & CONN_WTIMEDOUT))
+      conn_drop_output(c); /* it cannot go now */
+  }
   if (r->owned)
     obuf_release(c->set, r->owned, r->ownedcap);
   pool_put(&c->set->wreq_pool, r);
   c->wreq = NULL;
-  if (c->werr || (op->res < 0 && !(c->flags & CONN_WTIMEDOUT)))
-    conn_drop_output(c); /* it cannot go now */
   conn_wake_writer(c);
-  if (c->wreq)
-    return; /* the writer posted the next one */
+  if (c->wreq || !(c->olen || (c->flags & CONN_DRAIN)))
+    return; /* the writer posted the next one, or nothing is left */
   if (c->olen && (!conn_closing(c) || (c->flags & CONN_DRAIN)) &&
       conn_send(c, NULL, 0) == 0)
     return; /* written while this one was in flight: it goes now */
