@@ -57,6 +57,8 @@
 
 struct worker;
 struct conn;
+struct conn_tls;
+struct tls_config;
 
 #define CONN_SEND_BATCH 4        /* strings gathered into one send */
 #define CONN_OBUF_CHUNK 16384    /* output buffers come in this size first */
@@ -84,6 +86,11 @@ struct conn;
 #define CONN_DRAIN 0x2000      /* closing: sending what was queued first */
 #define CONN_CONNECTING 0x4000 /* wreq is a connect */
 #define CONN_DIRTY 0x8000      /* queued output, on set->dirty */
+#define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
+#define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
+
+/* c->rerr when TLS failed: conn_tls_detail() says why. */
+#define CONN_ETLS (-3000)
 
 /* What a connection tells the layer above, which installs it. */
 struct conn_events {
@@ -146,6 +153,7 @@ struct conn {
   struct list_node node; /* in set->conns */
   const struct conn_events *ev;
   struct conn_wreq *wreq;  /* the send/connect in flight, or NULL */
+  struct conn_tls *tls;    /* TLS on this connection, or NULL */
   struct conn *dirty_next; /* on set->dirty (CONN_DIRTY) */
   char *obuf;              /* queued output: obuf[0 .. olen) */
   uint32_t olen, ocap;
@@ -248,22 +256,42 @@ static inline void conn_hot_take(struct conn *c, size_t n) {
 int conn_write(struct conn *c, const char *p, size_t n);
 static inline size_t conn_queued(const struct conn *c) { return c->olen; }
 /* Posts the queue followed by bufs[0 .. n): n <= CONN_SEND_BATCH and, in
- * all, at most IO_SEND_MAXBYTES (with the queue).  The caller keeps bufs'
- * memory alive until the send completes.  0; IO_EBUSY while a send is in
- * flight (wait for it); the sticky error; or IO_ENOMEM. */
-int conn_send(struct conn *c, const struct io_buf *bufs, int n);
+ * all, at most IO_SEND_MAXBYTES (with the queue).  *taken says how many
+ * bytes of bufs the send carries: all of them on a plain connection;
+ * with TLS what the engine encrypted (the rest waits: send it after this
+ * one).  The caller keeps bufs' memory alive until the send completes.
+ * 0; IO_EBUSY while a send is in flight (wait for it); the sticky error;
+ * or IO_ENOMEM. */
+int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken);
 /* Posts the queue if there is one and no send is in flight (else it goes
  * when that one completes).  0, or an error as conn_send's. */
 int conn_flush(struct conn *c);
-/* Output queued or in flight. */
-static inline int conn_sending(const struct conn *c) {
-  return c->olen > 0 || (c->wreq && !(c->flags & CONN_CONNECTING));
-}
+/* Output queued or in flight (TLS records included). */
+int conn_sending(const struct conn *c);
 /* A writer waits for the send or connect in flight: CONN_WWAIT, and the
  * write deadline armed if the connection has a timeout.  On expiry the
  * op is cancelled and CONN_WTIMEDOUT set; its completion tells it. */
 void conn_wait_output(struct conn *c);
 /* Every dirty connection's queue goes out (the worker, before it waits). */
 void conn_set_flush(struct conn_set *s);
+
+/* ---- TLS (conn_tls.c) ------------------------------------------------- */
+
+/* Starts TLS on c (accepted: the server side; connected: the client
+ * side, with servername for SNI and verification) with the handshake due
+ * within handshake_ms.  The waiting task (conn_wait_handshake) is told
+ * through events->output when it ends: conn_tls_ready() then, or
+ * c->rerr == CONN_ETLS (or IO_ETIMEDOUT for the deadline).  0, or
+ * IO_ENOMEM. */
+int conn_tls_start(struct conn *c, struct tls_config *cfg,
+                   const char *servername, uint32_t handshake_ms);
+/* A task waits for the handshake (CONN_WWAIT; the deadline is the one
+ * conn_tls_start armed). */
+void conn_wait_handshake(struct conn *c);
+int conn_tls_ready(const struct conn *c);
+/* Why TLS failed ("certificate verify failed: ..."), "" if it has not. */
+const char *conn_tls_detail(const struct conn *c);
+/* The session, for what its handshake agreed on (tls_info); NULL. */
+struct tls_session *conn_tls_session(const struct conn *c);
 
 #endif

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_sent(struct io_op *op);
-
 static void obuf_release(struct conn_set *s, char *buf, uint32_t cap) {
   if (cap == CONN_OBUF_CHUNK &&
       s->nospare < (int)(sizeof s->ospare / sizeof *s->ospare))
@@ -83,11 +81,19 @@ int conn_write(struct conn *c, const char *p, size_t n) {
   return 0;
 }
 
-int conn_send(struct conn *c, const struct io_buf *bufs, int n) {
+int conn_sending(const struct conn *c) {
+  return c->olen > 0 || (c->wreq && !(c->flags & CONN_CONNECTING)) ||
+         (c->tls && conn_tls_pending(c));
+}
+
+int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken) {
+  *taken = 0;
   if (c->werr)
     return c->werr;
   if (c->wreq)
     return IO_EBUSY;
+  if (c->tls)
+    return conn_tls_send(c, bufs, n, taken);
   if (n == 0 && c->olen == 0)
     return 0;
   struct conn_wreq *r = pool_get(&c->set->wreq_pool);
@@ -105,9 +111,11 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n) {
   }
   memcpy(r->bufs + k, bufs, (size_t)n * sizeof *bufs);
   k += n;
+  for (int i = 0; i < n; i++)
+    *taken += bufs[i].len;
   if (c->flags & CONN_DIRTY)
     conn_unmark_dirty(c);
-  int err = io_send(&c->h, &r->op, r->bufs, k, on_sent);
+  int err = io_send(&c->h, &r->op, r->bufs, k, conn_on_sent);
   if (err) { /* misuse (a bug) or a closing handle: nothing went out */
     if (r->owned)
       obuf_release(c->set, r->owned, r->ownedcap);
@@ -119,11 +127,12 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n) {
 }
 
 int conn_flush(struct conn *c) {
+  size_t taken;
   if (c->werr)
     return c->werr;
-  if (c->wreq || c->olen == 0)
+  if (c->wreq || !conn_sending(c))
     return 0; /* what is queued goes when the send in flight completes */
-  return conn_send(c, NULL, 0);
+  return conn_send(c, NULL, 0, &taken);
 }
 
 void conn_set_flush(struct conn_set *s) {
@@ -140,7 +149,7 @@ void conn_set_flush(struct conn_set *s) {
 
 /* The send's completion: what it means for the connection, the writer
  * told, and what was queued meanwhile posted. */
-static void on_sent(struct io_op *op) {
+void conn_on_sent(struct io_op *op) {
   struct conn *c = op->data;
   struct conn_wreq *r = c->wreq;
   int res = op->res;
@@ -156,13 +165,18 @@ static void on_sent(struct io_op *op) {
   }
   if (r->owned)
     obuf_release(c->set, r->owned, r->ownedcap);
+  if (c->flags & CONN_TLSOUT) {
+    c->flags &= ~CONN_TLSOUT;
+    conn_tls_sent(c, op->u.send.total);
+  }
   pool_put(&c->set->wreq_pool, r);
   c->wreq = NULL;
   conn_wake_writer(c);
-  if (c->wreq || !(c->olen || (c->flags & CONN_DRAIN)))
-    return; /* the writer posted the next one, or nothing is left */
-  if (c->olen && (!conn_closing(c) || (c->flags & CONN_DRAIN)) &&
-      conn_send(c, NULL, 0) == 0)
+  if (c->wreq)
+    return; /* the writer posted the next one */
+  size_t taken;
+  if (conn_sending(c) && (!conn_closing(c) || (c->flags & CONN_DRAIN)) &&
+      !c->werr && conn_send(c, NULL, 0, &taken) == 0 && c->wreq)
     return; /* written while this one was in flight: it goes now */
   if (c->flags & CONN_DRAIN)
     conn_finish_close(c); /* everything queued has gone (or cannot) */
@@ -188,7 +202,7 @@ int conn_connect(struct conn *c, const struct sockaddr *addr, int len) {
   io_op_init(&r->op, c);
   r->owned = NULL;
   c->wreq = r;
-  c->flags |= CONN_CONNECTING;
+  c->flags |= CONN_CONNECTING | CONN_CLIENT;
   io_connect(c->set->loop, &c->h, &r->op, addr, len, on_connected);
   c->flags &= ~CONN_HANDLE_DONE; /* a handle now, even a failed one */
   return 0;

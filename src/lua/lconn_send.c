@@ -51,30 +51,50 @@ static int send_more(lua_State *L, struct conn *c, int from, size_t off) {
   struct io_buf bufs[CONN_SEND_BATCH];
   size_t room = IO_SEND_MAXBYTES - conn_queued(c);
   int top = lua_gettop(L), n = 0, i = from;
+  size_t o = off;
   while (i <= top && n < CONN_SEND_BATCH && room > 0) {
     size_t len;
     const char *s = lua_tolstring(L, i, &len);
-    size_t left = len - off, take = left < room ? left : room;
+    size_t left = len - o, take = left < room ? left : room;
     if (take)
-      bufs[n++] = io_buf_make(s + off, take);
+      bufs[n++] = io_buf_make(s + o, take);
     room -= take;
-    if (take < left) {
-      off += take; /* the rest of this string goes next time */
+    if (take < left)
       break;
-    }
     i++;
-    off = 0;
+    o = 0;
   }
-  if (n == 0 && conn_queued(c) == 0) {
+  if (n == 0 && !conn_sending(c)) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  int err = conn_send(c, bufs, n);
+  size_t taken;
+  int err = conn_send(c, bufs, n, &taken);
   if (err == IO_ENOMEM)
     return lconn_fail(L, c, "no resources");
   if (err)
     return lconn_fail_code(L, c, err);
-  return wait_send(L, c, i > top ? SEND_POS(SEND_DONE, 0) : SEND_POS(i, off));
+  /* Where the next send starts: all that was offered went, on a plain
+   * connection; TLS may have taken less (its output was full). */
+  while (taken > 0) {
+    size_t len;
+    lua_tolstring(L, from, &len);
+    size_t left = len - off;
+    if (taken < left) {
+      off += taken;
+      break;
+    }
+    taken -= left;
+    from++;
+    off = 0;
+  }
+  for (size_t len; from <= top; from++, off = 0) { /* strings used up */
+    lua_tolstring(L, from, &len);
+    if (off < len)
+      break;
+  }
+  return wait_send(L, c,
+                   from > top ? SEND_POS(SEND_DONE, 0) : SEND_POS(from, off));
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
