@@ -88,6 +88,7 @@ struct tls_config;
 #define CONN_DIRTY 0x8000      /* queued output, on set->dirty */
 #define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
 #define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
+#define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)

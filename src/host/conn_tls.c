@@ -69,11 +69,15 @@ void conn_tls_free(struct conn *c) {
   c->tls = NULL;
 }
 
-/* The handshake is over: tell the task waiting for it. */
+/* The handshake is over: tell the task waiting for it (through the
+ * writer's event: that task is the conn's writer meanwhile). */
 static void handshake_over(struct conn *c) {
   if (c->timer)
     c->timer->wdue = 0;
-  conn_wake_writer(c);
+  if (c->flags & CONN_HSWAIT) {
+    c->flags &= ~CONN_HSWAIT;
+    c->ev->output(c);
+  }
 }
 
 void conn_tls_fail(struct conn *c, const char *detail) {
@@ -216,7 +220,7 @@ int conn_tls_start(struct conn *c, struct tls_config *cfg,
   return 0;
 }
 
-void conn_wait_handshake(struct conn *c) { c->flags |= CONN_WWAIT; }
+void conn_wait_handshake(struct conn *c) { c->flags |= CONN_HSWAIT; }
 
 int conn_tls_handshake_overdue(struct conn *c, uint64_t now) {
   struct conn_tls *t = c->tls;

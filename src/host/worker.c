@@ -60,6 +60,11 @@ static void drain_inbox(struct worker *w) {
   sys_mutex_unlock(&w->inbox_lock);
   while (m) {
     struct msg *next = m->next;
+    if (m->type == MSG_CALL) {
+      m->call(w, m, !w->killing); /* it frees m */
+      m = next;
+      continue;
+    }
     if (m->type == MSG_STOP) {
       worker_stop(w, m->grace);
     } else if (m->type == MSG_ACCEPTED) {
@@ -224,7 +229,10 @@ void worker_free(struct worker *w) {
     struct msg *next = m->next;
     if (m->type == MSG_ACCEPTED)
       io_sock_close(m->sock);
-    free(m);
+    if (m->type == MSG_CALL)
+      m->call(w, m, 0);
+    else
+      free(m);
     m = next;
   }
   sys_mutex_destroy(&w->inbox_lock);

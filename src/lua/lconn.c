@@ -15,6 +15,7 @@
 #include "lmain.h"
 #include "log.h"
 #include "ltask.h"
+#include "ltls.h"
 #include "worker.h"
 
 #include <lauxlib.h>
@@ -47,8 +48,8 @@ struct conn *lconn_check(lua_State *L, int idx) {
 /* The API's error words: a fixed set, the same on every backend.  The
  * index of a word is what conn.lasterr keeps. */
 const char *const lconn_words[] = {
-    NULL,          "closed",   "timeout",      "reset", "refused",
-    "unreachable", "too long", "no resources", "error", NULL};
+    NULL,       "closed",       "timeout", "reset", "refused", "unreachable",
+    "too long", "no resources", "error",   "tls",   NULL};
 
 int lconn_word_of(int err) {
   switch (err) {
@@ -69,6 +70,7 @@ int lconn_word_of(int err) {
   case IO_ENOBUFS:
   case IO_EMFILE:
   case IO_ENFILE: return W_NORES; /* the host ran out, not the peer's doing */
+  case CONN_ETLS: return W_TLS;
   default: return W_ERROR; /* unnamed system errors: rare, logged at debug */
   }
 }
@@ -88,11 +90,12 @@ int lconn_fail(lua_State *L, struct conn *c, const char *err) {
   return lhost_fail(L, err);
 }
 
-static int fail(lua_State *L, const char *err) {
-  return lconn_fail(L, NULL, err);
-}
-
 int lconn_fail_code(lua_State *L, struct conn *c, int code) {
+  if (code == CONN_ETLS) { /* nil, "tls", the engine's reason */
+    lconn_fail(L, c, "tls");
+    lua_pushstring(L, conn_tls_detail(c));
+    return 3;
+  }
   if (lconn_word_of(code) == W_ERROR) {
     char buf[128];
     log_write(LOG_DEBUG, c->set->worker, "connection error: %s",
@@ -133,53 +136,6 @@ static const struct conn_events events = {.input = on_input,
 
 struct conn *lconn_new(struct worker *w) {
   return conn_new(&w->conns, &events);
-}
-
-/* ---- connecting -------------------------------------------------------- */
-
-static int connect_k(lua_State *L, int status, lua_KContext ctx) {
-  struct conn *c = (struct conn *)ctx;
-  int err = c->werr, timedout = (c->flags & CONN_WTIMEDOUT) != 0;
-  (void)status;
-  c->timeout = 0; /* the connect timeout is not the connection's */
-  c->flags &= ~CONN_WTIMEDOUT;
-  c->werr = 0;
-  if (err || conn_closing(c)) {
-    conn_close(c);
-    if (timedout)
-      return fail(L, "timeout");
-    return fail(L, lconn_words[lconn_word_of(err ? err : IO_ECANCELED)]);
-  }
-  lconn_push(L, c);
-  return 1;
-}
-
-/* host.connect(address [, timeout]) -> conn | nil, err */
-int lconn_connect(lua_State *L) {
-  struct worker *w = lhost_worker(L);
-  const char *text = luaL_checkstring(L, 1);
-  double timeout = luaL_optnumber(L, 2, 0);
-  char msg[128];
-  luaL_argcheck(L, timeout >= 0, 2, "negative timeout");
-  struct task *t = task_current_wait(L, "host.connect");
-  /* The address must outlive the connect: a userdata on this task's
-   * stack lives as long as the wait. */
-  struct addr *a = lua_newuserdatauv(L, sizeof *a, 0);
-  if (addr_parse(text, a, msg, sizeof msg) != 0)
-    return luaL_argerror(L, 1, msg);
-  if (a->any)
-    return luaL_argerror(L, 1, "cannot connect to '*'");
-  struct conn *c = lconn_new(w);
-  if (!c || conn_connect(c, (struct sockaddr *)&a->ss, a->len) != 0) {
-    if (c)
-      conn_close(c);
-    return luaL_error(L, "not enough memory");
-  }
-  if (timeout > 0)
-    c->timeout = conn_timeout_ms(timeout);
-  conn_wait_output(c);
-  c->writer = t;
-  return task_yield(L, t, (lua_KContext)c, connect_k);
 }
 
 /* ---- the rest of the methods -------------------------------------------- */
@@ -293,6 +249,8 @@ static int lconn_index(lua_State *L) {
   if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL)
     return 1; /* a method: the common case, no string compares */
   const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "tls") == 0)
+    return ltls_push_info(L, lconn_check(L, 1));
   if (key && strcmp(key, "lasterror") == 0) {
     struct conn_box *b = lua_touserdata(L, 1);
     if (b && b->c && b->c->lasterr)
@@ -314,13 +272,19 @@ static int lconn_index(lua_State *L) {
   return 1; /* nil */
 }
 
-static const luaL_Reg meth[] = {
-    {"recv", lconn_recv},           {"read", lconn_read},
-    {"lines", lconn_lines},         {"send", lconn_send},
-    {"write", lconn_write},         {"flush", lconn_flush},
-    {"buffered", lconn_buffered},   {"settimeout", lconn_settimeout},
-    {"setoption", lconn_setoption}, {"shutdown", lconn_shutdown},
-    {"close", lconn_close},         {NULL, NULL}};
+static const luaL_Reg meth[] = {{"recv", lconn_recv},
+                                {"read", lconn_read},
+                                {"lines", lconn_lines},
+                                {"send", lconn_send},
+                                {"write", lconn_write},
+                                {"flush", lconn_flush},
+                                {"buffered", lconn_buffered},
+                                {"starttls", ltls_starttls},
+                                {"settimeout", lconn_settimeout},
+                                {"setoption", lconn_setoption},
+                                {"shutdown", lconn_shutdown},
+                                {"close", lconn_close},
+                                {NULL, NULL}};
 
 static const luaL_Reg metameth[] = {
     {"__gc", lconn_gc},

@@ -40,7 +40,8 @@ enum {
   W_UNREACHABLE,
   W_TOOLONG,
   W_NORES,
-  W_ERROR
+  W_ERROR,
+  W_TLS
 };
 int lconn_word_of(int err);
 /* nil, err (err remembered as c's last error if c); returns 2. */

@@ -155,6 +155,8 @@ static int try_read(lua_State *L, struct conn *c) {
   }
   if (c->flags & CONN_EOF)
     return read_fail(L, c, "closed");
+  if (c->rerr == CONN_ETLS) /* nil, "tls", the engine's reason */
+    return lconn_fail_code(L, c, c->rerr);
   if (c->rerr)
     return read_fail(L, c, lconn_words[lconn_word_of(c->rerr)]);
   return -1;
