@@ -252,7 +252,10 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   return t;
 }
 
-static void finish(struct task *t) {
+/* `returned`: the body returned; its thread is then as a new one would
+ * be (the return closed its upvalues and to-be-closed variables, its
+ * call info is the base one), with a stack that need not grow again. */
+static void finish(struct task *t, int returned) {
   struct worker *w = t->w;
   struct sched *s = &lvm_of(w)->sched;
   lua_State *L = lvm_of(w)->L;
@@ -260,7 +263,11 @@ static void finish(struct task *t) {
     conn_close(t->conn);
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
-  int status = lcompat_closethread(t->co, L);
+  int status = LUA_OK;
+  if (returned)
+    lua_settop(t->co, 0);
+  else
+    status = lcompat_closethread(t->co, L);
   /* A handler's thread that the script never held (it did not call
    * coroutine.running, which would let it keep the thread and wake or
    * inspect it later) is kept for the next handler. */
@@ -307,6 +314,8 @@ void task_resume(struct task *t, int nargs) {
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
       lmain_done(w, t->co, nres);
+    finish(t, 1);
+    return;
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
@@ -315,7 +324,7 @@ void task_resume(struct task *t, int nargs) {
       report(t, msg);
     lua_pop(vm->L, 1);
   }
-  finish(t);
+  finish(t, 0);
 }
 
 void task_schedule(struct task *t, int nargs) {
