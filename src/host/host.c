@@ -117,6 +117,11 @@ void host_set_exit(struct host *h, int code) {
 
 void host_worker_done(struct host *h) {
   atomic_fetch_sub(&h->running, 1);
+  /* A worker whose tasks wait only for mail stays while another runs:
+   * each one left looks again. */
+  for (int i = 0; h->workers && i < h->nworkers; i++)
+    if (h->workers[i])
+      worker_wake(h->workers[i]);
 #ifdef _WIN32
   SetEvent(worker_done_event);
 #else

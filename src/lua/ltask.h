@@ -25,6 +25,7 @@
 
 struct worker;
 struct conn;
+struct receiver;
 
 enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
 enum task_wake {
@@ -46,6 +47,7 @@ struct task {
   unsigned char queued;    /* on the run queue */
   unsigned char wake;      /* host.wait state: TASK_WAKE_* */
   struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
+  struct receiver *recv;   /* its place in line in host.receive (lmsg.c) */
 };
 
 /* A host.sleep / host.wait timer.  Lives until its completion arrives,
