@@ -119,8 +119,7 @@ int main(int argc, char **argv) {
     }
     int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
                 strcmp(a, "--backend") == 0 || strcmp(a, "--grace") == 0 ||
-                strcmp(a, "--memory-limit") == 0 ||
-                strcmp(a, "--inbox") == 0 ||
+                strcmp(a, "--memory-limit") == 0 || strcmp(a, "--inbox") == 0 ||
                 strcmp(a, "--log-level") == 0;
     if (!takes)
       return usage("unknown option '%s'", a);

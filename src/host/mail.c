@@ -117,7 +117,8 @@ int mail_broadcast(struct host *h, int from, const void *data, size_t len) {
   return r;
 }
 
-/* ---- taking --------------------------------------------------------------- */
+/* ---- taking ---------------------------------------------------------------
+ */
 
 int mailbox_move(struct mailbox *mb) {
   if (!mb->head)

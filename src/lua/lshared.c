@@ -233,9 +233,9 @@ static int lshared_stats(lua_State *L) {
   const struct {
     const char *name;
     uint64_t v;
-  } f[] = {{"capacity", st.capacity}, {"used", st.used},
-           {"items", st.items},       {"evictions", st.evictions},
-           {"expired", st.expired},   {"size", st.size},
+  } f[] = {{"capacity", st.capacity},   {"used", st.used},
+           {"items", st.items},         {"evictions", st.evictions},
+           {"expired", st.expired},     {"size", st.size},
            {"page_size", st.page_size}, {"moves", st.moves}};
   lua_createtable(L, 0, (int)(sizeof f / sizeof *f));
   for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
@@ -398,10 +398,9 @@ int lshared_shared(lua_State *L) {
   size_t size = 0; /* 0: the default, or whatever it already has */
   if (!lua_isnoneornil(L, 2)) {
     lua_Number mb = luaL_checknumber(L, 2);
-    luaL_argcheck(L,
-                  mb * 1048576 >= SHDICT_MIN_SIZE &&
-                      mb * 1048576 <= SHDICT_MAX_SIZE,
-                  2, "size out of range (0.25 to 4000 MB)");
+    luaL_argcheck(
+        L, mb * 1048576 >= SHDICT_MIN_SIZE && mb * 1048576 <= SHDICT_MAX_SIZE,
+        2, "size out of range (0.25 to 4000 MB)");
     size = (size_t)ceil(mb * 1048576 / SIZE_ROUND) * SIZE_ROUND;
   }
   lua_settop(L, 2);
@@ -422,8 +421,8 @@ int lshared_shared(lua_State *L) {
       lua_pushvalue(L, 1);
       lua_pushnil(L);
       lua_rawset(L, 3);
-      return luaL_error(L, "%s", err == SHDICT_ENOMEM ? "not enough memory"
-                                                      : "invalid size");
+      return luaL_error(
+          L, "%s", err == SHDICT_ENOMEM ? "not enough memory" : "invalid size");
     }
   }
   struct shared_box *b = lua_touserdata(L, -1);
@@ -467,16 +466,23 @@ static int scratch_gc(lua_State *L) {
 
 /* ---- the type ---------------------------------------------------------- */
 
-static const luaL_Reg meth[] = {
-    {"get", lshared_get},         {"set", lshared_set},
-    {"add", lshared_add},         {"replace", lshared_replace},
-    {"delete", lshared_delete},   {"incr", lshared_incr},
-    {"ttl", lshared_ttl},         {"expire", lshared_expire},
-    {"keys", lshared_keys},       {"flush", lshared_flush},
-    {"lpush", lshared_lpush},     {"rpush", lshared_rpush},
-    {"lpop", lshared_lpop},       {"rpop", lshared_rpop},
-    {"llen", lshared_llen},       {"stats", lshared_stats},
-    {NULL, NULL}};
+static const luaL_Reg meth[] = {{"get", lshared_get},
+                                {"set", lshared_set},
+                                {"add", lshared_add},
+                                {"replace", lshared_replace},
+                                {"delete", lshared_delete},
+                                {"incr", lshared_incr},
+                                {"ttl", lshared_ttl},
+                                {"expire", lshared_expire},
+                                {"keys", lshared_keys},
+                                {"flush", lshared_flush},
+                                {"lpush", lshared_lpush},
+                                {"rpush", lshared_rpush},
+                                {"lpop", lshared_lpop},
+                                {"rpop", lshared_rpop},
+                                {"llen", lshared_llen},
+                                {"stats", lshared_stats},
+                                {NULL, NULL}};
 
 static const luaL_Reg metameth[] = {{"__gc", lshared_gc},
                                     {"__tostring", lshared_tostring},
