@@ -12,8 +12,8 @@
  * inside its calls; so every method converts and checks its arguments
  * first (raising on misuse), calls the engine, and pushes results after
  * (nothing here can raise while the lock is held).  A string read out of
- * the dictionary is copied into a per-VM scratch buffer (an upvalue of
- * every method), grown when the engine says it is too small and kept:
+ * the dictionary is copied into a per-VM scratch buffer (each box points
+ * at it), grown when the engine says it is too small and kept:
  * get and set allocate nothing but the Lua string of a result.  The
  * dictionary's own failures return nil and the API's word ("exists",
  * "not found", "not a number", "not a list", "no memory", "too large").
@@ -33,16 +33,11 @@
 #include <string.h>
 
 #define SHARED_META "host.shared"
-#define SHARED_CACHE "host.shared_cache" /* registry: name -> box */
-#define SCRATCH_SMALL 512                /* bytes kept inside the scratch */
-#define SIZE_ROUND ((size_t)64 << 10)    /* sizes round up to 64 KiB */
-#define TTL_NEVER_MS 1e15                /* longer than this: never expires */
-
-/* The userdata: one reference to the dictionary (NULL until it is open).
- * Its user value is the name, for __tostring. */
-struct shared_box {
-  struct shdict *d;
-};
+#define SHARED_CACHE "host.shared_cache"     /* registry: name -> box */
+#define SHARED_SCRATCH "host.shared_scratch" /* registry: the scratch */
+#define SCRATCH_SMALL 512                    /* bytes kept inside the scratch */
+#define SIZE_ROUND ((size_t)64 << 10)        /* sizes round up to 64 KiB */
+#define TTL_NEVER_MS 1e15 /* longer than this: never expires */
 
 /* Per VM, shared by every dictionary's methods: where strings are copied
  * out of the dictionary. */
@@ -52,21 +47,31 @@ struct scratch {
   unsigned char small[SCRATCH_SMALL]; /* the first buffer */
 };
 
+/* The userdata: one reference to the dictionary (NULL until it is open).
+ * Its user value is the name, for __tostring. */
+struct shared_box {
+  uint64_t magic;    /* BOX_MAGIC: how todict knows its own boxes */
+  struct shdict *d;  /* the reference */
+  struct scratch *s; /* the VM's scratch (a userdata it keeps alive) */
+};
+
+#define BOX_MAGIC 0x73686172656421a5ull /* "shared!" and a bit more */
+
 /* ---- arguments --------------------------------------------------------- */
 
-/* The dictionary of self (argument 1): checked against the metatable,
- * upvalue 2 of every method. */
-static struct shdict *todict(lua_State *L) {
+/* The box of self (argument 1).  Called by every method, so it is
+ * cheaper than luaL_checkudata (a registry lookup and a metatable
+ * compare): a userdata of exactly a box's size that starts with the
+ * magic word.  Only C can make a userdata, and only this file writes that
+ * word (a light userdata has no size, so it is never read through). */
+static struct shared_box *tobox(lua_State *L) {
   struct shared_box *b = lua_touserdata(L, 1);
-  if (b && lua_getmetatable(L, 1)) {
-    int ok = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (ok && b->d)
-      return b->d;
-  }
-  luaL_typeerror(L, 1, SHARED_META);
-  return NULL;
+  if (!b || lua_rawlen(L, 1) != sizeof *b || b->magic != BOX_MAGIC || !b->d)
+    luaL_typeerror(L, 1, SHARED_META);
+  return b;
 }
+
+static struct shdict *todict(lua_State *L) { return tobox(L)->d; }
 
 static const char *tokey(lua_State *L, int idx, size_t *len) {
   if (lua_type(L, idx) != LUA_TSTRING)
@@ -153,8 +158,7 @@ static int push_true(lua_State *L) {
 
 /* The scratch buffer, big enough for need bytes (raises, lock not held,
  * if memory runs out). */
-static struct scratch *grow(lua_State *L, size_t need) {
-  struct scratch *s = lua_touserdata(L, lua_upvalueindex(1));
+static struct scratch *grow(lua_State *L, struct scratch *s, size_t need) {
   size_t cap = s->cap;
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -172,14 +176,15 @@ static struct scratch *grow(lua_State *L, size_t need) {
 
 /* d:get(key) -> value | nil */
 static int lshared_get(lua_State *L) {
-  struct shdict *d = todict(L);
+  struct shared_box *b = tobox(L);
+  struct shdict *d = b->d;
+  struct scratch *s = b->s;
   size_t klen;
   const char *k = tokey(L, 2, &klen);
-  struct scratch *s = lua_touserdata(L, lua_upvalueindex(1));
   struct shdict_value v;
   int r = shdict_get(d, k, klen, &v, s->buf, s->cap);
   while (r == SHDICT_ESPACE) {
-    s = grow(L, v.len);
+    s = grow(L, s, v.len);
     r = shdict_get(d, k, klen, &v, s->buf, s->cap);
   }
   return push_value(L, &v, s->buf);
@@ -346,14 +351,15 @@ static int push(lua_State *L, int end) {
 
 /* d:lpop / d:rpop (key) -> value | nil (empty) | nil, "not a list" */
 static int pop(lua_State *L, int end) {
-  struct shdict *d = todict(L);
+  struct shared_box *b = tobox(L);
+  struct shdict *d = b->d;
+  struct scratch *s = b->s;
   size_t klen;
   const char *k = tokey(L, 2, &klen);
-  struct scratch *s = lua_touserdata(L, lua_upvalueindex(1));
   struct shdict_value v;
   int r = shdict_pop(d, k, klen, end, &v, s->buf, s->cap);
   while (r == SHDICT_ESPACE) {
-    s = grow(L, v.len);
+    s = grow(L, s, v.len);
     r = shdict_pop(d, k, klen, end, &v, s->buf, s->cap);
   }
   if (r == SHDICT_ENOTLIST)
@@ -408,8 +414,13 @@ int lshared_shared(lua_State *L) {
   lua_pushvalue(L, 1);
   if (lua_rawget(L, 3) == LUA_TNIL) {
     lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, SHARED_SCRATCH);
+    struct scratch *s = lua_touserdata(L, -1);
+    lua_pop(L, 1); /* the registry keeps it for as long as the VM lives */
     struct shared_box *b = lua_newuserdatauv(L, sizeof *b, 1);
+    b->magic = BOX_MAGIC;
     b->d = NULL;
+    b->s = s;
     luaL_setmetatable(L, SHARED_META);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
@@ -492,19 +503,17 @@ static const luaL_Reg metameth[] = {{"__gc", lshared_gc},
 void lshared_open(lua_State *L) {
   luaL_newmetatable(L, SHARED_META); /* mt */
   luaL_setfuncs(L, metameth, 0);
-  struct scratch *s = lua_newuserdatauv(L, sizeof *s, 0); /* mt, s */
+  luaL_newlib(L, meth);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  struct scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->buf = s->small;
   s->cap = sizeof s->small;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, scratch_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  luaL_newlibtable(L, meth); /* mt, s, methods */
-  lua_insert(L, -2);         /* mt, methods, s */
-  lua_pushvalue(L, -3);      /* mt, methods, s, mt */
-  luaL_setfuncs(L, meth, 2); /* upvalues: the scratch, the metatable */
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, SHARED_SCRATCH);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, SHARED_CACHE);
 }
