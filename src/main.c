@@ -219,6 +219,7 @@ int main(int argc, char **argv) {
     cfg.listen[cfg.nlisten++] = HOST_DEFAULT_LISTEN;
 
   int code = host_run(&cfg);
+  lmain_exit();
   free_files(&files);
   return code;
 }

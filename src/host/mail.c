@@ -149,6 +149,13 @@ struct mail *mail_take(struct worker *w) {
   return m;
 }
 
+void mail_unget(struct worker *w, struct mail *m) {
+  struct mailbox *mb = &w->mail;
+  if (!(m->next = mb->local))
+    mb->local_tail = m;
+  mb->local = m;
+}
+
 int mail_closed(const struct worker *w) { return w->mail.closed; }
 
 uint64_t mailbox_free(struct mailbox *mb) {

@@ -82,6 +82,10 @@ int mail_broadcast(struct host *h, int from, const void *data, size_t len);
 /* The worker's own thread: the next message, or NULL; the caller frees
  * it.  Looks at the shared half when its own half is empty. */
 struct mail *mail_take(struct worker *w);
+/* The worker's own thread: gives back a mail taken and never used (a VM
+ * closing with it in hand), so the worker counts it among those never
+ * received. */
+void mail_unget(struct worker *w, struct mail *m);
 /* The worker's own thread: the inbox is closed (the worker is stopping). */
 int mail_closed(const struct worker *w);
 

@@ -10,6 +10,7 @@
 #include "lembed.h"
 #include "lhost.h"
 #include "llistener.h"
+#include "lshared.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -158,12 +159,14 @@ static void vm_close(struct worker *w) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
   }
-  lmsg_close(&vm->msg);
+  lmsg_close(w, &vm->msg);
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);
   w->vm = NULL;
 }
+
+void lmain_exit(void) { lshared_exit(); }
 
 const struct worker_vm lua_vm = {
     .open = vm_open,

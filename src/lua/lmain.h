@@ -26,6 +26,10 @@ struct lvm {
 
 extern const struct worker_vm lua_vm;
 
+/* After host_run: every VM is closed; frees what they shared for the
+ * whole process (the named dictionaries of host.shared). */
+void lmain_exit(void);
+
 static inline struct lvm *lvm_of(const struct worker *w) {
   return (struct lvm *)w->vm;
 }

@@ -48,17 +48,23 @@ void lmsg_init(struct lmsg *s) {
   pool_init(&s->pool, sizeof(struct receiver), 32);
 }
 
-static void free_held(struct list *l) {
-  for (struct list_node *n = list_first(l); n; n = list_next(l, n))
-    mail_free(list_entry(n, struct receiver, node)->m);
+/* Mail handed to tasks that never ran again goes back to the worker,
+ * which counts it with the rest that nobody received. */
+static void give_back(struct worker *w, struct list *l) {
+  for (struct list_node *n = list_first(l); n; n = list_next(l, n)) {
+    struct receiver *r = list_entry(n, struct receiver, node);
+    if (r->m)
+      mail_unget(w, r->m);
+    r->m = NULL;
+  }
 }
 
-void lmsg_close(struct lmsg *s) {
+void lmsg_close(struct worker *w, struct lmsg *s) {
   lcodec_buf_free(&s->enc);
   mail_free(s->decoding);
   s->decoding = NULL;
-  free_held(&s->waiters);
-  free_held(&s->woken);
+  give_back(w, &s->woken);
+  give_back(w, &s->waiters);
   list_init(&s->waiters);
   list_init(&s->woken);
   pool_destroy(&s->pool);

@@ -5,8 +5,9 @@
  * A dictionary's userdata is a box holding one reference to the engine's
  * dictionary; __gc gives it back.  Each VM keeps the box of every name it
  * opened in a registry table, so host.shared("x") called per request
- * costs a table lookup and returns the same box, and the dictionary lives
- * as long as some worker that opened it does.
+ * costs a table lookup and returns the same box.  The process keeps one
+ * more reference to every named dictionary until it ends (lshared_exit):
+ * what a worker stored is there for a worker that starts after it ended.
  *
  * The engine never raises and never calls back, and its lock is held only
  * inside its calls; so every method converts and checks its arguments
@@ -25,6 +26,7 @@
 #include "lshared.h"
 #include "fault.h"
 #include "shdict.h"
+#include "sys.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -56,6 +58,18 @@ struct shared_box {
 };
 
 #define BOX_MAGIC 0x73686172656421a5ull /* "shared!" and a bit more */
+
+/* The process's references: one per named dictionary any VM opened. */
+struct kept {
+  struct kept *next;
+  struct shdict *d;
+};
+
+static sys_once_flag kept_once = SYS_ONCE_INIT;
+static sys_mutex kept_lock; /* guards kept */
+static struct kept *kept;
+
+static void kept_init(void) { sys_mutex_init(&kept_lock); }
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -386,6 +400,36 @@ static int lshared_llen(lua_State *L) {
 
 /* ---- opening ----------------------------------------------------------- */
 
+/* The process keeps a reference to d (using k, freed if it has one). */
+static void keep(struct shdict *d, struct kept *k) {
+  sys_once(&kept_once, kept_init);
+  sys_mutex_lock(&kept_lock);
+  struct kept *p = kept;
+  while (p && p->d != d)
+    p = p->next;
+  if (!p) {
+    shdict_retain(d);
+    k->d = d;
+    k->next = kept;
+    kept = k;
+    k = NULL;
+  }
+  sys_mutex_unlock(&kept_lock);
+  free(k);
+}
+
+void lshared_exit(void) {
+  sys_once(&kept_once, kept_init);
+  sys_mutex_lock(&kept_lock);
+  while (kept) {
+    struct kept *k = kept;
+    kept = k->next;
+    shdict_release(k->d);
+    free(k);
+  }
+  sys_mutex_unlock(&kept_lock);
+}
+
 /* The number at idx as text, without ".0" when it is whole. */
 static const char *mb_text(lua_State *L, int idx) {
   lua_Number n = lua_tonumber(L, idx);
@@ -428,13 +472,16 @@ int lshared_shared(lua_State *L) {
     lua_pushvalue(L, -2);
     lua_rawset(L, 3); /* raises (memory) before the reference is taken */
     int err = SHDICT_ENOMEM;
-    if (!(b->d = shdict_open(name, nlen, size, &err))) {
+    struct kept *k = fault_fail(FAULT_C, "shared") ? NULL : malloc(sizeof *k);
+    if (!k || !(b->d = shdict_open(name, nlen, size, &err))) {
+      free(k);
       lua_pushvalue(L, 1);
       lua_pushnil(L);
       lua_rawset(L, 3);
       return luaL_error(
           L, "%s", err == SHDICT_ENOMEM ? "not enough memory" : "invalid size");
     }
+    keep(b->d, k);
   }
   struct shared_box *b = lua_touserdata(L, -1);
   if (size) {

@@ -11,5 +11,8 @@
 void lshared_open(lua_State *L);
 /* host.shared(name [, size_mb]) -> the dictionary (raises on misuse). */
 int lshared_shared(lua_State *L);
+/* The process ends (every VM is closed): gives back its references to the
+ * named dictionaries, which frees them. */
+void lshared_exit(void);
 
 #endif
