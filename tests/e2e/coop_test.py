@@ -6,7 +6,8 @@ import re
 import signal
 import threading
 
-from harness import test, check, Host, run, script, free_port, connect, recv_line
+import harness
+from harness import test, check, Host, run, script, free_port, connect, recv_line, recv_exactly
 
 COUNTER = """local host = require 'host'
 local d = host.shared('counter')
@@ -274,3 +275,34 @@ def inbox_option_is_checked():
     for bad in ("0", "x", "1.5", "16777217"):
         code, _, err = run(["--inbox", bad, "x.lua"])
         check(code == 2 and "--inbox wants a number from 1 to 16777216" in err, err)
+
+
+@test
+def the_chat_example_reaches_clients_on_every_worker():
+    port = free_port()
+    h = Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, harness.example("chat.lua")])
+    try:
+        check(h.wait_log(r"\[w2\] listening") and h.wait_log(r"\[w1\] listening"), h.stderr())
+        clients = []
+        for i in range(8):
+            s = connect(port)
+            check(recv_exactly(s, 6) == b"name? ")
+            s.sendall(b"c%d\n" % i)
+            check(recv_line(s) == b"hello c%d\n" % i)
+            clients.append(s)
+        clients[0].sendall(b"to everyone\n")
+        for i, s in enumerate(clients):
+            seen = []
+            while True:
+                line = recv_line(s)
+                check(line, "c%d: closed after %r" % (i, seen))
+                if line == b"c0: to everyone\n":
+                    break
+                seen.append(line)
+        for s in clients:
+            s.close()
+        h.signal(signal.SIGINT)
+        check(h.wait(15) == 0, h.stderr())
+        check("ERROR" not in h.stderr(), h.stderr())
+    finally:
+        h.close()
