@@ -52,7 +52,7 @@ struct scratch {
 /* The userdata: one reference to the dictionary (NULL until it is open).
  * Its user value is the name, for __tostring. */
 struct shared_box {
-  uint64_t magic;    /* BOX_MAGIC: how todict knows its own boxes */
+  uint64_t magic;    /* BOX_MAGIC: how tobox knows its own boxes */
   struct shdict *d;  /* the reference */
   struct scratch *s; /* the VM's scratch (a userdata it keeps alive) */
 };

@@ -93,6 +93,7 @@ print(('w%d got %s%s'):format(host.worker, table.concat(got, ','),
                                extra and ' and more' or ''))
 """)
     code, out, err = run(["--workers", "4", path], timeout=30)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     lines = sorted(out.split("\n")[:-1])
     check(lines == ["w1 got 2,3,4", "w2 got 1,3,4", "w3 got 1,2,4", "w4 got 1,2,3"],
@@ -124,6 +125,7 @@ end
 print('in order', total)
 """)
     code, out, err = run(["--workers", "4", path], timeout=60)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     check(out.strip() == "in order\t60000", out + err)
 
@@ -157,6 +159,7 @@ end
 print('received', expect - 1, 'extra', host.receive(0.2))
 """)
     code, out, err = run(["--workers", "2", "--inbox", "100", path], timeout=30)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     lines = sorted(out.strip().split("\n"))
     check(lines == ["first full after\t100", "received\t1000\textra\tnil\ttimeout"], repr(lines) + err)
@@ -186,6 +189,7 @@ print('received', got)
 def a_graceful_stop_lets_queued_messages_be_received_then_says_closed():
     path = script("drain.lua", RECEIVER)
     code, out, err = run(["--workers", "2", "--grace", "10", path, "0"], timeout=30)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     lines = sorted(out.strip().split("\n"))
     check(lines == ["late post\tnil\tclosed", "receive\tclosed", "received\t200"],
@@ -197,6 +201,7 @@ def a_graceful_stop_lets_queued_messages_be_received_then_says_closed():
 def a_stop_whose_grace_runs_out_reports_the_messages_never_received():
     path = script("report.lua", RECEIVER)
     code, out, err = run(["--workers", "2", "--grace", "0.3", path, "0.02"], timeout=30)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     m = re.search(r"\[w2\] (\d+) message\(s\) never received", err)
     check(m, err)
@@ -226,6 +231,7 @@ host.spawn(function()
 end)
 """)
     code, out, err = run(["--workers", "2", path], timeout=15)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     check(out == "got\ta\ngot\tb\n", repr(out) + err)
 
@@ -246,6 +252,7 @@ else
 end
 """)
     code, out, err = run(["--workers", "3", path], timeout=15)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     lines = sorted(out.strip().split("\n"))
     check(len(lines) == 2 and all(l.split("\t")[1] == "hello from 1" for l in lines), repr(lines))
@@ -266,6 +273,7 @@ host.sleep(0.3)
 print(host.shared('kept'):get('k'))
 """)
     code, out, err = run(["--workers", "2", path], timeout=15)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
     check(code == 0, "exit %d: %s" % (code, err))
     check(out == "still here\n", repr(out) + err)
 
