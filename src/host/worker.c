@@ -77,6 +77,11 @@ static void drain_inbox(struct worker *w) {
     tell_vm(w);
   while (m) {
     struct msg *next = m->next;
+    if (m->type == MSG_CALL) {
+      m->call(w, m, !w->killing); /* it frees m */
+      m = next;
+      continue;
+    }
     if (m->type == MSG_STOP) {
       worker_stop(w, m->grace);
     } else if (m->type == MSG_ACCEPTED) {
@@ -160,7 +165,7 @@ void worker_stop(struct worker *w, double grace) {
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
-  if (w->ready || !list_empty(&w->listeners))
+  if (w->ready || !list_empty(&w->listeners) || w->conns.dirty)
     return 1;
   /* A task waiting for mail can be woken only by another worker: it
    * keeps this one while another runs (each wakes the rest as it ends). */
@@ -184,6 +189,7 @@ int worker_idle(struct worker *w) { return !waiting(w); }
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
+    conn_set_flush(&w->conns); /* what this turn wrote goes out now */
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }
@@ -264,7 +270,10 @@ void worker_free(struct worker *w) {
     struct msg *next = m->next;
     if (m->type == MSG_ACCEPTED)
       io_sock_close(m->sock);
-    free(m);
+    if (m->type == MSG_CALL)
+      m->call(w, m, 0);
+    else
+      free(m);
     m = next;
   }
   mailbox_free(&w->mail); /* a worker that never ran */

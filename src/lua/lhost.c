@@ -11,12 +11,14 @@
 #include "host.h"
 #include "lconn.h"
 #include "lembed.h"
+#include "lresolve.h"
 #include "llistener.h"
 #include "lmain.h"
 #include "lmsg.h"
 #include "lshared.h"
 #include "log.h"
 #include "ltask.h"
+#include "ltls.h"
 #include "worker.h"
 
 #include <lauxlib.h>
@@ -196,6 +198,7 @@ static int lhost_stop(lua_State *L) {
 
 static const luaL_Reg funcs[] = {{"listen", llistener_listen},
                                  {"connect", lconn_connect},
+                                 {"resolve", lresolve_lua},
                                  {"sleep", lhost_sleep},
                                  {"wait", lhost_wait},
                                  {"wakeup", lhost_wakeup},
@@ -259,6 +262,7 @@ void lhost_setup(lua_State *L, struct worker *w) {
   task_guard_coroutines(L);
   lconn_open(L);
   llistener_open(L);
+  ltls_open(L);
   lshared_open(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   push_module(L, w);

@@ -35,7 +35,7 @@ enum { RECV_WAITING, RECV_MAIL, RECV_TIMEOUT, RECV_CLOSED };
 /* A task in host.receive. */
 struct receiver {
   struct list_node node; /* in lmsg.waiters, then lmsg.woken */
-  struct task *t;        /* the task (t->recv points back) */
+  struct task *t;        /* the task (t->ud points back) */
   struct mail *m;        /* the mail handed to it (RECV_MAIL) */
   int why;               /* RECV_* */
 };
@@ -134,9 +134,9 @@ static int receive_k(lua_State *L, int status, lua_KContext ctx) {
   struct task *t = task_of(L);
   struct worker *w = t->w;
   struct lmsg *s = state_of(w);
-  struct receiver *r = t->recv;
+  struct receiver *r = t->ud;
   (void)status, (void)ctx;
-  t->recv = NULL;
+  t->ud = NULL;
   list_remove(&r->node);
   struct mail *m = r->m;
   int why = r->why;
@@ -159,8 +159,8 @@ static void on_timeout(struct io_op *op) {
   struct task *t = sl->task;
   int res = op->res;
   sleeper_release(sl->w, sl);
-  if (t && res == 0 && t->recv) {
-    struct receiver *r = t->recv;
+  if (t && res == 0 && t->ud) {
+    struct receiver *r = t->ud;
     if (r->why == RECV_WAITING) {
       answer(t->w, r, RECV_TIMEOUT);
       task_resume(t, 0);
@@ -210,7 +210,7 @@ int lmsg_receive(lua_State *L) {
   r->m = NULL;
   r->why = RECV_WAITING;
   list_append(&s->waiters, &r->node);
-  t->recv = r;
+  t->ud = r;
   w->mail.waiters++;
   return task_yield(L, t, 0, receive_k);
 }
