@@ -10,6 +10,7 @@
 #include "lembed.h"
 #include "lhost.h"
 #include "llistener.h"
+#include "lshared.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static int vm_open(struct worker *w) {
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   sched_init(&vm->sched);
+  lmsg_init(&vm->msg);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     host_fail(w->host, "not enough memory for a Lua state");
@@ -157,15 +159,19 @@ static void vm_close(struct worker *w) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
   }
+  lmsg_close(w, &vm->msg);
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);
   w->vm = NULL;
 }
 
+void lmain_exit(void) { lshared_exit(); }
+
 const struct worker_vm lua_vm = {
     .open = vm_open,
     .turn = vm_turn,
     .kill = vm_kill,
     .close = vm_close,
+    .mail = lmsg_deliver,
 };

@@ -8,6 +8,7 @@
 #define HOST_LMAIN_H
 
 #include "lalloc.h"
+#include "lmsg.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
@@ -20,9 +21,14 @@ struct lvm {
   struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
   int main_done;               /* the script's main chunk has finished */
+  struct lmsg msg;             /* host.post / host.receive (lmsg.h) */
 };
 
 extern const struct worker_vm lua_vm;
+
+/* After host_run: every VM is closed; frees what they shared for the
+ * whole process (the named dictionaries of host.shared). */
+void lmain_exit(void);
 
 static inline struct lvm *lvm_of(const struct worker *w) {
   return (struct lvm *)w->vm;
