@@ -53,6 +53,9 @@ describe("scenario", function()
     assert.same({ nil, "closed" }, { c:recv() })
     c:close()
     l:close()
+    local errs = task_errors() -- expected: taken, so they do not fail the test
+    assert.equal(1, #errs)
+    assert.truthy(errs[1]:find("boom", 1, true))
   end)
 end)
 
