@@ -426,13 +426,16 @@ describe("fragmentation", function()
   end)
 
   it("churning it full gives no 'no memory' before full either", function()
-    -- For 2 s (or 200,000 rounds): delete at random, add values of other
+    -- Until it has stayed full and pages have changed hands (at least 10
+    -- rounds of 2,000; at most 100 rounds or 10 s, for a slow sanitizer
+    -- build on a busy machine): delete at random, add values of other
     -- sizes (other classes), so pages must change hands.
     assert.truthy(d:stats().items > 500000)
     local moves0, fails, r = d:stats().moves, 0, 12345
-    local deadline = host.now() + 2
+    local deadline = host.now() + 10
     for round = 1, 100 do
       if host.now() > deadline then break end
+      if round > 10 and fails > 0 and d:stats().moves > moves0 then break end
       for _ = 1, 2000 do
         r = (r * 1103515245 + 12345) % 2147483648
         d:delete(tostring(r % 1000000 + 1))
