@@ -117,7 +117,7 @@ static void bad_field(lua_State *L, struct out *o, const char *what,
                       const char *name) {
   if (o->spilled)
     conn_close(o->c);
-  luaL_error(L, "invalid header %s: '%s'", what, name);
+  luaL_error(L, "invalid header %s '%s'", what, name);
 }
 
 static void one_field(lua_State *L, struct out *o, const char *name,
@@ -252,7 +252,9 @@ void hs_error_response(struct hsess *s, struct conn *c, int status) {
 }
 
 void hs_end_response(struct hsess *s, struct conn *c) {
-  if (s->resp == RESP_NONE) { /* the handler sent nothing: an empty 200 */
+  if (s->resp == RESP_NONE && s->body_err) { /* the body's failure */
+    hs_error_response(s, c, s->body_err);
+  } else if (s->resp == RESP_NONE) { /* nothing sent: an empty 200 */
     struct out o;
     o.c = c;
     o.n = 0;
@@ -335,14 +337,16 @@ static int res_send(lua_State *L) {
   luaL_argcheck(L, status >= 200 && status <= 999, 2, "status out of range");
   if (s->resp != RESP_NONE)
     return luaL_error(L, "the response was already sent");
-  s->resp = RESP_DONE;
-  if (!c)
+  if (!c) {
+    s->resp = RESP_DONE;
     return closed(L);
+  }
   struct out o;
   o.c = c;
   o.n = 0;
   o.err = o.spilled = 0;
   write_head(L, s, &o, (int)status, lua_isnil(L, 4) ? 0 : 4, (int64_t)blen);
+  s->resp = RESP_DONE; /* once the fields are known to be good */
   if (s->head_req || no_body_status((int)status))
     blen = 0;
   if (blen <= sizeof o.buf - o.n) { /* the common case: one copy */
@@ -485,11 +489,10 @@ int lhttp_upgrade(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   if (s->resp != RESP_NONE)
     return luaL_error(L, "the response was already sent");
-  s->resp = RESP_DONE;
-  s->upgraded = 1;
-  s->keep = 0;
-  if (!c)
+  if (!c) {
+    s->resp = RESP_DONE;
     return closed(L);
+  }
   struct out o;
   struct given g = {0, 0, -1};
   o.c = c;
@@ -497,6 +500,9 @@ int lhttp_upgrade(lua_State *L) {
   o.err = o.spilled = 0;
   status_line(&o, 101);
   user_fields(L, &o, 2, &g, 0);
+  s->resp = RESP_DONE;
+  s->upgraded = 1;
+  s->keep = 0;
   out_str(&o, "Connection: Upgrade\r\n\r\n");
   out_flush(&o);
   if (o.err)
