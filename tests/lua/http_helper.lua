@@ -83,6 +83,13 @@ function M.closed(conn, seconds)
   end
 end
 
+-- A listener whose handler reads and never answers (until closed).
+function M.accepting_raw()
+  return assert(host.listen("127.0.0.1:0", function(conn)
+    while conn:recv() do end
+  end))
+end
+
 function M.get(path, extra)
   return "GET " .. path .. " HTTP/1.1\r\nHost: t\r\n" .. (extra or "") .. "\r\n"
 end

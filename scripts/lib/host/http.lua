@@ -157,6 +157,20 @@ local function check_field(name, value)
   return value
 end
 
+-- What tells pooled connections apart: the address and, for TLS, the
+-- options it was verified with (a connection made with one CA must not
+-- serve a request that names another).
+local function pool_key(tls, hostname, port, t)
+  local key = (tls and "https://" or "http://") .. hostname .. ":" .. port
+  if tls and type(t.tls) == "table" then
+    local parts = {}
+    for k, v in pairs(t.tls) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
+    table.sort(parts)
+    key = key .. "\n" .. concat(parts, "\n")
+  end
+  return key
+end
+
 local idempotent = { GET = true, HEAD = true, PUT = true, DELETE = true,
                      OPTIONS = true, TRACE = true }
 
@@ -234,7 +248,7 @@ local function exchange(t)
     error("http.request: body must be a string or a function", 3)
   end
   local timeout = t.timeout or 60
-  local key = (tls and "https://" or "http://") .. hostname .. ":" .. port
+  local key = pool_key(tls, hostname, port, t)
   local head = request_head(t, method, target, authority, body)
   local retry = idempotent[method] and type(body) ~= "function"
   for attempt = 1, 2 do
