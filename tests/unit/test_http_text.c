@@ -188,12 +188,11 @@ static void splits_urls(void) {
 }
 
 static void refuses_urls(void) {
-  const char *bad[] = {"ftp://h/",        "http:/h",         "http://",
-                       "http:///p",       "http://u@h/",     "http://h:0/",
-                       "http://h:65536/", "http://h:8x/",    "http://h:/",
-                       "http://[::1/",    "http://[]/",      "http://h h/",
-                       "http://h/a b",    "http://:80/",     "http://h:123456/",
-                       "http://h/\x7f"};
+  const char *bad[] = {
+      "ftp://h/",     "http:/h",      "http://",          "http:///p",
+      "http://u@h/",  "http://h:0/",  "http://h:65536/",  "http://h:8x/",
+      "http://h:/",   "http://[::1/", "http://[]/",       "http://h h/",
+      "http://h/a b", "http://:80/",  "http://h:123456/", "http://h/\x7f"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     if (url(bad[i]) != -1)
       T_FAIL_("accepted %s", bad[i]);
