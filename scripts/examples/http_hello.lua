@@ -6,6 +6,10 @@
 --   curl -v http://127.0.0.1:4567/
 local http = require "host.http"
 
+-- The fields every response carries, checked and assembled once (a
+-- plain table works as well: http.headers saves checking it each time).
+local TEXT = http.headers { ["Content-Type"] = "text/plain" }
+
 return http.server(function(req, res)
-  res:send(200, "hello, world\n", { ["Content-Type"] = "text/plain" })
+  res:send(200, "hello, world\n", TEXT)
 end)

@@ -35,8 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char REQ_RES_KEY; /* req[&REQ_RES_KEY] = its response */
-
 /* ---- sessions ------------------------------------------------------------ */
 
 struct conn *hs_conn(const struct hsess *s) {
@@ -176,51 +174,6 @@ int hs_take_head(struct hsess *s, struct conn *c, size_t n) {
   return 0;
 }
 
-/* ---- checking arguments ------------------------------------------------- */
-
-/* The response at idx: its session, after the seq check; pushes the
- * session's userdata. */
-static struct hsess *check_res(lua_State *L, int idx) {
-  struct hres *r = lua_touserdata(L, idx);
-  if (!r || !lua_getmetatable(L, idx) || !lua_rawequal(L, -1, UV_RESMT))
-    luaL_typeerror(L, idx, "http request or response");
-  lua_pop(L, 1);
-  if (r->seq != r->s->seq || !r->s->work)
-    luaL_error(L, "the request is over (its handler has returned)");
-  lua_getiuservalue(L, idx, 1);
-  return r->s;
-}
-
-struct hsess *hs_check(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  int t = lua_type(L, idx);
-  if (t == LUA_TTABLE) {
-    lua_rawgetp(L, idx, &REQ_RES_KEY);
-    struct hsess *s = check_res(L, lua_gettop(L));
-    lua_remove(L, -2);
-    return s;
-  }
-  if (t == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
-    int res = lua_rawequal(L, -1, UV_RESMT);
-    int ws = lua_rawequal(L, -1, UV_WSMT);
-    luaL_getmetatable(L, HTTP_SESS_META);
-    int sess = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (res)
-      return check_res(L, idx);
-    if (sess) {
-      lua_pushvalue(L, idx);
-      return lua_touserdata(L, idx);
-    }
-    if (ws) {
-      lua_getiuservalue(L, idx, 1);
-      return lua_touserdata(L, -1);
-    }
-  }
-  luaL_typeerror(L, idx, "http request");
-  return NULL;
-}
-
 /* ---- options ------------------------------------------------------------ */
 
 static lua_Integer opt_int(lua_State *L, const char *name, lua_Integer def,
@@ -304,7 +257,8 @@ static int lhttp_session(lua_State *L) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 2);
-  luaL_setmetatable(L, HTTP_SESS_META);
+  lua_pushvalue(L, UV_SESSMT);
+  lua_setmetatable(L, -2);
   return 1;
 }
 
@@ -329,46 +283,6 @@ static uint32_t head_left(struct hsess *s, struct conn *c) {
   return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
-/* The request table (method, target, path, query, version; its response
- * behind a light key) and the response. */
-static int push_request(lua_State *L, struct hsess *s) {
-  const char *h = s->work->head;
-  const struct http_msg *m = &s->m;
-  lua_createtable(L, 0, 8);
-  if (m->method_id != HTTP_OTHER)
-    lua_rawgeti(L, UV_CACHE, m->method_id);
-  else
-    lua_pushlstring(L, h + m->method.off, m->method.len);
-  lua_setfield(L, -2, "method");
-  lua_pushlstring(L, h + m->target.off, m->target.len);
-  if (m->path.off == m->target.off && m->path.len == m->target.len) {
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "path");
-  } else {
-    lua_pushlstring(L, h + m->path.off, m->path.len);
-    lua_setfield(L, -3, "path");
-    if (m->query.len || (m->query.off > 0 && h[m->query.off - 1] == '?')) {
-      lua_pushlstring(L, h + m->query.off, m->query.len);
-      lua_setfield(L, -3, "query");
-    }
-  }
-  lua_setfield(L, -2, "target");
-  lua_rawgeti(L, UV_CACHE, m->minor ? C_V11 : C_V10);
-  lua_setfield(L, -2, "version");
-  struct hres *r = lua_newuserdatauv(L, sizeof *r, 1);
-  r->s = s;
-  r->seq = s->seq;
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, UV_RESMT);
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, -3, &REQ_RES_KEY);
-  lua_pushvalue(L, UV_REQMT);
-  lua_setmetatable(L, -3);
-  return 2;
-}
-
 /* A complete head of n bytes: the request begins. */
 static int begin_request(lua_State *L, struct hsess *s, struct conn *c,
                          size_t n) {
@@ -387,7 +301,7 @@ static int begin_request(lua_State *L, struct hsess *s, struct conn *c,
     hs_error_response(s, c, 413);
     return hs_fail(L, "too large");
   }
-  return push_request(L, s);
+  return hs_push_request(L, s);
 }
 
 static int read_head(lua_State *L, struct hsess *s, struct conn *c) {
@@ -468,7 +382,7 @@ static int next_k(lua_State *L, int status, lua_KContext ctx) {
  * or a bad request was answered ("bad request", "too large",
  * "timeout"). */
 static int lhttp_next(lua_State *L) {
-  struct hsess *s = luaL_checkudata(L, 1, HTTP_SESS_META);
+  struct hsess *s = hs_session(L, 1);
   lua_settop(L, 1);
   struct conn *c = hs_conn(s);
   if (!c)
@@ -486,149 +400,7 @@ static int lhttp_next(lua_State *L) {
   return next_step(L, s, c);
 }
 
-/* ---- what a handler reads ---------------------------------------------- */
-
-/* Joins a repeated field's values: [old] -> [old sep new]. */
-static void join(lua_State *L, const char *sep, const char *v, size_t n) {
-  lua_pushstring(L, sep);
-  lua_pushlstring(L, v, n);
-  lua_concat(L, 3);
-}
-
-void hs_push_headers(lua_State *L, struct hsess *s) {
-  const char *h = s->work->head;
-  const struct http_header *f = s->m.headers;
-  char small[64];
-  lua_createtable(L, 0, (int)s->m.nheaders);
-  for (uint32_t i = 0; i < s->m.nheaders; i++) {
-    const char *name = h + f[i].name.off, *val = h + f[i].value.off;
-    size_t nlen = f[i].name.len, vlen = f[i].value.len;
-    if (nlen <= sizeof small) {
-      http_lower(small, name, nlen);
-      lua_pushlstring(L, small, nlen);
-    } else {
-      luaL_Buffer b;
-      http_lower(luaL_buffinitsize(L, &b, nlen), name, nlen);
-      luaL_pushresultsize(&b, nlen);
-    }
-    lua_pushvalue(L, -1);
-    int t = lua_rawget(L, -3);
-    if (t == LUA_TNIL) {
-      lua_pop(L, 1);
-      lua_pushlstring(L, val, vlen);
-    } else if (nlen == 10 && http_ieq(name, nlen, "set-cookie")) {
-      if (t == LUA_TSTRING) { /* a list from the second one on */
-        lua_createtable(L, 2, 0);
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-      }
-      lua_pushlstring(L, val, vlen);
-      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    } else {
-      join(L, nlen == 6 && http_ieq(name, nlen, "cookie") ? "; " : ", ", val,
-           vlen);
-    }
-    lua_rawset(L, -3);
-  }
-}
-
-/* core.headers(req) -> the headers table (lower-case names). */
-static int lhttp_headers(lua_State *L) {
-  hs_push_headers(L, hs_check(L, 1));
-  return 1;
-}
-
-/* core.header(req, name) -> the field's value (repeated ones joined with
- * ", "), or nil: one field, no table. */
-static int lhttp_header(lua_State *L) {
-  struct hsess *s = hs_check(L, 1);
-  size_t len;
-  const char *want = luaL_checklstring(L, 2, &len);
-  const char *h = s->work->head;
-  const struct http_header *f = s->m.headers;
-  int found = 0;
-  for (uint32_t i = 0; i < s->m.nheaders; i++) {
-    if (f[i].name.len != len)
-      continue;
-    const char *name = h + f[i].name.off;
-    size_t k = 0;
-    while (k < len && ((name[k] ^ want[k]) & ~0x20) == 0 &&
-           ((name[k] | 0x20) == (want[k] | 0x20)))
-      k++;
-    if (k < len)
-      continue;
-    if (found)
-      join(L, ", ", h + f[i].value.off, f[i].value.len);
-    else
-      lua_pushlstring(L, h + f[i].value.off, f[i].value.len);
-    found = 1;
-  }
-  if (!found)
-    lua_pushnil(L);
-  return 1;
-}
-
-/* Pushes s[0, n) percent-decoded (form style: '+' is a space). */
-static void push_decoded(lua_State *L, const char *p, size_t n) {
-  if (!memchr(p, '%', n) && !memchr(p, '+', n)) {
-    lua_pushlstring(L, p, n);
-    return;
-  }
-  luaL_Buffer b;
-  size_t k = http_pct_decode(luaL_buffinitsize(L, &b, n), p, n, 1);
-  luaL_pushresultsize(&b, k);
-}
-
-/* core.args(req) -> table [, "truncated"]: the query's pairs, decoded;
- * a key without '=' is true, a repeated key a list (as OpenResty's
- * ngx.req.get_uri_args). */
-static int lhttp_args(lua_State *L) {
-  struct hsess *s = hs_check(L, 1);
-  const char *q = s->work->head + s->m.query.off;
-  size_t n = s->m.query.len, pos = 0;
-  uint32_t count = 0;
-  struct http_span k, v;
-  int has_val;
-  lua_newtable(L);
-  while (http_query_next(q, n, &pos, &k, &v, &has_val)) {
-    if (count++ == s->o->max_args) {
-      lua_pushliteral(L, "truncated");
-      return 2;
-    }
-    push_decoded(L, q + k.off, k.len);
-    if (has_val)
-      push_decoded(L, q + v.off, v.len);
-    else
-      lua_pushboolean(L, 1);
-    lua_pushvalue(L, -2);
-    int t = lua_rawget(L, -4);
-    if (t == LUA_TNIL) {
-      lua_pop(L, 1);
-    } else {
-      if (t != LUA_TTABLE) { /* the second one: a list */
-        lua_createtable(L, 2, 0);
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-      }
-      lua_insert(L, -2);
-      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    }
-    lua_rawset(L, -3);
-  }
-  return 1;
-}
-
-/* core.peer(req) -> "ip:port" */
-static int lhttp_peer(lua_State *L) {
-  struct hsess *s = hs_check(L, 1);
-  struct conn *c = *(struct conn **)s->box;
-  char buf[ADDR_TEXT_MAX];
-  if (!c)
-    return 0;
-  conn_peer(c, buf, sizeof buf);
-  lua_pushstring(L, buf);
-  return 1;
-}
+/* ---- helpers ------------------------------------------------------------ */
 
 /* core.decode(s [, plus]) / core.encode(s): percent-coding. */
 static int lhttp_decode(lua_State *L) {
@@ -677,7 +449,7 @@ static int lhttp_url(lua_State *L) {
  * another request: the response said keep-alive and its body was read
  * to the end, with nothing after it. */
 static int lhttp_reusable(lua_State *L) {
-  struct hsess *s = luaL_checkudata(L, 1, HTTP_SESS_META);
+  struct hsess *s = hs_session(L, 1);
   struct conn *c = hs_conn(s);
   lua_pushboolean(L, c && s->keep && s->body_done && !s->upgraded &&
                          c->rlen == 0 && !s->body_err);
@@ -749,12 +521,12 @@ static const luaL_Reg funcs[] = {{"options", lhttp_options},
                                  {"ws_accept", lhttp_ws_accept},
                                  {"ws_key", lhttp_ws_key},
                                  {"reusable", lhttp_reusable},
+                                 {"fields", lhttp_fields},
                                  {NULL, NULL}};
 
 /* The metatables: the session's (by name: it is checked rarely), and
  * the response's and the WebSocket's, each with its methods, shared as
- * upvalues.  The request's is a plain table the Lua half fills
- * (core.Request.__index). */
+ * upvalues. */
 static void fill_mt(lua_State *L, int mt, const char *name,
                     const luaL_Reg *methods) {
   lua_pushstring(L, name);
@@ -794,15 +566,44 @@ static int luaopen_core(lua_State *L) {
     lua_pushstring(L, common_names[i]);
     lua_rawseti(L, 2, C_NAMES + i);
   }
-  /* 3, 4, 5: the response's, the request's, the WebSocket's metatables,
-   * filled once all five upvalues exist. */
+  /* 3..6: the response's, the request's, the WebSocket's and the
+   * session's metatables, filled once all six upvalues exist. */
+  lua_newtable(L);
   lua_newtable(L);
   lua_newtable(L);
   lua_newtable(L);
   fill_mt(L, 3, HTTP_RES_META, lhttp_res_methods);
   fill_mt(L, 4, "host.http.request", NULL);
+  lua_pushvalue(L, 4);
+  for (int i = 1; i <= NUPVALUES; i++)
+    lua_pushvalue(L, i);
+  luaL_setfuncs(L, lhttp_req_meta, NUPVALUES);
+  lua_pop(L, 1);
   fill_mt(L, 5, HTTP_WS_META, lhttp_ws_methods);
-  lua_settop(L, NUPVALUES);
+  fill_mt(L, 6, HTTP_SESS_META, NULL);
+  lua_pushcfunction(L, sess_gc);
+  lua_setfield(L, 6, "__gc");
+  lua_pushvalue(L, 6); /* also by name (luaL_checkudata, error messages) */
+  lua_setfield(L, LUA_REGISTRYINDEX, HTTP_SESS_META);
+  /* the request's methods, and its field names (compared by address) */
+  lua_createtable(L, 0, 4);
+  for (int i = 1; i <= NUPVALUES; i++)
+    lua_pushvalue(L, i);
+  luaL_setfuncs(L, lhttp_req_methods, NUPVALUES);
+  lua_rawseti(L, 2, C_REQMETHODS);
+  lua_createtable(L, 0, 2);
+  lua_pushliteral(L, "host.http.fields");
+  lua_setfield(L, -2, "__name");
+  lua_rawseti(L, 2, C_FIELDSMT);
+  const char **keys[] = {&mod->k_method, &mod->k_target,  &mod->k_path,
+                         &mod->k_query,  &mod->k_version, &mod->k_headers,
+                         &mod->k_peer};
+  const char *names[] = {"method",  "target",  "path", "query",
+                         "version", "headers", "peer"};
+  for (int i = 0; i < 7; i++) {
+    *keys[i] = lua_pushstring(L, names[i]);
+    lua_rawseti(L, 2, C_KEYS + i);
+  }
   /* the module table */
   luaL_newlibtable(L, funcs);
   for (int i = 1; i <= NUPVALUES; i++)
@@ -810,24 +611,13 @@ static int luaopen_core(lua_State *L) {
   luaL_setfuncs(L, funcs, NUPVALUES);
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, "Response");
-  lua_pushvalue(L, 4);
-  lua_setfield(L, -2, "Request");
   lua_pushvalue(L, 5);
   lua_setfield(L, -2, "WebSocket");
   lua_pushvalue(L, 1); /* anchored by the module table too */
   lua_setfield(L, -2, "_state");
   lua_pushvalue(L, 2);
   lua_setfield(L, -2, "_names");
-  /* the session's and the options' metatables, by name */
-  if (luaL_newmetatable(L, HTTP_SESS_META)) {
-    lua_pushcfunction(L, sess_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    lua_getfield(L, -3, "next");
-    lua_setfield(L, -2, "next");
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  /* the options' metatable, by name */
   luaL_newmetatable(L, HTTP_OPTS_META);
   lua_pop(L, 1);
   return 1;

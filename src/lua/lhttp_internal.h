@@ -37,20 +37,24 @@ struct worker;
 #define HTTP_WS_META "host.http.websocket"
 
 /* The upvalues every function of the module carries. */
-#define UV_MOD lua_upvalueindex(1)   /* struct hmod */
-#define UV_CACHE lua_upvalueindex(2) /* interned strings, by index (C_*) */
-#define UV_RESMT lua_upvalueindex(3) /* the response metatable */
-#define UV_REQMT lua_upvalueindex(4) /* the request metatable (core.init) */
-#define UV_WSMT lua_upvalueindex(5)  /* the WebSocket metatable */
-#define NUPVALUES 5
+#define UV_MOD lua_upvalueindex(1)    /* struct hmod */
+#define UV_CACHE lua_upvalueindex(2)  /* interned strings, by index (C_*) */
+#define UV_RESMT lua_upvalueindex(3)  /* the response metatable */
+#define UV_REQMT lua_upvalueindex(4)  /* the request metatable (core.init) */
+#define UV_WSMT lua_upvalueindex(5)   /* the WebSocket metatable */
+#define UV_SESSMT lua_upvalueindex(6) /* the session metatable */
+#define NUPVALUES 6
 
 /* Indexes of the strings kept in the cache table (UV_CACHE): methods by
  * enum http_method, then versions; then common header names (anchored
  * so that building a headers table finds them interned). */
 enum {
-  C_V10 = 16, /* "1.0" */
-  C_V11,      /* "1.1" */
-  C_NAMES     /* first header name */
+  C_V10 = 16,          /* "1.0" */
+  C_V11,               /* "1.1" */
+  C_REQMETHODS,        /* the request's methods table */
+  C_FIELDSMT,          /* the metatable of http.headers' blocks */
+  C_KEYS,              /* the request's field names (hmod.k_*), 7 of them */
+  C_NAMES = C_KEYS + 7 /* first common header name */
 };
 
 /* Options of a server or client (core.options), shared by its
@@ -87,6 +91,10 @@ struct hmod {
   struct hwork *spare[16];
   int nspare;
   uint64_t rng; /* WebSocket masking keys (a client's) */
+  /* The request's field names, interned and anchored (UV_CACHE): a key
+   * is compared by its address. */
+  const char *k_method, *k_target, *k_path, *k_query, *k_version;
+  const char *k_headers, *k_peer;
 };
 
 /* session.resp */
@@ -131,20 +139,38 @@ struct hsess {
   uint8_t ws_got_close;   /* the peer's close frame came */
 };
 
-/* The response box: which session, which request. */
-struct hres {
+/* A request or response object: which session, which request. */
+struct hobj {
   struct hsess *s;
   uint32_t seq;
+  uint32_t fields; /* a request: its table of the handler's fields exists */
 };
 
 /* ---- lhttp.c ---------------------------------------------------------- */
 
 /* The conn of s, or NULL once it is closed (or closing). */
 struct conn *hs_conn(const struct hsess *s);
-/* The session argument at idx (a session userdata, a request table, a
- * response or a WebSocket), checked; raises on anything else and on a
- * request that is over.  Pushes the session's userdata. */
+/* ---- lhttp_req.c -----------------------------------------------------------
+ */
+
+/* The session argument at idx (a session, a request, a response or a
+ * WebSocket), checked; raises on anything else and on a request that is
+ * over.  Pushes the session's userdata. */
 struct hsess *hs_check(lua_State *L, int idx);
+/* The session at idx (nothing else; nothing pushed); raises. */
+struct hsess *hs_session(lua_State *L, int idx);
+/* Pushes the request and the response objects of s's current request
+ * (the session is argument 1); returns 2. */
+int hs_push_request(lua_State *L, struct hsess *s);
+int lhttp_headers(lua_State *L);
+int lhttp_header(lua_State *L);
+int lhttp_args(lua_State *L);
+int lhttp_peer(lua_State *L);
+extern const luaL_Reg lhttp_req_methods[];
+extern const luaL_Reg lhttp_req_meta[];
+
+/* ---- lhttp.c, again ------------------------------------------------------ */
+
 /* nil, err; returns 2 (err: an API error word). */
 int hs_fail(lua_State *L, const char *err);
 /* The API's word for why input stopped on c: "closed", "timeout" (the
@@ -166,12 +192,13 @@ int hs_conn_call(lua_State *L, int sidx, const char *name, int nargs,
 /* The work block for s (pooled), or NULL if out of memory. */
 struct hwork *hs_work(struct hsess *s);
 void hs_work_release(struct hsess *s);
-/* Pushes the headers of the current head as a table (names lower case,
- * repeated fields joined; set-cookie a list). */
-void hs_push_headers(lua_State *L, struct hsess *s);
 /* Ends the current message's head: copies it out of the read buffer
  * (n bytes) and sets the body's framing.  0, or -1 (no memory). */
 int hs_take_head(struct hsess *s, struct conn *c, size_t n);
+
+/* Pushes the headers of the current head as a table (names lower case,
+ * repeated fields joined; set-cookie a list) (lhttp_req.c). */
+void hs_push_headers(lua_State *L, struct hsess *s);
 
 /* ---- lhttp_body.c -------------------------------------------------------- */
 
@@ -197,6 +224,7 @@ void lhttp_resp_open(lua_State *L);
 int lhttp_response(lua_State *L);
 int lhttp_abort(lua_State *L);
 int lhttp_upgrade(lua_State *L);
+int lhttp_fields(lua_State *L);
 extern const luaL_Reg lhttp_res_methods[];
 
 /* ---- lhttp_ws.c ------------------------------------------------------- */

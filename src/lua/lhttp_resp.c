@@ -36,31 +36,51 @@
  */
 
 struct out {
-  struct conn *c;
+  struct conn *c; /* where it goes: the conn's queue, */
+  luaL_Buffer *b; /* or, with c NULL, a Lua buffer (http.headers) */
   size_t n;       /* bytes in buf */
   int err;        /* a conn_write failed (no memory) */
   int spilled;    /* part of it went to the conn already */
   char buf[2048]; /* the head, and a small body */
 };
 
-static void out_flush(struct out *o) {
-  if (o->n && !o->err && conn_write(o->c, o->buf, o->n) != 0)
+static void out_init(struct out *o, struct conn *c) {
+  o->c = c;
+  o->b = NULL;
+  o->n = 0;
+  o->err = o->spilled = 0;
+}
+
+static void out_put(struct out *o, const char *p, size_t n) {
+  if (!o->c)
+    luaL_addlstring(o->b, p, n);
+  else if (n && !o->err && conn_write(o->c, p, n) != 0)
     o->err = 1;
+}
+
+static void out_flush(struct out *o) {
+  out_put(o, o->buf, o->n);
   o->n = 0;
 }
 
-static void out_add(struct out *o, const char *p, size_t n) {
-  if (o->n + n > sizeof o->buf) {
-    out_flush(o);
-    o->spilled = 1;
-    if (n > sizeof o->buf) {
-      if (!o->err && conn_write(o->c, p, n) != 0)
-        o->err = 1;
-      return;
-    }
+static void out_slow(struct out *o, const char *p, size_t n) {
+  out_flush(o);
+  o->spilled = 1;
+  if (n > sizeof o->buf) {
+    out_put(o, p, n);
+    return;
   }
-  memcpy(o->buf + o->n, p, n);
-  o->n += n;
+  memcpy(o->buf, p, n);
+  o->n = n;
+}
+
+static inline void out_add(struct out *o, const char *p, size_t n) {
+  if (o->n + n <= sizeof o->buf) {
+    memcpy(o->buf + o->n, p, n);
+    o->n += n;
+    return;
+  }
+  out_slow(o, p, n);
 }
 
 static void out_str(struct out *o, const char *s) { out_add(o, s, strlen(s)); }
@@ -93,6 +113,10 @@ static void date_line(struct hmod *mod, struct out *o) {
 }
 
 static void status_line(struct out *o, int status) {
+  if (status == 200) {
+    out_add(o, "HTTP/1.1 200 OK\r\n", 17);
+    return;
+  }
   char line[16] = "HTTP/1.1 000 ";
   line[9] = (char)('0' + status / 100);
   line[10] = (char)('0' + status / 10 % 10);
@@ -115,7 +139,7 @@ struct given {
  * broken if part of it went out already. */
 static void bad_field(lua_State *L, struct out *o, const char *what,
                       const char *name) {
-  if (o->spilled)
+  if (o->spilled && o->c)
     conn_close(o->c);
   luaL_error(L, "invalid header %s '%s'", what, name);
 }
@@ -182,6 +206,63 @@ static void user_fields(lua_State *L, struct out *o, int hidx, struct given *g,
   }
 }
 
+/* A block of fields made once by http.headers (core.fields): written as
+ * it is, what it says of the framing remembered. */
+struct hfields {
+  int64_t length; /* a Content-Length it gave, else -1 */
+  uint8_t date;   /* it has a Date */
+  uint8_t close;  /* it says Connection: close */
+  uint32_t len;   /* bytes */
+  char bytes[];   /* "Name: value\r\n"... */
+};
+
+/* The fields argument at hidx: a table, or a block (checked). */
+static void fields_at(lua_State *L, struct out *o, int hidx, struct given *g,
+                      int length_ok) {
+  if (lua_type(L, hidx) != LUA_TUSERDATA) {
+    luaL_checktype(L, hidx, LUA_TTABLE);
+    user_fields(L, o, hidx, g, length_ok);
+    return;
+  }
+  struct hfields *f = lua_touserdata(L, hidx);
+  lua_rawgeti(L, UV_CACHE, C_FIELDSMT);
+  if (!lua_getmetatable(L, hidx) || !lua_rawequal(L, -1, -2))
+    luaL_typeerror(L, hidx, "table of header fields");
+  lua_pop(L, 2);
+  out_add(o, f->bytes, f->len);
+  g->date |= f->date;
+  g->close |= f->close;
+  if (length_ok && f->length >= 0)
+    g->length = f->length;
+}
+
+/* core.fields(t) -> a block of fields, checked and assembled once, for
+ * handlers that send the same fields with every response. */
+int lhttp_fields(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  luaL_Buffer b;
+  struct out o;
+  struct given g = {0, 0, -1};
+  luaL_buffinit(L, &b); /* 2 */
+  out_init(&o, NULL);
+  o.b = &b;
+  user_fields(L, &o, 1, &g, 1);
+  out_flush(&o);
+  luaL_pushresult(&b);
+  size_t n;
+  const char *p = lua_tolstring(L, -1, &n);
+  struct hfields *f = lua_newuserdatauv(L, sizeof *f + n, 0);
+  f->length = g.length;
+  f->date = (uint8_t)g.date;
+  f->close = (uint8_t)g.close;
+  f->len = (uint32_t)n;
+  memcpy(f->bytes, p, n);
+  lua_rawgeti(L, UV_CACHE, C_FIELDSMT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
 static int no_body_status(int status) {
   return status < 200 || status == 204 || status == 304;
 }
@@ -201,7 +282,7 @@ static int write_head(lua_State *L, struct hsess *s, struct out *o, int status,
   struct given g = {0, 0, -1};
   status_line(o, status);
   if (hidx)
-    user_fields(L, o, hidx, &g, length < 0);
+    fields_at(L, o, hidx, &g, length < 0);
   if (!g.date)
     date_line(s->mod, o);
   int mode = RESP_LENGTH;
@@ -235,9 +316,7 @@ static int write_head(lua_State *L, struct hsess *s, struct out *o, int status,
 
 void hs_error_response(struct hsess *s, struct conn *c, int status) {
   struct out o;
-  o.c = c;
-  o.n = 0;
-  o.err = o.spilled = 0;
+  out_init(&o, c);
   const char *text = http_reason(status);
   status_line(&o, status);
   date_line(s->mod, &o);
@@ -256,9 +335,7 @@ void hs_end_response(struct hsess *s, struct conn *c) {
     hs_error_response(s, c, s->body_err);
   } else if (s->resp == RESP_NONE) { /* nothing sent: an empty 200 */
     struct out o;
-    o.c = c;
-    o.n = 0;
-    o.err = o.spilled = 0;
+    out_init(&o, c);
     write_head(NULL, s, &o, 200, 0, 0);
     out_flush(&o);
   } else if (s->resp == RESP_CHUNKED && !s->head_req) {
@@ -273,7 +350,7 @@ void hs_end_response(struct hsess *s, struct conn *c) {
 /* core.abort(session): the handler raised.  A 500 if nothing was sent;
  * else the connection closes (the client sees a cut response). */
 int lhttp_abort(lua_State *L) {
-  struct hsess *s = luaL_checkudata(L, 1, HTTP_SESS_META);
+  struct hsess *s = hs_session(L, 1);
   struct conn *c = hs_conn(s);
   if (c && s->seq && s->resp == RESP_NONE && !s->upgraded)
     hs_error_response(s, c, 500);
@@ -332,8 +409,6 @@ static int res_send(lua_State *L) {
   lua_Integer status = luaL_checkinteger(L, 2);
   size_t blen = 0;
   const char *body = luaL_optlstring(L, 3, "", &blen);
-  if (!lua_isnil(L, 4))
-    luaL_checktype(L, 4, LUA_TTABLE);
   luaL_argcheck(L, status >= 200 && status <= 999, 2, "status out of range");
   if (s->resp != RESP_NONE)
     return luaL_error(L, "the response was already sent");
@@ -342,9 +417,7 @@ static int res_send(lua_State *L) {
     return closed(L);
   }
   struct out o;
-  o.c = c;
-  o.n = 0;
-  o.err = o.spilled = 0;
+  out_init(&o, c);
   write_head(L, s, &o, (int)status, lua_isnil(L, 4) ? 0 : 4, (int64_t)blen);
   s->resp = RESP_DONE; /* once the fields are known to be good */
   if (s->head_req || no_body_status((int)status))
@@ -373,8 +446,6 @@ static int res_start(lua_State *L) {
   struct conn *c;
   struct hsess *s = begin(L, &c); /* 4 */
   lua_Integer status = luaL_checkinteger(L, 2);
-  if (!lua_isnil(L, 3))
-    luaL_checktype(L, 3, LUA_TTABLE);
   luaL_argcheck(L, status >= 200 && status <= 999, 2, "status out of range");
   if (s->resp != RESP_NONE)
     return luaL_error(L, "the response was already started");
@@ -383,9 +454,7 @@ static int res_start(lua_State *L) {
     return closed(L);
   }
   struct out o;
-  o.c = c;
-  o.n = 0;
-  o.err = o.spilled = 0;
+  out_init(&o, c);
   s->resp =
       (uint8_t)write_head(L, s, &o, (int)status, lua_isnil(L, 3) ? 0 : 3, -1);
   if (no_body_status((int)status))
@@ -495,9 +564,7 @@ int lhttp_upgrade(lua_State *L) {
   }
   struct out o;
   struct given g = {0, 0, -1};
-  o.c = c;
-  o.n = 0;
-  o.err = o.spilled = 0;
+  out_init(&o, c);
   status_line(&o, 101);
   user_fields(L, &o, 2, &g, 0);
   s->resp = RESP_DONE;
@@ -578,7 +645,7 @@ static int response_k(lua_State *L, int status, lua_KContext ctx) {
  * next response head on a client session (1xx but 101 skipped); its
  * body is read with core.body / core.read. */
 int lhttp_response(lua_State *L) {
-  struct hsess *s = luaL_checkudata(L, 1, HTTP_SESS_META);
+  struct hsess *s = hs_session(L, 1);
   lua_settop(L, 2);
   struct conn *c = hs_conn(s);
   if (!c)

@@ -16,39 +16,15 @@ local core = require "host.http.core"
 local M = {}
 
 local xpcall, traceback, error = xpcall, debug.traceback, error
-local type, pairs, tostring, rawset = type, pairs, tostring, rawset
+local type, pairs, tostring = type, pairs, tostring
 local concat, format = table.concat, string.format
 local next_request, abort, session = core.next, core.abort, core.session
 
 -- ---- requests --------------------------------------------------------------
-
-local req_methods = {
-  body = core.body,     -- req:body([max]) -> the whole body | nil, err
-  header = core.header, -- req:header(name) -> value | nil (no table built)
-  args = core.args,     -- req:args() -> the query's pairs, decoded
-}
-
--- req:reader([max]) -> an iterator over the body's pieces: each call
--- returns the next piece, nil at the end, or nil, err.
-function req_methods.reader(req, max)
-  return function() return core.read(req, max) end
-end
-
--- Fields computed when first read: the headers table, the peer.
-core.Request.__index = function(req, k)
-  local m = req_methods[k]
-  if m ~= nil then return m end
-  if k == "headers" then
-    local h = core.headers(req)
-    rawset(req, "headers", h)
-    return h
-  elseif k == "peer" then
-    local p = core.peer(req)
-    rawset(req, "peer", p)
-    return p
-  end
-  return nil
-end
+-- A request is a userdata of the C half: req.method, req.target,
+-- req.path, req.query, req.version, req.headers (built on first use),
+-- req.peer; req:body([max]), req:reader([max]), req:header(name),
+-- req:args(); and the handler's own fields (req.user = ...).
 
 -- ---- the server ----------------------------------------------------------
 
@@ -479,6 +455,11 @@ function M.websocket_connect(url, options)
 end
 
 -- ---- helpers ----------------------------------------------------------------
+
+-- http.headers(t) -> the same fields, checked and assembled once: pass
+-- it to res:send / res:start instead of a table when every response
+-- carries the same fields (it costs a copy, not a check per field).
+M.headers = core.fields
 
 M.unescape = core.decode -- http.unescape(s [, plus]): percent-decoding
 M.escape = core.encode   -- http.escape(s): percent-encoding
