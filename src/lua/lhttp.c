@@ -28,10 +28,12 @@
 #include "lconn_internal.h"
 #include "lhost.h"
 #include "lhttp_internal.h"
+#include "lmain.h"
 #include "ltask.h"
 #include "worker.h"
 
 #include <lauxlib.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,6 +245,7 @@ static int lhttp_session(lua_State *L) {
   struct hsess *s = lua_newuserdatauv(L, sizeof *s, 3);
   memset(s, 0, sizeof *s);
   s->box = b;
+  list_node_init(&s->idle_node);
   s->o = o;
   s->mod = lua_touserdata(L, UV_MOD);
   s->keep = 1;
@@ -264,6 +267,7 @@ static int lhttp_session(lua_State *L) {
 
 static int sess_gc(lua_State *L) {
   struct hsess *s = luaL_checkudata(L, 1, HTTP_SESS_META);
+  list_remove(&s->idle_node);
   hs_work_release(s);
   return 0;
 }
@@ -313,8 +317,13 @@ static int read_head(lua_State *L, struct hsess *s, struct conn *c) {
         s->keep = 0;
         return hs_fail(L, err);
       }
+      if (s->mod->w->stopping) { /* a graceful stop: no next request */
+        s->keep = 0;
+        return hs_fail(L, "closed");
+      }
       hs_work_release(s);
       uint32_t ms = s->seq ? o->idle_ms : head_left(s, c);
+      list_append(&s->mod->idle, &s->idle_node); /* see stop_idle */
       return hs_wait(L, s, c, 1, ms, K_INPUT, next_k);
     }
     if (!hs_work(s)) {
@@ -363,6 +372,7 @@ static int next_step(lua_State *L, struct hsess *s, struct conn *c) {
 static int next_k(lua_State *L, int status, lua_KContext ctx) {
   struct hsess *s = lua_touserdata(L, 1);
   struct conn *c = hs_resumed(L, s);
+  list_remove(&s->idle_node);
   (void)status;
   if (ctx == K_FLUSHED) {
     if (lua_isnil(L, -2))
@@ -459,6 +469,25 @@ static int lhttp_reusable(lua_State *L) {
 /* ---- the module ------------------------------------------------------------
  */
 
+/* The worker begins a graceful stop (a LMAIN_STOP_HOOKS function):
+ * connections waiting idle for a next request are closed now, as nginx
+ * does, instead of holding the stop for its grace period; a request in
+ * progress finishes, with "Connection: close". */
+static int stop_idle(lua_State *L) {
+  struct hmod *mod = lua_touserdata(L, lua_upvalueindex(1));
+  struct list_node *n = list_first(&mod->idle);
+  while (n) {
+    struct list_node *next = list_next(&mod->idle, n);
+    struct hsess *s = list_entry(n, struct hsess, idle_node);
+    list_remove(n);
+    struct conn *c = hs_conn(s);
+    if (c)
+      conn_close(c); /* its task wakes with "closed" and ends */
+    n = next;
+  }
+  return 0;
+}
+
 static int mod_gc(lua_State *L) {
   struct hmod *mod = lua_touserdata(L, 1);
   while (mod->nspare > 0)
@@ -548,6 +577,7 @@ static int luaopen_core(lua_State *L) {
   memset(mod, 0, sizeof *mod);
   mod->w = w;
   mod->date_sec = -1;
+  list_init(&mod->idle);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, mod_gc);
   lua_setfield(L, -2, "__gc");
@@ -617,6 +647,12 @@ static int luaopen_core(lua_State *L) {
   lua_setfield(L, -2, "_state");
   lua_pushvalue(L, 2);
   lua_setfield(L, -2, "_names");
+  /* closing idle connections when the worker stops */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LMAIN_STOP_HOOKS);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, stop_idle, 1);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
   /* the options' metatable, by name */
   luaL_newmetatable(L, HTTP_OPTS_META);
   lua_pop(L, 1);

@@ -23,6 +23,7 @@
 
 #include "http1.h"
 #include "http_chunked.h"
+#include "list.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -90,7 +91,8 @@ struct hmod {
   uint32_t datelen; /* its length */
   struct hwork *spare[16];
   int nspare;
-  uint64_t rng; /* WebSocket masking keys (a client's) */
+  struct list idle; /* sessions waiting for a next request (idle_node) */
+  uint64_t rng;     /* WebSocket masking keys (a client's) */
   /* The request's field names, interned and anchored (UV_CACHE): a key
    * is compared by its address. */
   const char *k_method, *k_target, *k_path, *k_query, *k_version;
@@ -107,36 +109,37 @@ enum {
 };
 
 struct hsess {
-  void *box;              /* the conn's box (its first field is the conn) */
-  const struct hopts *o;  /* the options (a client's may be defaults) */
-  struct hmod *mod;       /* the module */
-  struct hwork *work;     /* while a head is parsed or served, else NULL */
-  struct http_msg m;      /* the head being parsed, then the current one */
-  uint64_t head_due;      /* when the head must be complete (ns), 0 */
-  uint32_t seq;           /* the current request (responses check it) */
-  uint32_t headlen;       /* bytes of the current head in work->head */
-  uint64_t body_left;     /* HTTP_BODY_LENGTH: bytes not read yet */
-  uint64_t body_read;     /* body bytes delivered so far */
-  struct http_chunked ch; /* HTTP_BODY_CHUNKED: the decoder */
-  uint64_t resp_left;     /* RESP_LENGTH: bytes still to write */
-  uint32_t acclen;        /* bytes gathered in user value 3 */
-  uint32_t ws_utf8;       /* a text message's UTF-8 state */
-  uint32_t ws_ms;         /* a WebSocket's receive timeout, 0 none */
-  uint8_t body;           /* enum http_body of the current message */
-  uint8_t body_done;      /* the body was read (or discarded) to its end */
-  uint16_t body_err;      /* the status a failed body read calls for */
-  uint8_t resp;           /* RESP_* */
-  uint8_t keep;           /* the connection may carry another message */
-  uint8_t client;         /* we sent the request */
-  uint8_t parsing;        /* a head is being parsed (work is set) */
-  uint8_t sent100;        /* "100 Continue" was written */
-  uint8_t head_req;       /* the request was HEAD: no body goes out */
-  uint8_t upgraded;       /* a WebSocket now */
-  uint8_t active;         /* a request is being served */
-  uint8_t ws_flags;       /* ws_parse_header flags (WS_SERVER...) */
-  uint8_t ws_op;          /* the fragmented message's opcode */
-  uint8_t ws_sent_close;  /* our close frame went out */
-  uint8_t ws_got_close;   /* the peer's close frame came */
+  void *box;                  /* the conn's box (its first field is the conn) */
+  struct list_node idle_node; /* in hmod.idle while waiting idle */
+  const struct hopts *o;      /* the options (a client's may be defaults) */
+  struct hmod *mod;           /* the module */
+  struct hwork *work;         /* while a head is parsed or served, else NULL */
+  struct http_msg m;          /* the head being parsed, then the current one */
+  uint64_t head_due;          /* when the head must be complete (ns), 0 */
+  uint32_t seq;               /* the current request (responses check it) */
+  uint32_t headlen;           /* bytes of the current head in work->head */
+  uint64_t body_left;         /* HTTP_BODY_LENGTH: bytes not read yet */
+  uint64_t body_read;         /* body bytes delivered so far */
+  struct http_chunked ch;     /* HTTP_BODY_CHUNKED: the decoder */
+  uint64_t resp_left;         /* RESP_LENGTH: bytes still to write */
+  uint32_t acclen;            /* bytes gathered in user value 3 */
+  uint32_t ws_utf8;           /* a text message's UTF-8 state */
+  uint32_t ws_ms;             /* a WebSocket's receive timeout, 0 none */
+  uint8_t body;               /* enum http_body of the current message */
+  uint8_t body_done;          /* the body was read (or discarded) to its end */
+  uint16_t body_err;          /* the status a failed body read calls for */
+  uint8_t resp;               /* RESP_* */
+  uint8_t keep;               /* the connection may carry another message */
+  uint8_t client;             /* we sent the request */
+  uint8_t parsing;            /* a head is being parsed (work is set) */
+  uint8_t sent100;            /* "100 Continue" was written */
+  uint8_t head_req;           /* the request was HEAD: no body goes out */
+  uint8_t upgraded;           /* a WebSocket now */
+  uint8_t active;             /* a request is being served */
+  uint8_t ws_flags;           /* ws_parse_header flags (WS_SERVER...) */
+  uint8_t ws_op;              /* the fragmented message's opcode */
+  uint8_t ws_sent_close;      /* our close frame went out */
+  uint8_t ws_got_close;       /* the peer's close frame came */
 };
 
 /* A request or response object: which session, which request. */

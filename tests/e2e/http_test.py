@@ -428,3 +428,26 @@ def many_hostile_clients_leave_the_server_serving(s):
         exchange(s.port, bytes([i]) * 100 + b"\r\n\r\n", wait=2)
     with urllib.request.urlopen(s.url + "/hello", timeout=10) as r:
         check(r.read() == b"hello\n")
+
+
+@test
+def graceful_stop_closes_idle_keep_alive_connections():
+    s = Server()
+    try:
+        idle = connect(s.port)
+        idle.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(idle.recv(4096).startswith(b"HTTP/1.1 200 OK"))
+        fresh = connect(s.port)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        s.host.signal(signal.SIGINT if harness.WINE else signal.SIGTERM)
+        idle.settimeout(4)
+        check(idle.recv(100) == b"", "the idle connection is closed")
+        check(fresh.recv(100) == b"", "so is one that never sent a request")
+        check(s.host.wait(10) == 0)
+        check(time.monotonic() - t0 < 4, "not held for the grace period")
+        check("grace period over" not in s.host.stderr(), s.host.stderr())
+        idle.close()
+        fresh.close()
+    finally:
+        s.host.close()
