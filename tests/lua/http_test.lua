@@ -92,6 +92,46 @@ describe("http server", function()
     srv:close()
   end)
 
+  it("lets the handler set fields of its own on req", function()
+    local got
+    local srv = H.serve(function(req, res)
+      req.user = "ann"
+      req.path = "/rewritten"
+      got = { req.user, req.path, req.target, tostring(req), req.nothing }
+      res:send(200, "")
+    end)
+    assert(H.exchange(srv, H.get("/orig?q")))
+    assert.same({ "ann", "/rewritten", "/orig?q", "http request (GET /orig?q)" }, got)
+    srv:close()
+  end)
+
+  it("sends the fields of an http.headers block", function()
+    local FIELDS = http.headers { ["X-A"] = "1", ["Set-Cookie"] = { "a=1", "b=2" },
+                                  ["Content-Length"] = 99, Connection = "close" }
+    local srv = H.serve(function(req, res) res:send(200, "body", FIELDS) end)
+    local r, _, c = H.exchange(srv, H.get("/"))
+    assert.equal("1", r.headers["x-a"])
+    assert.equal("a=1, b=2", r.headers["set-cookie"])
+    assert.equal("4", r.headers["content-length"]) -- send's own length wins
+    assert.equal("body", r.body)
+    assert.equal("close", r.headers.connection)
+    assert.is_true(H.closed(c))
+    checkerr("invalid header value", http.headers, { A = "x\ny" })
+    checkerr("table expected", http.headers, io.stdout)
+    srv:close()
+  end)
+
+  it("refuses a headers argument that is neither a table nor a block", function()
+    local err
+    local srv = H.serve(function(req, res)
+      err = select(2, pcall(res.send, res, 200, "x", io.stdout))
+      res:send(200, "x")
+    end)
+    assert(H.exchange(srv, H.get("/")))
+    assert.matches("table of header fields expected", err)
+    srv:close()
+  end)
+
   it("keeps the connection alive for HTTP/1.1", function()
     local n = 0
     local srv = H.serve(function(req, res)

@@ -28,6 +28,8 @@ local next_request, abort, session = core.next, core.abort, core.session
 
 -- ---- the server ----------------------------------------------------------
 
+local conn_handlers = setmetatable({}, { __mode = "k" }) -- made by http.server
+
 -- http.server(handler [, options]) -> a connection handler that serves
 -- HTTP/1.1 (keep-alive, pipelining, HTTP/1.0) with handler(req, res).
 function M.server(handler, options)
@@ -35,7 +37,7 @@ function M.server(handler, options)
     error("http.server: a handler function expected, got " .. type(handler), 2)
   end
   local o = core.options(options)
-  return function(conn)
+  local function serve(conn)
     local s = session(conn, o)
     while true do
       local req, res = next_request(s)
@@ -47,6 +49,8 @@ function M.server(handler, options)
       end
     end
   end
+  conn_handlers[serve] = true
+  return serve
 end
 
 -- ---- the test helper: a server on a port, and requests to it --------------
@@ -72,12 +76,15 @@ function Server:close()
 end
 
 -- http.listen(address, handler [, options]) -> server | nil, err: listens
--- (port 0 picks one) with http.server(handler, options); server.url is
+-- (port 0 picks one) with http.server(handler, options), or with handler
+-- itself if http.server made it (a handler script's result, as
+-- loadhandler returns it); server.url is
 -- "http://ip:port", server:request{path =, ...} and server:get(path)
 -- make requests to it, server:close() stops it.  options go to
 -- host.listen as well (tls, timeout...).
 function M.listen(address, handler, options)
-  local l, err = host.listen(address, M.server(handler, options), options)
+  if not conn_handlers[handler] then handler = M.server(handler, options) end
+  local l, err = host.listen(address, handler, options)
   if not l then return nil, err end
   local scheme = options and options.tls and "https" or "http"
   return setmetatable({ listener = l, address = l.address,
