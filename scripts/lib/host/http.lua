@@ -106,7 +106,8 @@ local function pool_get(key)
   local now = host.now()
   while list and #list > 0 do
     local e = table.remove(list)
-    if now - e[3] < POOL_IDLE and e[1]:buffered() == 0 then
+    local ok, n = pcall(e[1].buffered, e[1]) -- raises once closed
+    if ok and n == 0 and now - e[3] < POOL_IDLE then
       return e[1], e[2]
     end
     pcall(e[1].close, e[1])
@@ -182,7 +183,11 @@ local function request_head(t, method, target, authority, body)
     if #body > 0 or (method ~= "GET" and method ~= "HEAD") then
       parts[#parts + 1] = "Content-Length: " .. #body .. "\r\n"
     end
-  elseif body ~= nil then
+  elseif body == nil then
+    if method == "POST" or method == "PUT" or method == "PATCH" then
+      parts[#parts + 1] = "Content-Length: 0\r\n" -- some servers want one
+    end
+  else
     parts[#parts + 1] = "Transfer-Encoding: chunked\r\n"
   end
   parts[#parts + 1] = "\r\n"
