@@ -114,6 +114,14 @@ static int chunk_step(struct hsess *s, struct conn *c, size_t *used,
   return http_chunked_decode(&s->ch, conn_rdata(c), c->rlen, used, span);
 }
 
+/* The same over at most max buffered bytes, so that the data run found
+ * is at most max bytes (the decoder takes input a byte at a time). */
+static int chunk_step_max(struct hsess *s, struct conn *c, size_t max,
+                          size_t *used, struct http_span *span) {
+  size_t n = c->rlen < max ? c->rlen : max;
+  return http_chunked_decode(&s->ch, conn_rdata(c), n, used, span);
+}
+
 /* ---- req:body([max]) ----------------------------------------------------- */
 
 static int body_k(lua_State *L, int status, lua_KContext ctx);
@@ -247,7 +255,7 @@ static int read_step(lua_State *L, struct hsess *s, struct conn *c, int sidx) {
     while (c->rlen > 0) {
       size_t used;
       struct http_span d;
-      int rc = chunk_step(s, c, &used, &d);
+      int rc = chunk_step_max(s, c, max, &used, &d);
       if (rc < 0)
         return body_fail(L, s, 400, NULL);
       if (d.len && s->body_read + d.len > s->o->max_body)
