@@ -223,8 +223,8 @@ static int lhttp_options(lua_State *L) {
   o->lim.max_headers = (uint32_t)opt_int(L, "max_headers", 100, 10000);
   o->max_body = (uint64_t)opt_int(L, "max_body", 1 << 20, HTTP_MAX_LENGTH);
   o->max_args = (uint32_t)opt_int(L, "max_args", 100, 100000);
-  o->ws_max_frame = (uint64_t)opt_int(L, "ws_max_frame", 16 << 20, 1 << 30);
-  o->ws_max_msg = (uint64_t)opt_int(L, "ws_max_message", 16 << 20, 1 << 30);
+  o->ws_max_frame = (uint64_t)opt_int(L, "ws_max_frame", 1 << 20, 1 << 30);
+  o->ws_max_msg = (uint64_t)opt_int(L, "ws_max_message", 1 << 20, 1 << 30);
   o->header_ms = opt_ms(L, "header_timeout", 60);
   o->body_ms = opt_ms(L, "body_timeout", 60);
   o->idle_ms = opt_ms(L, "idle_timeout", 75);

@@ -70,15 +70,15 @@ end
 
 describe("http.websocket", function()
   it("echoes text and binary messages with websocket_connect", function()
-    local srv = H.serve(ws_echo())
-    local ws = assert(http.websocket_connect(ws_url(srv)))
+    local srv = H.serve(ws_echo(), { ws_max_frame = 2 << 20, ws_max_message = 2 << 20 })
+    local ws = assert(http.websocket_connect(ws_url(srv), { ws_max_frame = 2 << 20 }))
     assert(ws:send("hello"))
     assert.same({ "hello", "text" }, { ws:recv() })
     assert(ws:send("\0\1\2\255", "binary"))
     assert.same({ "\0\1\2\255", "binary" }, { ws:recv() })
     assert(ws:send(""))
     assert.same({ "", "text" }, { ws:recv() })
-    local big = string.rep("abcdefgh", 128 * 1024) -- 1 MiB, one frame
+    local big = string.rep("abcdefgh", 192 * 1024) -- 1.5 MiB, one frame
     assert(ws:send(big, "binary"))
     local got = assert(ws:recv())
     assert.is_true(got == big)

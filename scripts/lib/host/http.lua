@@ -423,8 +423,9 @@ end
 
 -- http.websocket_connect(url [, options]) -> ws [, protocol] | nil, err
 -- [, detail]: a client WebSocket (ws:// or wss://).  options: protocols
--- (a list), headers, timeout (connect and handshake; and of each recv
--- after it when recv_timeout is not given), tls (host.connect's).
+-- (a list), headers, timeout (connect and handshake), recv_timeout (of
+-- each recv; default none), tls (host.connect's), ws_max_frame and
+-- ws_max_message (1 MiB each, as a server's).
 function M.websocket_connect(url, options)
   options = options or {}
   local hostname, port, target, authority, tls, ipv6 = core.url(url)
@@ -449,7 +450,13 @@ function M.websocket_connect(url, options)
   parts[#parts + 1] = "\r\n"
   local ok
   ok, err = conn:send(concat(parts))
-  local s = session(conn, client_options, true)
+  local o = client_options
+  if options.ws_max_frame or options.ws_max_message then
+    o = core.options { max_head = 65536, max_headers = 200,
+                       ws_max_frame = options.ws_max_frame,
+                       ws_max_message = options.ws_max_message }
+  end
+  local s = session(conn, o, true)
   local status, headers
   if ok then
     status, headers = core.response(s, false)
