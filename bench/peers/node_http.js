@@ -48,5 +48,6 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 75000;
+server.on('connection', (s) => s.setNoDelay(true));
 server.listen(port, '127.0.0.1');
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
