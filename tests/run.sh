@@ -20,7 +20,8 @@ mode=${1:-all}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3
-          clang-format libssl-dev openssl ca-certificates)
+          clang-format libssl-dev openssl ca-certificates
+          curl wrk apache2-utils python3-websocket nodejs) # the HTTP e2e tests' clients
 
 ensure_packages() {
     bash cmake/apt-ensure.sh "${PACKAGES[@]}"

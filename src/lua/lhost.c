@@ -11,6 +11,7 @@
 #include "host.h"
 #include "lconn.h"
 #include "lembed.h"
+#include "lhttp.h"
 #include "lresolve.h"
 #include "llistener.h"
 #include "lmain.h"
@@ -270,6 +271,7 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lua_pop(L, 1);
   set_paths(L, w->host->cfg.script);
   lembed_open(L);
+  lhttp_open(L, w);
   lua_pushcfunction(L, lhost_print);
   lua_setglobal(L, "print");
 }

@@ -22,7 +22,13 @@ struct lvm {
   struct log_rate task_errors; /* handler errors are logged sparingly */
   int main_done;               /* the script's main chunk has finished */
   struct lmsg msg;             /* host.post / host.receive (lmsg.h) */
+  int stop_told;               /* the stop hooks ran (lmain.c) */
 };
+
+/* Functions in the registry's array LMAIN_STOP_HOOKS run once, with no
+ * argument, when the worker begins a graceful stop (host.http closes its
+ * idle keep-alive connections from there). */
+#define LMAIN_STOP_HOOKS "host.on_stop"
 
 extern const struct worker_vm lua_vm;
 
