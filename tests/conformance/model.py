@@ -1,0 +1,713 @@
+"""The conformance model: what one connection's operations must return.
+
+A program is a list of steps; each step is one operation of the handler
+on its connection (recv, read, lines, send, settimeout, ...) and the
+peer's action while that operation runs (send bytes in pieces, stall,
+half-close, reset, stop reading...).  The generator (Gen) builds a
+program from a seed and predicts, with this model, the outcome of every
+step; the checker replays the model against what the host really
+returned.
+
+Reads depend on how the network chunked the bytes (recv returns "what has
+arrived"), so the model does not know the exact stream position after a
+recv: it keeps an interval [lo, hi] of positions, and the generator only
+emits a step whose outcome class (ok / closed / reset / timeout / too
+long) is the same for every position in the interval.  The checker knows
+the exact position (it sees the bytes) and checks the data exactly.
+
+Timing is made irrelevant by construction: an operation with a small
+timeout (0 .. 0.2 s) is only emitted when nothing the peer will send can
+satisfy it (so it must time out), and an operation without a timeout or
+with a large one (5 s) only when the peer's action does satisfy it (so
+it must not).  The one exception, documented in KNOWN.md: a small send
+with a 0.1-0.2 s timeout to a peer that reads is expected to succeed.
+
+The model states the contract (README), not the implementation: a line
+of maxline bytes followed by "\\r\\n" is not "too long", however the bytes
+were split.
+"""
+import random
+import sys
+
+# ---- the server's payloads ---------------------------------------------------
+
+# Send number j of a program sends a prefix of canon[j % 2]: 32-byte records,
+# each the record's index in 8 symbols then 24 filler symbols.  The two
+# alphabets are disjoint, so where one send's bytes end and the next one's
+# begin is plain even when a send that timed out sent only part of its bytes;
+# the index in each record makes a lost, repeated or reordered record show.
+SYMS = (b"abcdefghijklmnop", b"ABCDEFGHIJKLMNOP")
+_canon = [b"", b""]
+
+
+def _block_template(p):
+    sym = SYMS[p]
+    fills = [bytes(sym[(r + k) % 16] for k in range(24)) for r in range(16)]
+    return b"".join(b"######" + bytes((sym[lo >> 4], sym[lo & 15])) + fills[lo % 16]
+                    for lo in range(256))
+
+
+def payload(p, n):
+    """The first n bytes of parity p's canonical stream (blocks of 256
+    records: handler.lua builds it the same way)."""
+    have = _canon[p]
+    if len(have) < n:
+        sym = SYMS[p]
+        tpl = _block_template(p)
+        nblk = max((n + 8191) // 8192, 2 * (len(have) // 8192))
+        parts = [have]
+        for h in range(len(have) // 8192, nblk):
+            hi = bytes(sym[(h >> s) & 15] for s in (20, 16, 12, 8, 4, 0))
+            parts.append(tpl.replace(b"######", hi))
+        _canon[p] = have = b"".join(parts)
+    return have[:n]
+
+
+def parse_s2p(got, sends):
+    """Splits what the peer received into the server's sends.
+
+    sends: [(parity, length, how)] in order, how = "ok" (must be there in
+    full) or "part" (any prefix, maybe none: it timed out or failed).
+    Returns (error or None, complete): complete when every "ok" send has
+    fully arrived.  Where a partial send ended is not known: after a send
+    that wrote nothing, two sends of the same parity meet, and the first
+    may seem to go on a few bytes into the second; so each end within a
+    few bytes of the longest match is tried."""
+    got = bytes(got)
+    sys.setrecursionlimit(max(1000, 4 * len(sends) + 100))
+    wants = [payload(p, n) for p, n, _how in sends]
+
+    def rec(j, pos):
+        if j == len(sends):
+            if pos < len(got):
+                return ("%d bytes after the last send: %r" % (len(got) - pos, got[pos:pos + 40]),
+                        False)
+            return None, True
+        n, how = sends[j][1], sends[j][2]
+        want = wants[j]
+        if how == "ok":
+            have = got[pos:pos + n]
+            if have != want[:len(have)]:
+                i = _first_diff(have, want)
+                return ("send %d (%d bytes, returned true): byte %d differs: got %r, want %r" %
+                        (j, n, i, have[max(0, i - 8):i + 24], want[max(0, i - 8):i + 24]), False)
+            if len(have) < n:
+                return None, False       # not all here yet
+            return rec(j + 1, pos + n)
+        k = _common(got, pos, want)
+        first = None
+        partial = False
+        for cut in range(k, max(-1, k - 64), -1):
+            err, done = rec(j + 1, pos + cut)
+            if err is None and done:
+                return None, True
+            if err is None:
+                partial = True      # fits so far: more may be on the way
+            elif cut == k:
+                first = err
+        if partial:
+            return None, False
+        return first or ("send %d (partial)" % j), False
+
+    return rec(0, 0)
+
+
+def _common(got, pos, want):
+    """How many bytes of want got has at pos."""
+    m = min(len(want), len(got) - pos)
+    i, step = 0, 1 << 16
+    while i + step <= m and got[pos + i:pos + i + step] == want[i:i + step]:
+        i += step
+    lo, hi = i, min(i + step, m)
+    while lo < hi:           # the first difference is in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        if got[pos + lo:pos + mid] == want[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _first_diff(a, b):
+    for i in range(min(len(a), len(b))):
+        if a[i] != b[i]:
+            return i
+    return min(len(a), len(b))
+
+
+def _show(a, b):
+    i = _first_diff(a, b)
+    return a[max(0, i - 8):i + 24]
+
+
+# ---- outcomes of reads ---------------------------------------------------------
+
+class Out:
+    """One read's outcome at one stream position.
+
+    cls: ok, closed, reset, too long, starve (would wait for more);
+    vals: the Lua values it returns (bytes for strings), or None for a
+    recv, whose length depends on chunking (then rmax bounds it);
+    nc / nc_hi: the position afterwards (a range for recv)."""
+    __slots__ = ("cls", "vals", "nc", "nc_hi", "rmax", "lines", "end")
+
+    def __init__(self, cls, vals=None, nc=0, nc_hi=None, rmax=0, lines=None, end=None):
+        self.cls, self.vals, self.nc = cls, vals, nc
+        self.nc_hi = nc if nc_hi is None else nc_hi
+        self.rmax, self.lines, self.end = rmax, lines, end
+
+
+class Stream:
+    """What the peer has sent (S), and whether it half-closed or reset
+    after it; the limits of the connection."""
+
+    def __init__(self, S, eof, rst, ml, mr):
+        self.S, self.eof, self.rst, self.ml, self.mr = S, eof, rst, ml, mr
+
+    def end_err(self):
+        return "closed" if self.eof else "reset" if self.rst else None
+
+
+def sim_read(op, c, st):
+    """The outcome of one read op at position c (see Out)."""
+    kind = op["op"]
+    S = st.S
+    avail = len(S) - c
+    err = st.end_err()
+    if kind == "recv":
+        mx = op.get("max") or 65536
+        if avail > 0:
+            return Out("ok", None, c + 1, c + min(mx, avail), rmax=mx)
+        if err:
+            return Out(err, [None, err.encode()], c)
+        return Out("starve", nc=c)
+    if kind == "readn":
+        n = op["n"]
+        if avail >= n:
+            return Out("ok", [bytes(S[c:c + n])], c + n)
+        if err:
+            return Out(err, [None, err.encode()] + ([bytes(S[c:])] if avail else []), len(S))
+        return Out("starve", nc=c)
+    if kind == "readl":
+        return sim_line(op.get("fmt", "l"), c, st)
+    if kind == "reada":
+        if avail > st.mr:
+            return Out("too long", [None, b"too long"], c)
+        if st.eof:
+            return Out("ok", [bytes(S[c:])], len(S))
+        if st.rst:
+            return Out("reset", [None, b"reset"] + ([bytes(S[c:])] if avail else []), len(S))
+        return Out("starve", nc=c)
+    if kind == "lines":
+        return sim_lines(op["k"], c, st)
+    raise ValueError(kind)
+
+
+def sim_line(fmt, c, st):
+    S = st.S
+    nl = S.find(b"\n", c)
+    if nl >= 0:
+        line = bytes(S[c:nl])
+        cut = line[:-1] if line.endswith(b"\r") else line
+        if len(cut) > st.ml:
+            return Out("too long", [None, b"too long"], c)
+        return Out("ok", [line + b"\n" if fmt == "L" else cut], nl + 1)
+    rem = bytes(S[c:])
+    # without its end of line yet: too long once it can no longer be a
+    # line of at most maxline bytes followed by "\r\n"
+    if len(rem) > st.ml + 1 or (len(rem) == st.ml + 1 and not rem.endswith(b"\r")):
+        return Out("too long", [None, b"too long"], c)
+    err = st.end_err()
+    if err:
+        if len(rem) > st.ml:
+            return Out("too long", [None, b"too long"], c)
+        return Out(err, [None, err.encode()] + ([rem] if rem else []), len(S))
+    return Out("starve", nc=c)
+
+
+def sim_lines(k, c, st):
+    """conn:lines() called up to k times: lines until the end of stream
+    (a last unterminated line counts), raising on any other error."""
+    lines = []
+    while len(lines) < k:
+        o = sim_line("l", c, st)
+        if o.cls == "ok":
+            lines.append(o.vals[0])
+            c = o.nc
+        elif o.cls == "closed":
+            if len(o.vals) == 3:
+                lines.append(o.vals[2])
+                c = o.nc
+                continue
+            return Out("end", lines, c, lines=len(lines), end="end")
+        elif o.cls == "starve":
+            return Out("starve", lines, c, lines=len(lines))
+        else:  # too long or reset: lines() raises; a reset's partial is gone
+            return Out("raise", lines, o.nc, lines=len(lines), end=o.cls)
+    return Out("ok", lines, c, lines=len(lines), end="k")
+
+
+READS = ("recv", "readn", "readl", "reada", "lines")
+
+
+def class_of(o, timeout_small):
+    """The outcome class of a read that sees outcome o, for the step's
+    timeout (small: it ends the wait).  None: would wait forever."""
+    if o.cls == "starve":
+        if timeout_small:
+            return "timeout"
+        return None
+    return o.cls
+
+
+# ---- the generator -------------------------------------------------------------
+
+SMALL = (0.05, 0.1, 0.2)
+LARGE = 5.0
+BIG_MIN = 6 << 20          # more than the send and receive buffers hold
+STALL = 0.3                # a peer's stall: longer than any small timeout
+LINE_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-_"
+
+
+def tdesc(t):
+    return "nil" if t is None else "%g" % t
+
+
+def is_small(t):
+    return t is not None and t < 1
+
+
+class Gen:
+    """Builds one program (a list of steps) from a seed, tracking the model."""
+
+    def __init__(self, seed, nops=None, avoid=()):
+        self.r = random.Random(seed)
+        self.avoid = set(avoid)    # known bugs to steer around (known.py)
+        self.seed = seed
+        self.S = bytearray()
+        self.lo = self.hi = 0
+        self.eof = self.rst = self.pclosed = False
+        self.T = None
+        self.ml, self.mr = 65536, 16 << 20
+        self.sends = []            # [parity, length, how]
+        self.wdirty = False        # the last send timed out
+        self.sshut = self.closed = False
+        self.steps = []
+        self.nops = nops if nops is not None else self.r.randint(6, 28)
+
+    # ---- helpers ----
+    def st(self, S=None, eof=None, rst=None):
+        return Stream(self.S if S is None else S, self.eof if eof is None else eof,
+                      self.rst if rst is None else rst, self.ml, self.mr)
+
+    def text(self, n):
+        r = self.r
+        return bytes(r.choice(LINE_CHARS) for _ in range(n))
+
+    def line(self):
+        r = self.r
+        roll = r.random()
+        if roll < 0.3 and self.ml < 200:
+            n = self.ml + r.choice((-1, 0, 0, 1, 2))   # around the limit
+        elif roll < 0.5:
+            n = r.randint(0, 3)
+        else:
+            n = r.randint(0, 120)
+        n = max(0, n)
+        body = bytearray(self.text(n))
+        if n and r.random() < 0.1:
+            body[r.randrange(n)] = 13                  # a lone "\r" inside
+        return bytes(body) + (b"\r\n" if r.random() < 0.4 else b"\n")
+
+    def pieces(self, data):
+        """Splits data into writes with short gaps; often right after a
+        "\\r" so that "\\r" and "\\n" arrive apart."""
+        r = self.r
+        if not data:
+            return []
+        cuts = set()
+        for i in range(len(data) - 1):
+            if data[i] == 13 and r.random() < 0.5:
+                cuts.add(i + 1)
+        for _ in range(r.choice((0, 0, 1, 2, 4))):
+            cuts.add(r.randint(1, len(data)))
+        acts = []
+        prev = 0
+        for cut in sorted(cuts) + [len(data)]:
+            if cut <= prev:
+                continue
+            if acts:
+                acts.append(["sleep", r.choice((0, 0.002, 0.01, 0.02))])
+            acts.append(["w", bytes(data[prev:cut])])
+            prev = cut
+        return acts
+
+    def reads_over(self, op, st, small):
+        """Outcome class of a read over every position in [lo, hi], or None
+        if it differs between positions (or would hang)."""
+        cls = None
+        nlo, nhi = None, None
+        lens = set()
+        for c in range(self.lo, self.hi + 1):
+            o = sim_read(op, c, st)
+            k = class_of(o, small)
+            if k is None or (k == "timeout" and o.lines):
+                return None  # would hang, or lines() got some lines first
+            if op["op"] == "lines" and o.cls != "starve":
+                k = "%s:%d:%s" % (o.cls, o.lines, o.end)
+            if small and k != "timeout":
+                return None  # satisfied: would race with the timer
+            if cls is None:
+                cls = k
+            elif cls != k:
+                return None
+            if k == "timeout":
+                a, b = c, c
+                lens.add("-")
+            else:
+                a, b = o.nc, o.nc_hi
+                lens.add(_lens(o))
+            nlo = a if nlo is None else min(nlo, a)
+            nhi = b if nhi is None else max(nhi, b)
+        return cls, nlo, nhi, (lens.pop() if len(lens) == 1 else "*")
+
+    # ---- proposals ----
+    def propose_read(self):
+        r = self.r
+        kind = r.choice(("recv", "recv", "readn", "readn", "readl", "readl", "reada", "lines"))
+        op = {"op": kind}
+        if kind == "recv":
+            op["max"] = r.choice((None, None, 1, 2, 7, 100, 1000))
+        elif kind == "readn":
+            op["n"] = r.choice((0, 1, 2, 5, 17, 100, 1000, 5000, 70000, 200000))
+        elif kind == "readl":
+            op["fmt"] = r.choice(("l", "l", "L", "*l", None))
+        elif kind == "lines":
+            op["k"] = r.randint(1, 4)
+        small = is_small(self.T)
+        acts = []
+        S, eof, rst = self.S, self.eof, self.rst
+        if self.eof or self.rst or self.pclosed:
+            pass  # nothing more will come
+        elif small:
+            if r.random() < 0.5:
+                extra = self.partial_for(op)
+                if extra:
+                    acts += self.pieces(extra)
+                    S = self.S + extra
+        else:
+            need = self.supply_for(op)
+            mode = r.random()
+            if mode < 0.15:
+                acts.append(["sleep", STALL])
+            tail = None
+            late = len(self.steps) > self.nops // 2
+            if kind == "reada" and not late and r.random() < 0.8:
+                return None
+            if late and (mode > 0.95 or (kind == "reada" and r.random() < 0.7)):
+                tail = "hc"
+            elif mode > 0.9 and late:
+                tail = r.choice(("rst", "pclose"))
+            acts += self.pieces(need)
+            S = self.S + need
+            if tail == "hc":
+                acts.append(["hc"])
+                eof = True
+            elif tail == "rst":
+                acts.append(["rst"])
+                rst = True
+            elif tail == "pclose":
+                if self.wdirty:
+                    return None
+                acts.append(["hc"])
+                acts.append(["pclose"])
+                eof = True
+        res = self.reads_over(op, self.st(S, eof, rst), small)
+        if res is None:
+            return None
+        cls, nlo, nhi, lens = res
+        return {"op": op, "peer": acts, "expect": cls, "lens": lens,
+                "_apply": (S, eof, rst, nlo, nhi, acts)}
+
+    def supply_for(self, op):
+        """Bytes that satisfy op at every position (if the generator can)."""
+        r = self.r
+        kind = op["op"]
+        have = len(self.S) - self.hi
+        if kind == "recv":
+            return self.text(r.randint(1, 300)) if have <= 0 or r.random() < 0.3 else b""
+        if kind == "readn":
+            short = op["n"] - have
+            extra = r.choice((0, 0, 3, 50))
+            return self.text(max(0, short) + extra) if short > 0 or r.random() < 0.3 else b""
+        if kind in ("readl", "lines"):
+            n = op.get("k", 1) + r.choice((0, 0, 1))
+            return b"".join(self.line() for _ in range(n))
+        if kind == "reada":
+            n = r.choice((0, 1, 100, 3000, 70000, 300000))
+            return self.text(n)
+        return b""
+
+    def partial_for(self, op):
+        """Bytes that leave op still waiting (for a small timeout)."""
+        r = self.r
+        kind = op["op"]
+        if kind == "readn" and op["n"] > 1:
+            return self.text(r.randint(1, op["n"] - 1))
+        if kind in ("readl", "lines"):
+            return self.text(r.randint(1, min(20, max(1, self.ml - 1))))
+        if kind == "reada":
+            return self.text(r.randint(1, 100))
+        return b""
+
+    def propose_send(self):
+        r = self.r
+        if self.pclosed:
+            return None
+        small = is_small(self.T)
+        acts = []
+        roll = r.random()
+        if self.sshut:
+            n, expect = r.randint(1, 50), "closed"
+        elif self.rst:
+            if small:
+                return None
+            n, expect = r.randint(1, 50), "reset"
+        elif roll < 0.45:
+            if small and (self.wdirty or self.T < 0.1):
+                return None
+            n, expect = r.randint(1, 300), "ok"
+        elif roll < 0.65:
+            if small:
+                return None
+            n, expect = r.randint(1000, 300000), "ok"
+        elif roll < 0.8:
+            if not small:
+                return None
+            n, expect = r.randint(BIG_MIN, BIG_MIN + (2 << 20)), "timeout"
+            acts.append(["rstop"])
+        elif roll < 0.93:
+            if small:
+                return None
+            n, expect = r.randint(1 << 20, 8 << 20), "ok"
+            acts.append(["rpause", STALL])
+        else:
+            if small or len(self.steps) < self.nops // 2:
+                return None
+            n, expect = BIG_MIN, "reset"
+            acts += [["rstop"], ["sleep", 0.1], ["rst"]]
+        if expect == "ok" and self.wdirty and small:
+            return None
+        nparts = r.choice((1, 1, 1, 2, 3, 5, 6))
+        cuts = sorted(r.randint(0, n) for _ in range(nparts - 1))
+        op = {"op": "send", "p": len(self.sends) % 2, "n": n, "cuts": cuts}
+        return {"op": op, "peer": acts, "expect": expect, "lens": "",
+                "_send": (expect, acts)}
+
+    def propose_other(self):
+        r = self.r
+        roll = r.random()
+        if roll < 0.35:
+            t = r.choice((None, None, 0, 0.05, 0.1, 0.2, LARGE, LARGE))
+            return {"op": {"op": "settimeout", "t": t}, "peer": [], "expect": "ok", "lens": "",
+                    "_timeout": t}
+        if roll < 0.5:
+            name = r.choice(("maxline", "maxline", "maxread"))
+            v = r.choice((4, 8, 16, 100)) if name == "maxline" else r.choice((10, 1000, 100000))
+            return {"op": {"op": "setoption", "name": name, "v": v}, "peer": [],
+                    "expect": "ok", "lens": "", "_option": (name, v)}
+        if roll < 0.65:
+            acts = []
+            S = self.S
+            if not (self.eof or self.rst or self.pclosed) and r.random() < 0.5:
+                data = self.text(r.choice((10, 1000, 100000)))
+                acts = self.pieces(data)
+                S = self.S + data
+            d = r.choice((0, 0.01, 0.05))
+            return {"op": {"op": "sleep", "s": d}, "peer": acts, "expect": "ok", "lens": "",
+                    "_apply": (S, self.eof, self.rst, self.lo, self.hi, acts)}
+        if roll < 0.75:
+            if self.sshut or self.rst or self.pclosed:
+                return None
+            return {"op": {"op": "shutdown"}, "peer": [], "expect": "ok", "lens": "",
+                    "_shutdown": True}
+        if roll < 0.85:
+            return self.propose_par()
+        if roll < 0.93:
+            # a second reader raises while the first waits
+            if (is_small(self.T) or self.eof or self.rst or self.pclosed
+                    or self.lo != self.hi or self.lo != len(self.S)):
+                return None
+            data = self.text(r.randint(1, 100))
+            acts = [["sleep", 0.2]] + self.pieces(data)
+            S = self.S + data
+            return {"op": {"op": "reader2"}, "peer": acts, "expect": "raise/ok", "lens": "",
+                    "_apply": (S, False, False, len(self.S) + 1, len(S), acts)}
+        # a second sender raises while the first waits
+        if is_small(self.T) or self.sshut or self.rst or self.pclosed:
+            return None
+        op = {"op": "sender2", "p": len(self.sends) % 2, "n": BIG_MIN}
+        return {"op": op, "peer": [["rpause", STALL]], "expect": "raise/ok", "lens": "",
+                "_send": ("ok", [])}
+
+    def propose_par(self):
+        """A spawned task reads while this one sends a large string."""
+        r = self.r
+        if is_small(self.T) or self.sshut or self.rst or self.pclosed or self.eof:
+            return None
+        rop = None
+        for _ in range(10):
+            kind = r.choice(("recv", "readn", "readl"))
+            rop = {"op": kind}
+            if kind == "recv":
+                rop["max"] = r.choice((None, 5))
+            elif kind == "readn":
+                rop["n"] = r.choice((1, 10, 1000))
+            else:
+                rop["fmt"] = "l"
+            need = self.supply_for(rop)
+            S = self.S + need
+            res = self.reads_over(rop, self.st(S), False)
+            if res:
+                break
+        else:
+            return None
+        cls, nlo, nhi, lens = res
+        n = r.randint(1 << 20, 4 << 20)
+        sop = {"op": "send", "p": len(self.sends) % 2, "n": n, "cuts": []}
+        acts = [["rpause", STALL], ["sleep", 0.1]] + self.pieces(need)
+        return {"op": {"op": "par", "read": rop, "send": sop}, "peer": acts,
+                "expect": "ok/" + cls, "lens": lens,
+                "_apply": (S, False, False, nlo, nhi, acts), "_send": ("ok", [])}
+
+    # ---- applying a step to the model ----
+    def commit(self, step):
+        if "_apply" in step:
+            S, eof, rst, lo, hi, acts = step.pop("_apply")
+            self.S = bytearray(S)
+            self.eof, self.rst = eof, rst
+            self.lo, self.hi = lo, hi
+            if any(a[0] == "pclose" for a in acts):
+                self.pclosed = True
+        if "_send" in step:
+            expect, acts = step.pop("_send")
+            op = step["op"]
+            sop = op["send"] if op["op"] == "par" else op
+            if expect == "closed":
+                pass  # nothing sent, nothing owed: not a send of the stream
+            else:
+                how = "ok" if expect == "ok" else "part"
+                self.sends.append([sop["p"], sop["n"], how])
+                self.wdirty = expect == "timeout"
+            if any(a[0] == "rst" for a in acts):
+                self.rst = True
+                for s in self.sends:
+                    s[2] = "gone" if s[2] != "ok" else s[2]
+        if "_timeout" in step:
+            self.T = step.pop("_timeout")
+        if "_option" in step:
+            name, v = step.pop("_option")
+            if name == "maxline":
+                self.ml = v
+            else:
+                self.mr = v
+        if step.pop("_shutdown", False):
+            self.sshut = True
+        step["t"] = self.T
+        step.update(slen=len(self.S), eof=self.eof, rst=self.rst, ml=self.ml, mr=self.mr)
+        self.steps.append(step)
+
+    def finish(self):
+        """Ends the program: a marker send after a send that timed out, so
+        the peer knows when it has every byte; sometimes an explicit close."""
+        if self.wdirty and not (self.sshut or self.rst or self.pclosed):
+            if is_small(self.T):
+                self.commit({"op": {"op": "settimeout", "t": None}, "peer": [], "expect": "ok",
+                             "lens": "", "_timeout": None})
+            self.commit({"op": {"op": "send", "p": len(self.sends) % 2, "n": 7, "cuts": []},
+                         "peer": [], "expect": "ok", "lens": "", "_send": ("ok", [])})
+        if (self.lo == self.hi == len(self.S)) and self.r.random() < 0.3 and "B3" not in self.avoid:
+            self.commit({"op": {"op": "close"}, "peer": [], "expect": "ok", "lens": ""})
+            self.commit({"op": {"op": "useclosed"}, "peer": [], "expect": "raise", "lens": ""})
+            self.closed = True
+
+    def program(self):
+        r = self.r
+        ended = None  # steps left once the peer has reset or closed
+        while len(self.steps) < self.nops and ended != 0:
+            if ended is None and (self.rst or self.pclosed or self.eof):
+                ended = r.randint(1, 3) if self.rst or self.pclosed else r.randint(2, 6)
+            elif ended:
+                ended -= 1
+            step = None
+            for _ in range(60):
+                roll = r.random()
+                if roll < 0.45:
+                    step = self.propose_read()
+                elif roll < 0.7:
+                    step = self.propose_send()
+                else:
+                    step = self.propose_other()
+                if step:
+                    break
+            if not step:
+                t = None if is_small(self.T) else 0.1
+                step = {"op": {"op": "settimeout", "t": t}, "peer": [], "expect": "ok",
+                        "lens": "", "_timeout": t}
+            self.commit(step)
+        self.finish()
+        for k, s in enumerate(self.steps):
+            s["k"] = k + 1
+        return self.steps
+
+
+def _lens(o):
+    if o.vals is None:
+        return "*"      # recv: its length is the network's choice
+    return lens(o.vals)
+
+
+def lens(vals):
+    """What the transcript keeps of a result: each value's length, or the
+    error word, or "-" for nil."""
+    out = []
+    for i, v in enumerate(vals):
+        if v is None:
+            out.append("-")
+        elif i == 1 and vals[0] is None and isinstance(v, bytes):
+            out.append(v.decode("latin-1"))
+        elif isinstance(v, bytes):
+            out.append(str(len(v)))
+        else:
+            out.append(str(v))
+    return ",".join(out)
+
+
+def describe(op):
+    """A short text for an op, as failures print it."""
+    k = op["op"]
+    if k == "recv":
+        return "recv(%s)" % (op.get("max") or "")
+    if k == "readn":
+        return "read(%d)" % op["n"]
+    if k == "readl":
+        return "read(%s)" % ('"%s"' % op["fmt"] if op.get("fmt") else "")
+    if k == "reada":
+        return 'read("a")'
+    if k == "lines":
+        return "lines() x%d" % op["k"]
+    if k == "send":
+        return "send(%d bytes in %d strings)" % (op["n"], len(op["cuts"]) + 1)
+    if k == "sender2":
+        return "send(%d bytes) in a task, and a second send" % op["n"]
+    if k == "settimeout":
+        return "settimeout(%s)" % tdesc(op["t"])
+    if k == "setoption":
+        return 'setoption("%s", %d)' % (op["name"], op["v"])
+    if k == "sleep":
+        return "host.sleep(%g)" % op["s"]
+    if k == "par":
+        return "%s in a task while %s" % (describe(op["read"]), describe(op["send"]))
+    if k == "reader2":
+        return "recv() in a task, and a second recv()"
+    return k + "()"
