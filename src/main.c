@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "host.h"
 #include "io.h"
+#include "lmain.h"
 #include "log.h"
 #include "sys.h"
 
@@ -87,6 +88,7 @@ int main(int argc, char **argv) {
   const char *backend = "auto";
   int want_version = 0, log_level_set_explicitly = 0, i;
   memset(&cfg, 0, sizeof cfg);
+  cfg.vm = &lua_vm;
   cfg.grace = 5;
   cfg.workers = 0;
 

@@ -1,6 +1,8 @@
 /*
- * conn.c -- connection lifetime, buffered input and deadlines (see
- * conn.h).  Nothing here knows about Lua; lconn.c drives it.
+ * conn.c -- connection lifetime, the receive stream and buffered input,
+ * deadlines, lingering close (see conn.h).  It knows nothing of Lua: it
+ * tells the layer above through the conn's events table, the way a
+ * listener tells its owner of a new connection.
  *
  * A conn is freed once its handle's close callback has run: then no recv
  * or send completion is due any more.  Its timer, if it has one, may
@@ -9,73 +11,101 @@
  */
 #include "conn.h"
 #include "fault.h"
-#include "lsched.h"
-#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void on_deadline(struct io_op *op);
+static void post_timer(struct conn *c, uint64_t due);
+static void on_stream(struct io_op *op);
 
-struct conn *conn_new(struct worker *w) {
-  struct conn *c = pool_get(&w->conn_pool);
+/* ---- the set ----------------------------------------------------------- */
+
+void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
+                   int *stopping) {
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->worker = worker;
+  s->stopping = stopping;
+  list_init(&s->conns);
+  pool_init(&s->conn_pool, sizeof(struct conn), 64);
+  pool_init(&s->wreq_pool, sizeof(struct conn_wreq), 32);
+  pool_init(&s->timer_pool, sizeof(struct conn_timer), 32);
+}
+
+void conn_set_free(struct conn_set *s) {
+  pool_destroy(&s->conn_pool);
+  pool_destroy(&s->wreq_pool);
+  pool_destroy(&s->timer_pool);
+  while (s->nspare > 0)
+    free(s->spare[--s->nspare]);
+}
+
+void conn_set_abort_all(struct conn_set *s) {
+  struct list_node *n = list_first(&s->conns), *next;
+  for (; n; n = next) {
+    next = list_next(&s->conns, n); /* an unopened conn is freed at once */
+    conn_abort(list_entry(n, struct conn, node));
+  }
+}
+
+int conn_set_reading(const struct conn_set *s) {
+  for (struct list_node *n = list_first(&s->conns); n;
+       n = list_next(&s->conns, n))
+    if (list_entry(n, struct conn, node)->flags & CONN_RWAIT)
+      return 1;
+  return 0;
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+struct conn *conn_new(struct conn_set *s, const struct conn_events *ev) {
+  struct conn *c = pool_zget(&s->conn_pool);
   if (!c)
     return NULL;
-  memset(c, 0, sizeof *c);
-  c->w = w;
-  c->rop.data = c;
+  c->set = s;
+  c->ev = ev;
+  io_op_init(&c->rop, c);
   c->maxline = CONN_MAXLINE;
   c->maxread = CONN_MAXREAD;
   c->h.sock = IO_NOSOCK;
   c->flags = CONN_HANDLE_DONE; /* no handle yet */
-  c->next = w->conns;
-  if (w->conns)
-    w->conns->prev = c;
-  w->conns = c;
-  w->nconns++;
+  list_push(&s->conns, &c->node);
+  s->nconns++;
   return c;
 }
 
 static void release_rbuf(struct conn *c) {
-  struct worker *w = c->w;
+  struct conn_set *s = c->set;
   if (c->rcap == CONN_RBUF_CHUNK &&
-      w->nspare < (int)(sizeof w->spare_rbufs / sizeof *w->spare_rbufs))
-    w->spare_rbufs[w->nspare++] = c->rbuf;
+      s->nspare < (int)(sizeof s->spare / sizeof *s->spare))
+    s->spare[s->nspare++] = c->rbuf;
   else
     free(c->rbuf);
   c->rbuf = NULL;
   c->rpos = c->rlen = c->rcap = 0;
 }
 
-static void timer_give(struct worker *w, struct conn_timer *t) {
-  pool_put(&w->timer_pool, t);
-}
-
 static void maybe_free(struct conn *c) {
-  struct worker *w = c->w;
+  struct conn_set *s = c->set;
   if (!(c->flags & CONN_HANDLE_DONE))
     return;
   if (c->timer) {
     if (io_posted(&c->timer->op)) {
       c->timer->c = NULL; /* on_deadline returns it to the pool */
-      io_cancel(w->loop, &c->timer->op);
+      io_cancel(s->loop, &c->timer->op);
     } else {
-      timer_give(w, c->timer);
+      pool_put(&s->timer_pool, c->timer);
     }
   }
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    w->conns = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  w->nconns--;
+  list_remove(&c->node);
+  s->nconns--;
   if (c->box)
-    c->box->c = NULL;
+    *(struct conn **)c->box = NULL; /* the box's first field points here */
   if (c->rbuf)
     release_rbuf(c);
-  pool_put(&w->conn_pool, c);
+  pool_put(&s->conn_pool, c);
 }
 
 static void on_handle_closed(struct io_handle *h) {
@@ -85,24 +115,27 @@ static void on_handle_closed(struct io_handle *h) {
 }
 
 int conn_open(struct conn *c, io_sock sock) {
-  int err = io_open(c->w->loop, &c->h, sock);
+  int err = io_open(c->set->loop, &c->h, sock);
   if (err) {
     c->flags |= CONN_CLOSING;
     maybe_free(c);
     return err;
   }
-  c->flags &= (uint8_t)~CONN_HANDLE_DONE;
+  c->flags &= (uint16_t)~CONN_HANDLE_DONE;
+  conn_cache_peer(c);
   return 0;
 }
 
-void conn_close(struct conn *c) {
-  if (c->flags & CONN_CLOSING)
-    return;
-  c->flags |= CONN_CLOSING;
-  if (!(c->flags & CONN_HANDLE_DONE))
-    io_close(&c->h, on_handle_closed);
-  else
-    maybe_free(c);
+void conn_connect(struct conn *c, const struct sockaddr *addr, int len,
+                  io_op_cb cb) {
+  io_connect(c->set->loop, &c->h, &c->wreq->op, addr, len, cb);
+  c->flags &= (uint16_t)~CONN_HANDLE_DONE; /* a handle now, even failed */
+}
+
+void conn_cache_peer(struct conn *c) {
+  struct sockaddr_storage ss;
+  if (io_sockname(&c->h, &ss, 1) == 0)
+    addr_small_set(&c->peer, (struct sockaddr *)&ss);
 }
 
 static void name(struct conn *c, char *buf, size_t size, int peer) {
@@ -115,7 +148,10 @@ static void name(struct conn *c, char *buf, size_t size, int peer) {
 }
 
 void conn_peer(struct conn *c, char *buf, size_t size) {
-  name(c, buf, size, 1);
+  if (c->peer.family)
+    addr_small_format(&c->peer, buf, size);
+  else
+    name(c, buf, size, 1);
 }
 
 void conn_local(struct conn *c, char *buf, size_t size) {
@@ -131,10 +167,187 @@ uint32_t conn_timeout_ms(double seconds) {
   return (uint32_t)(ms + 0.999); /* never earlier than asked */
 }
 
+/* ---- closing ------------------------------------------------------------ */
+
+/* A posted stream nobody waits on is counted apart: it is no reason for
+ * the worker to stay. */
+static void stream_idle(struct conn *c, int idle) {
+  if (idle == ((c->flags & CONN_IDLE) != 0))
+    return;
+  c->flags ^= CONN_IDLE;
+  c->set->nstreams += idle ? 1 : -1;
+}
+
+/* Tell a waiting reader (input, end of stream, its deadline, a close). */
+static void wake_reader(struct conn *c) {
+  if (!(c->flags & CONN_RWAIT))
+    return;
+  c->flags &= (uint16_t)~CONN_RWAIT;
+  stream_idle(c, io_posted(&c->rop) && !(c->flags & CONN_LINGER));
+  c->ev->input(c);
+}
+
+/* Lingering is for a connection that has sent something a reset would
+ * destroy and has input left unread (buffered here, or in the kernel: a
+ * close with unread input is what makes the kernel send the reset), with
+ * nothing of ours in flight (a send in flight is cancelled anyway). */
+static int can_linger(struct conn *c) {
+  if (!(c->flags & CONN_SENT) ||
+      (c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
+      c->werr || c->wreq || *c->set->stopping || io_closing(&c->h))
+    return 0;
+  return c->rlen > 0 || io_unread(&c->h) > 0;
+}
+
+static void end_linger(struct conn *c) {
+  c->flags &= (uint16_t)~CONN_LINGER;
+  io_close(&c->h, on_handle_closed);
+}
+
+static int post_stream(struct conn *c) {
+  return io_recv_multi(&c->h, &c->rop, on_stream);
+}
+
+static struct conn_timer *timer_of(struct conn *c) {
+  if (!c->timer) {
+    struct conn_timer *t = pool_zget(&c->set->timer_pool);
+    if (!t)
+      return NULL;
+    t->set = c->set;
+    t->c = c;
+    io_op_init(&t->op, t);
+    c->timer = t;
+  }
+  return c->timer;
+}
+
+/* Shut down writing and drain input until the peer closes or the
+ * linger's deadline; 0, or -1 if it cannot (then close at once). */
+static int start_linger(struct conn *c) {
+  if (!(c->flags & CONN_SHUTDOWN) && io_shutdown(&c->h) != 0)
+    return -1;
+  c->flags |= CONN_SHUTDOWN;
+  struct conn_timer *t = timer_of(c);
+  if (!t)
+    return -1; /* no deadline, no linger: it must end */
+  if (!io_posted(&c->rop) && post_stream(c) != 0)
+    return -1;
+  stream_idle(c, 0); /* draining is a reason to stay, for a while */
+  c->flags |= CONN_LINGER;
+  if (c->rbuf)
+    release_rbuf(c); /* nobody will read it */
+  uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+  t->rdue = due;
+  t->wdue = 0;
+  if (!io_posted(&t->op))
+    post_timer(c, due);
+  else if (t->due > due)
+    io_cancel(c->set->loop, &t->op); /* on_deadline re-posts it earlier */
+  return 0;
+}
+
+void conn_close(struct conn *c) {
+  if (c->flags & CONN_CLOSING)
+    return;
+  c->flags |= CONN_CLOSING;
+  if (c->flags & CONN_HANDLE_DONE) {
+    maybe_free(c);
+    return;
+  }
+  if (!can_linger(c) || start_linger(c) != 0)
+    io_close(&c->h, on_handle_closed);
+  /* The stream's final completion would tell a waiting reader too, but a
+   * lingering stream goes on: tell it now, the same way either way. */
+  wake_reader(c);
+}
+
+void conn_abort(struct conn *c) {
+  conn_close(c);
+  if (c->flags & CONN_LINGER)
+    end_linger(c);
+}
+
+void conn_reset(struct conn *c) {
+  if (!(c->flags & (CONN_CLOSING | CONN_HANDLE_DONE)))
+    io_reset_on_close(&c->h);
+  c->flags |= CONN_RESET;
+  conn_abort(c);
+}
+
+/* ---- the receive stream -------------------------------------------------- */
+
+static size_t high_water(const struct conn *c) {
+  size_t need = (c->flags & CONN_RWAIT) ? c->rneed : 0;
+  return need > CONN_RBUF_HIGH ? need : CONN_RBUF_HIGH;
+}
+
+/* A chunk (res > 0) is offered to a waiting reader in place, the rest
+ * buffered; the final completion records why the stream ended (res 0:
+ * end of stream; IO_ECANCELED: paused, or closing; else a sticky error). */
+static void on_stream(struct io_op *op) {
+  struct conn *c = op->data;
+  int res = op->res;
+  if (c->flags & CONN_LINGER) { /* closed: drain until the peer is done */
+    if (res > 0)
+      return;
+    if (res == IO_ECANCELED && post_stream(c) == 0)
+      return; /* it was paused: drain on */
+    end_linger(c); /* the peer closed (or reset): nothing can be lost now */
+    return;
+  }
+  if (res > 0) {
+    if (conn_closing(c))
+      return; /* nobody will read it */
+    c->hot = op->u.recv.data;
+    c->hotlen = (uint32_t)res;
+    wake_reader(c); /* the hot path: it may take the chunk in place */
+    if (c->hotlen && !conn_closing(c) &&
+        conn_rbuf_append(c, c->hot, c->hotlen) != 0)
+      c->rerr = IO_ENOMEM;
+    c->hot = NULL;
+    c->hotlen = 0;
+    if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
+      io_cancel(c->set->loop, op); /* pause: the peer waits in the kernel */
+    return;
+  }
+  stream_idle(c, 0); /* the stream's final completion */
+  if (res == 0)
+    c->flags |= CONN_EOF;
+  else if (res != IO_ECANCELED)
+    c->rerr = res; /* sticky: a reset connection stays reset */
+  /* IO_ECANCELED: paused, or closing; a waiting reader re-posts. */
+  wake_reader(c);
+}
+
+int conn_wait_input(struct conn *c, size_t need) {
+  if (!io_posted(&c->rop)) {
+    int err = post_stream(c);
+    if (err)
+      return err;
+  }
+  stream_idle(c, 0);
+  c->flags |= CONN_RWAIT;
+  c->rneed = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+  if (c->timeout) {
+    struct conn_timer *t = timer_of(c);
+    if (t) {
+      uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
+      t->rdue = due;
+      if (!io_posted(&t->op))
+        post_timer(c, due);
+      else if (t->due > due)
+        io_cancel(c->set->loop, &t->op);
+    } /* else no memory: this read waits without a deadline */
+  } else if (c->timer) {
+    c->timer->rdue = 0; /* an earlier read's deadline is not this one's */
+  }
+  return 0;
+}
+
 /* ---- buffered input ---------------------------------------------------- */
 
 int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
-  struct worker *w = c->w;
+  struct conn_set *s = c->set;
   if (c->rlen && c->rpos + c->rlen + n > c->rcap && c->rpos) {
     memmove(c->rbuf, c->rbuf + c->rpos, c->rlen); /* slide to the front */
     c->rpos = 0;
@@ -143,8 +356,8 @@ int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
     size_t need = (size_t)c->rpos + c->rlen + n;
     if (need > UINT32_MAX || fault_fail(FAULT_C, "read buffer"))
       return -1;
-    if (!c->rbuf && need <= CONN_RBUF_CHUNK && w->nspare > 0) {
-      c->rbuf = w->spare_rbufs[--w->nspare];
+    if (!c->rbuf && need <= CONN_RBUF_CHUNK && s->nspare > 0) {
+      c->rbuf = s->spare[--s->nspare];
       c->rcap = CONN_RBUF_CHUNK;
     } else {
       size_t cap = c->rcap ? c->rcap : CONN_RBUF_CHUNK;
@@ -173,88 +386,105 @@ void conn_rbuf_consume(struct conn *c, size_t n) {
 
 static void post_timer(struct conn *c, uint64_t due) {
   struct conn_timer *t = c->timer;
-  uint64_t now = io_clock();
   t->due = due;
-  if (io_timeout(c->w->loop, &t->op, due > now ? due - now : 0,
-                 on_deadline) != 0)
+  if (io_timeout_at(c->set->loop, &t->op, due, on_deadline) != 0)
     t->due = 0; /* no memory for the timer: the deadline is not kept */
 }
 
-void conn_arm(struct conn *c, int wr) {
-  struct worker *w = c->w;
-  if (!c->timeout)
+void conn_arm_send(struct conn *c) {
+  if (!c->timeout) {
+    if (c->timer)
+      c->timer->wdue = 0; /* an earlier send's deadline is not this one's */
     return;
-  if (!c->timer) {
-    struct conn_timer *t = pool_get(&w->timer_pool);
-    if (!t)
-      return; /* no memory: this operation waits without a deadline */
-    memset(t, 0, sizeof *t);
-    t->w = w;
-    t->c = c;
-    t->op.data = t;
-    c->timer = t;
   }
-  struct conn_timer *t = c->timer;
+  struct conn_timer *t = timer_of(c);
+  if (!t)
+    return; /* no memory: this operation waits without a deadline */
   uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
-  if (wr)
-    t->wdue = due;
-  else
-    t->rdue = due;
+  t->wdue = due;
   if (!io_posted(&t->op))
     post_timer(c, due);
   else if (t->due > due)
-    io_cancel(w->loop, &t->op); /* on_deadline re-posts it earlier */
+    io_cancel(c->set->loop, &t->op); /* on_deadline re-posts it earlier */
 }
 
+/* The earliest deadline still to watch, or 0. */
+static uint64_t next_due(const struct conn *c) {
+  const struct conn_timer *t = c->timer;
+  uint64_t next = 0;
+  if ((c->flags & CONN_RWAIT) && t->rdue)
+    next = t->rdue;
+  if (c->wreq && t->wdue && !(c->flags & CONN_WTIMEDOUT) &&
+      (!next || t->wdue < next))
+    next = t->wdue;
+  return next;
+}
+
+/* The timer fired (or was cancelled so as to be re-posted earlier: the
+ * clock, not op->res, says what is overdue). */
 static void on_deadline(struct io_op *op) {
   struct conn_timer *t = op->data;
   struct conn *c = t->c;
   if (!c) { /* the conn is gone */
-    timer_give(t->w, t);
+    pool_put(&t->set->timer_pool, t);
     return;
   }
-  if (c->flags & CONN_CLOSING)
-    return; /* maybe_free will give it back */
-  uint64_t now = io_clock(), next = UINT64_MAX;
-  if (c->reader && !(c->flags & CONN_RTIMEDOUT)) {
-    if (t->rdue <= now) {
-      /* The receive stream stays posted: the reader just stops waiting. */
-      struct task *reader = c->reader;
-      c->reader = NULL;
-      c->flags |= CONN_RTIMEDOUT;
-      task_resume(reader, 0);
-      if (c->flags & CONN_CLOSING)
-        return; /* the reader closed it; maybe_free gives t back */
-    } else {
-      next = t->rdue;
+  uint64_t now = io_clock();
+  if (c->flags & CONN_CLOSING) {
+    if ((c->flags & CONN_LINGER) && t->rdue) {
+      if (t->rdue <= now)
+        end_linger(c); /* maybe_free gives t back */
+      else if (!io_posted(&t->op))
+        post_timer(c, t->rdue);
     }
+    return; /* else maybe_free will give it back */
   }
-  if (c->writer && c->wreq && !(c->flags & CONN_WTIMEDOUT)) {
-    if (t->wdue <= now) {
-      c->flags |= CONN_WTIMEDOUT;
-      io_cancel(c->w->loop, &c->wreq->op);
-    } else if (t->wdue < next) {
-      next = t->wdue;
-    }
+  /* The writer first: telling the reader runs script code, which may post
+   * new operations; those have deadlines of their own. */
+  if (c->wreq && t->wdue && t->wdue <= now && !(c->flags & CONN_WTIMEDOUT)) {
+    t->wdue = 0;
+    c->flags |= CONN_WTIMEDOUT;
+    io_cancel(c->set->loop, &c->wreq->op);
   }
-  /* A reader resumed above may have posted the timer already. */
-  if (next != UINT64_MAX && c->timeout && !io_posted(&t->op))
-    post_timer(c, next);
+  if ((c->flags & CONN_RWAIT) && t->rdue && t->rdue <= now) {
+    /* The receive stream stays posted: the reader just stops waiting. */
+    t->rdue = 0;
+    c->flags |= CONN_RTIMEDOUT;
+    wake_reader(c);
+    if (c->flags & CONN_CLOSING)
+      return; /* the reader closed it; maybe_free gives t back */
+  }
+  uint64_t next = next_due(c);
+  if (next) {
+    if (!io_posted(&t->op))
+      post_timer(c, next);
+    else if (t->due > next)
+      io_cancel(c->set->loop, &t->op);
+  }
 }
 
-/* ---- pools ------------------------------------------------------------------ */
+/* ---- output --------------------------------------------------------------- */
 
 struct conn_wreq *conn_wreq_take(struct conn *c) {
-  struct conn_wreq *r = pool_get(&c->w->wreq_pool);
+  struct conn_wreq *r = pool_get(&c->set->wreq_pool);
   if (!r)
     return NULL;
-  r->op.flags = 0;
-  r->op.data = c;
+  io_op_init(&r->op, c);
   c->wreq = r;
   return r;
 }
 
 void conn_wreq_give(struct conn *c) {
-  pool_put(&c->w->wreq_pool, c->wreq);
+  pool_put(&c->set->wreq_pool, c->wreq);
   c->wreq = NULL;
+}
+
+void conn_sent(struct conn *c, const struct io_op *op) {
+  if (op->u.send.total > 0)
+    c->flags |= CONN_SENT;
+  if (op->res >= 0)
+    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* it all went: the deadline
+                                             lost the race, the send won */
+  else if (op->res != IO_ECANCELED)
+    c->werr = op->res; /* sticky */
 }

@@ -1,46 +1,86 @@
 /*
- * conn.h -- a connection: its socket, its in-flight operations, the bytes
- * received but not yet read, and its deadlines.
+ * conn.h -- a connection: its socket, its receive stream and the bytes
+ * received but not yet read, its send record, its deadlines, its close.
  *
- * The worker owns every conn.  Lua sees a box (lconn.c) that points here;
- * closing from Lua only *requests* a close.  The conn is freed once the
+ * The worker owns every conn, through its connection set.  The layer
+ * above (the Lua binding, lconn.c) sees a box that points here; closing
+ * from there only *requests* a close.  The conn is freed once the
  * handle's last completion and the deadline timer's completion are in,
  * because until then the kernel may still write into its records.
  *
+ * Input.  The receive stream (io_recv_multi) is posted at the first wait
+ * for input and kept posted, so a busy connection costs no receive post
+ * per message.  When a chunk arrives it is offered to a waiting reader
+ * first, in place (`hot`, valid only during the events->input call: the
+ * hot path copies it once, into the reader's own string); what the
+ * reader does not take is buffered.  Bytes that arrive while nobody
+ * reads are buffered up to CONN_RBUF_HIGH (more if the waiting read needs
+ * more); then the stream is paused (cancelled) and the rest waits in the
+ * kernel until a reader wants more.
+ *
  * Deadlines are lazy: one timer per connection, posted for the earliest
  * deadline and not cancelled when an operation finishes in time.  When it
- * fires it cancels whatever is overdue and re-posts itself for what is
- * still waiting, so a busy connection with a timeout costs no timer work
- * per message.
+ * fires it ends whatever is overdue and re-posts itself for what is still
+ * waiting, so a busy connection with a timeout costs no timer work per
+ * message.  Each side's deadline belongs to the operation that armed it
+ * (0 = none): arming with no timeout clears it, so an old deadline never
+ * reaches a newer operation.
+ *
+ * Closing with input the peer may still be sending is graceful, as
+ * nginx's lingering close: writing is shut down (the peer reads what was
+ * sent, then end of stream), input is read and dropped until the peer
+ * closes or CONN_LINGER_MS pass, and only then is the socket closed.
+ * Closing a socket with unread input would make the kernel send a reset,
+ * which destroys replies the peer has not read yet.
  */
 #ifndef HOST_CONN_H
 #define HOST_CONN_H
 
 #include "addr.h"
 #include "io.h"
+#include "list.h"
+#include "pool.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 struct worker;
-struct task;
+struct conn;
 
 #define CONN_SEND_BATCH 4     /* strings gathered into one send */
 #define CONN_MAXLINE 65536    /* default line limit */
 #define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
 #define CONN_RBUF_CHUNK 16384 /* read buffers come in this size first */
+#define CONN_RBUF_HIGH 65536  /* buffered bytes that pause the stream */
+#define CONN_LINGER_MS 5000   /* at most this long draining input on close */
 
 /* conn.flags */
 #define CONN_EOF 0x01         /* the peer finished sending */
-#define CONN_RTIMEDOUT 0x02   /* the recv was cancelled by its deadline */
+#define CONN_RTIMEDOUT 0x02   /* the waiting read was ended by its deadline */
 #define CONN_WTIMEDOUT 0x04   /* the send/connect was, likewise */
 #define CONN_CLOSING 0x08     /* close requested */
 #define CONN_SHUTDOWN 0x10    /* no more sends */
 #define CONN_HANDLE_DONE 0x20 /* the handle's close callback ran */
+#define CONN_SKIPLINE 0x40    /* dropping input up to the next '\n' */
+#define CONN_LINGER 0x80      /* closing: draining input before the close */
+#define CONN_SENT 0x100       /* something was sent: a reset would lose it */
+#define CONN_RESET 0x200      /* close abortively (conn_reset) */
+#define CONN_RWAIT 0x400      /* a reader waits for input */
+#define CONN_IDLE 0x800       /* the stream is posted and nobody waits on
+                                 it (counted in set->nstreams) */
 
-struct conn_box { struct conn *c; };
+/* What a connection tells the layer above, which installs it. */
+struct conn_events {
+  /* The waiting reader should look again: input arrived (c->hot holds
+   * the chunk, hotlen bytes, for the duration of the call; what is left
+   * in it afterwards is buffered), the stream ended (CONN_EOF or c->rerr),
+   * the read's deadline passed (CONN_RTIMEDOUT), or the conn is closing.
+   * CONN_RWAIT is clear by then.  Runs from the loop, or from conn_close
+   * (possibly inside the script's own call). */
+  void (*input)(struct conn *c);
+};
 
-/* The send or connect in flight, taken from the worker's pool only while
+/* The send or connect in flight, taken from the set's pool only while
  * one is: an idle connection does not carry it. */
 struct conn_wreq {
   struct io_op op;           /* the kernel's while posted */
@@ -52,66 +92,138 @@ struct conn_wreq {
  * to the pool when its completion arrives. */
 struct conn_timer {
   struct io_op op;           /* posted while the timer runs */
-  struct worker *w;
+  struct conn_set *set;
   struct conn *c;
-  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send */
+  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send (or,
+                                while lingering, of the linger); 0: none */
   uint64_t due;              /* when the posted timer fires */
+};
+
+/* Every connection of a worker, and what they share. */
+struct conn_set {
+  struct io_loop *loop;
+  int worker;                /* for log lines */
+  int *stopping;             /* the worker's "killing" flag: no lingering */
+  struct list conns;         /* every open connection */
+  int nconns;
+  int nstreams;              /* posted receive streams nobody waits on */
+  struct pool conn_pool;     /* struct conn */
+  struct pool wreq_pool;     /* struct conn_wreq: sends, connects */
+  struct pool timer_pool;    /* struct conn_timer */
+  char *spare[16];           /* idle read buffers of CONN_RBUF_CHUNK */
+  int nspare;
 };
 
 struct conn {
   struct io_handle h;        /* first: the close callback casts back */
-  struct io_op rop;          /* the recv in flight (kernel's while posted) */
-  struct worker *w;
-  struct conn *prev, *next;  /* the worker's open connections */
-  struct conn_box *box;      /* the Lua userdata, NULL once collected */
-  struct task *reader;       /* task waiting on rop, or NULL */
-  struct task *writer;       /* task waiting on wreq, or NULL */
+  struct io_op rop;          /* the receive stream (kernel's while posted) */
+  struct conn_set *set;
+  struct list_node node;     /* in set->conns */
+  const struct conn_events *ev;
   struct conn_wreq *wreq;    /* the send/connect in flight, or NULL */
   struct conn_timer *timer;  /* set once a deadline was armed */
+  const char *hot;           /* the chunk being offered (ev->input only) */
+  uint32_t hotlen;           /* bytes of it not taken yet */
   char *rbuf;                /* received, unread: rbuf[rpos .. rpos+rlen) */
   uint32_t rpos, rlen, rcap;
+  uint32_t rneed;            /* bytes the waiting read needs buffered */
   uint32_t maxline;          /* read("l") limit */
   uint32_t maxread;          /* read("a") limit */
-  uint32_t want;             /* the pending read's n / max */
   uint32_t timeout;          /* ms per operation, 0 = none */
   int rerr;                  /* sticky receive error (IO_E*), 0 = none */
   int werr;                  /* sticky send error */
-  uint8_t rmode;             /* the pending read's mode (lconn.c) */
-  uint8_t flags;             /* CONN_* */
+  struct addr_small peer;    /* the peer's address, cached when known */
+  uint16_t flags;            /* CONN_* */
+  /* Owned by the layer above (lconn.c); kept here, packed, because an
+   * idle connection's size is what 10,000 idle connections cost. */
+  uint8_t rmode;             /* the pending read's mode */
+  uint8_t lasterr;           /* the last failure's word, 0 = none */
+  uint32_t want;             /* the pending read's n / max */
+  void *box;                 /* the Lua userdata, NULL once collected */
+  void *reader;              /* the task waiting to read, or NULL */
+  void *writer;              /* the task waiting on wreq, or NULL */
 };
 
-/* A closed conn with no socket, in the worker's list; NULL if no memory. */
-struct conn *conn_new(struct worker *w);
+/* ---- the set ----------------------------------------------------------- */
+
+void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
+                   int *stopping);
+/* After every conn is freed (a forced stop may leave pooled objects:
+ * their pools go as a whole). */
+void conn_set_free(struct conn_set *s);
+/* Close every connection at once, without lingering (a forced stop). */
+void conn_set_abort_all(struct conn_set *s);
+/* Posted receive streams with no reader waiting: they are no reason for a
+ * worker to stay (a script that read its reply and ended is done). */
+static inline int conn_set_idle_streams(const struct conn_set *s) {
+  return s->nstreams;
+}
+/* Some connection has a reader waiting. */
+int conn_set_reading(const struct conn_set *s);
+
+/* ---- one connection ---------------------------------------------------- */
+
+/* A closed conn with no socket, in the set; NULL if no memory. */
+struct conn *conn_new(struct conn_set *s, const struct conn_events *ev);
 /* Adopt an accepted socket; on failure the conn is freed. */
 int conn_open(struct conn *c, io_sock sock);
-/* Request a close (idempotent).  Waiting tasks resume from their ops'
- * completions with "closed". */
+/* Start connecting (the handle is created here); `cb` gets the connect's
+ * completion on c->wreq, which must have been taken.  Remembers the
+ * peer's address when it completes with success (conn_cache_peer). */
+void conn_connect(struct conn *c, const struct sockaddr *addr, int len,
+                  io_op_cb cb);
+/* Request a close (idempotent).  A waiting reader is told (ev->input); a
+ * send in flight completes cancelled; a connection the peer may still be
+ * sending on lingers (see the top). */
 void conn_close(struct conn *c);
+/* Close now, without lingering (a forced stop). */
+void conn_abort(struct conn *c);
+/* Close abortively: the peer gets a reset, unsent data is dropped. */
+void conn_reset(struct conn *c);
 static inline int conn_closing(const struct conn *c) {
   return (c->flags & CONN_CLOSING) != 0;
 }
 /* "ip:port" of the peer / of our end, or "?" */
 void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
+/* Remembers the peer's address (after accept or connect), for logs. */
+void conn_cache_peer(struct conn *c);
 
 /* Seconds (>= 0) to the ms of conn.timeout: at least 1 ms, so that 0 s
  * means "expire at the next turn", and at most about 49 days. */
 uint32_t conn_timeout_ms(double seconds);
 
+/* ---- input ----------------------------------------------------------- */
+
+/* A reader waits until its read can complete with `need` bytes buffered
+ * (for the high water: the stream is not paused below it): sets
+ * CONN_RWAIT, posts the receive stream if it is not, arms the read
+ * deadline.  0, or an IO_E* code (misuse: a bug). */
+int conn_wait_input(struct conn *c, size_t need);
 /* Buffered input. */
 int conn_rbuf_append(struct conn *c, const char *p, size_t n);
 void conn_rbuf_consume(struct conn *c, size_t n);
 static inline const char *conn_rdata(const struct conn *c) {
   return c->rbuf + c->rpos;
 }
+/* Takes n bytes of the hot chunk (during ev->input). */
+static inline void conn_hot_take(struct conn *c, size_t n) {
+  c->hot += n;
+  c->hotlen -= (uint32_t)n;
+}
 
-/* Start the deadline of the op just posted on side `wr` (0 recv, 1 send
- * or connect), if the connection has a timeout. */
-void conn_arm(struct conn *c, int wr);
+/* ---- output ------------------------------------------------------------ */
 
 /* A send/connect record for c (NULL if out of memory), and its return
  * once its completion has been handled. */
 struct conn_wreq *conn_wreq_take(struct conn *c);
 void conn_wreq_give(struct conn *c);
+/* Start the deadline of the send or connect just posted on c->wreq, if
+ * the connection has a timeout.  On expiry the op is cancelled and
+ * CONN_WTIMEDOUT set; its completion tells the writer. */
+void conn_arm_send(struct conn *c);
+/* A send's completion: records what it means for the connection (bytes
+ * went out, a sticky error, a deadline that lost the race to the send). */
+void conn_sent(struct conn *c, const struct io_op *op);
 
 #endif

@@ -80,6 +80,40 @@ static int reserve(struct group *g) {
   return 0;
 }
 
+static int is_any(const struct sockaddr_storage *ss) {
+  static const unsigned char zero[16];
+  if (ss->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16) == 0;
+  return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+}
+
+/* Two bound addresses that one socket each could not share: the same
+ * port, and the same address or either one every interface (an IPv6
+ * wildcard is dual-stack). */
+static int overlaps(const struct addr *a, const struct addr *b) {
+  if (addr_port(a) != addr_port(b) || addr_port(a) == 0)
+    return 0;
+  if (is_any(&a->ss) || is_any(&b->ss))
+    return a->ss.ss_family == b->ss.ss_family || is_any(&a->ss) ||
+           is_any(&b->ss);
+  if (a->ss.ss_family != b->ss.ss_family)
+    return 0;
+  if (a->ss.ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, 16) == 0;
+  return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+         ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+}
+
+/* Another open group already listens where `a` would.  Under the lock. */
+static int taken_elsewhere(struct host *host, const char *key,
+                           const struct addr *a) {
+  for (struct group *g = host->groups; g; g = g->next)
+    if (g->open && strcmp(g->key, key) != 0 && overlaps(&g->bound, a))
+      return 1;
+  return 0;
+}
+
 static struct listener *member_of(struct group *g, struct worker *w) {
   for (int i = 0; i < g->nmembers; i++)
     if (g->members[i].w == w)
@@ -126,7 +160,7 @@ static int become_owner(struct group *g, struct listener *l) {
                       g->bound.len, g->backlog, 0);
   if (!err) {
     g->owner = l;
-    l->accepts = 1;
+    l->flags |= LISTENER_ACCEPTS;
   }
   return err;
 }
@@ -147,10 +181,15 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
   struct host *host = l->w->host;
   unsigned flags = host->nworkers > 1 ? IO_LISTEN_REUSEPORT : 0;
   int err = 0;
-  l->accepts = 0;
+  l->flags &= ~LISTENER_ACCEPTS;
   sys_mutex_lock(&host->lock);
   struct group *g = find(host, key), *fresh = NULL;
-  if (!g && !(g = fresh = new_group(key, backlog)))
+  /* One listener per address and worker: a second host.listen on an
+   * address this worker already listens on (in any spelling) would split
+   * its connections between two handlers. */
+  if ((g && member_of(g, l->w)) || (!g && taken_elsewhere(host, key, a)))
+    err = IO_EADDRINUSE;
+  else if (!g && !(g = fresh = new_group(key, backlog)))
     err = IO_ENOMEM;
   if (!err)
     err = reserve(g);
@@ -160,7 +199,7 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
     if (!err) {
       g->bound = *a;
       g->owner = l;
-      l->accepts = 1;
+      l->flags |= LISTENER_ACCEPTS;
       g->open = 1;
       g->next = host->groups;
       host->groups = g;
@@ -170,7 +209,8 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
     if (!g->handoff) {
       err = io_listen(l->w->loop, &l->h, (struct sockaddr *)&a->ss, a->len,
                       backlog, flags);
-      l->accepts = !err;
+      if (!err)
+        l->flags |= LISTENER_ACCEPTS;
     } else if (!g->owner) {
       err = become_owner(g, l); /* the owner left and nobody took over */
     }
@@ -189,13 +229,9 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
 }
 
 static struct msg *takeover_msg(struct group *g) {
-  struct msg *m = calloc(1, sizeof *m);
-  if (m) {
-    m->type = MSG_ACCEPTED;
-    m->sock = IO_NOSOCK;
-    m->group = g;
+  struct msg *m = msg_new(MSG_ACCEPTED, g, IO_NOSOCK);
+  if (m)
     g->inflight++;
-  }
   return m;
 }
 
@@ -235,16 +271,13 @@ void group_dispatch(struct listener *l, io_sock sock) {
     l->on_conn(l, sock);
     return;
   }
-  struct msg *m = calloc(1, sizeof *m);
+  struct msg *m = msg_new(MSG_ACCEPTED, g, sock);
   struct worker *to = l->w;
   sys_mutex_lock(&host->lock);
   if (m && g->nmembers > 0)
     to = g->members[g->next_member++ % (unsigned)g->nmembers].w;
   if (to != l->w) {
     g->inflight++;
-    m->type = MSG_ACCEPTED;
-    m->sock = sock;
-    m->group = g;
     worker_post(to, m); /* its conn_open associates sock with its port */
   }
   sys_mutex_unlock(&host->lock);
@@ -262,12 +295,9 @@ static int pass_on(struct group *g, struct worker *w, io_sock sock) {
     struct member *to = &g->members[g->next_member++ % (unsigned)g->nmembers];
     if (to->w == w)
       continue;
-    struct msg *m = calloc(1, sizeof *m);
+    struct msg *m = msg_new(MSG_ACCEPTED, g, sock);
     if (!m)
       return 0;
-    m->type = MSG_ACCEPTED;
-    m->sock = sock;
-    m->group = g;
     g->inflight++;
     worker_post(to->w, m);
     return 1;
@@ -283,7 +313,7 @@ static void take_over(struct worker *w, struct group *g,
   struct host *host = w->host;
   struct worker *next = NULL;
   int err = 0, owner = 0;
-  if (l && (l->closing || w->stopping))
+  if (l && (listener_closing(l) || w->stopping))
     l = NULL;
   if (!g->owner && l) {
     err = become_owner(g, l);
@@ -318,7 +348,7 @@ void group_deliver(struct worker *w, struct group *g, io_sock sock) {
     take_over(w, g, l); /* unlocks */
     return;
   }
-  if (!l || l->closing || w->stopping) {
+  if (!l || listener_closing(l) || w->stopping) {
     /* Left since: another member serves it, if one is left. */
     if (!pass_on(g, w, sock))
       io_sock_close(sock);

@@ -2,18 +2,25 @@
  * host.c -- the process: start the workers, turn signals into stops,
  * wait for the workers, return the exit code (see host.h).
  *
- * Signals are handled synchronously: SIGINT, SIGTERM and SIGUSR1 are
- * blocked before any worker starts (threads inherit the mask), and the
- * main thread takes them with sigwait.  SIGUSR1 is how a finishing worker
- * tells the main thread to look again.  On Windows a console control
- * handler does the same for Ctrl-C, Ctrl-Break and closing the console,
- * and an event replaces SIGUSR1.  The handler runs on a thread the
- * system starts, possibly while host_run is ending: it reaches the host
- * only under console_lock, and host_run takes the host away from it
- * before freeing the workers.  Closing the console (or a shutdown) ends
- * the process about 5 s after the event whatever the handler does, so
- * that stop gets a grace of at most STOP_BEFORE_KILL_S and the handler
- * waits for it to finish.
+ * Signals are handled synchronously: every signal we act on is blocked
+ * before any worker starts (threads inherit the mask), and the main
+ * thread takes them with sigtimedwait.  SIGINT, SIGTERM and SIGQUIT stop
+ * gracefully (a second one stops at once); SIGHUP, SIGUSR1, SIGUSR2 and
+ * SIGALRM are taken and logged instead of killing the process (the
+ * default action of each), so a stray `kill -HUP` costs nothing.  A
+ * real-time signal (WAKE_SIGNAL) is how a finishing worker tells the main
+ * thread to look again.  After a second stop request the main thread
+ * gives the workers HOST_FORCE_EXIT_S, then ends the process even if one
+ * is stuck in a handler that never yields.
+ *
+ * On Windows a console control handler does the same for Ctrl-C,
+ * Ctrl-Break and closing the console, and an event replaces the wake-up
+ * signal.  The handler runs on a thread the system starts, possibly
+ * while host_run is ending: it reaches the host only under console_lock,
+ * and host_run takes the host away from it before freeing the workers.
+ * Closing the console (or a shutdown) ends the process about 5 s after
+ * the event whatever the handler does, so that stop gets a grace of at
+ * most STOP_BEFORE_KILL_S and the handler waits for it to finish.
  */
 #include "host.h"
 #include "group.h"
@@ -33,21 +40,48 @@ static HANDLE worker_done_event;   /* a worker ended (SIGUSR1's role) */
 static HANDLE all_done_event;      /* host_run is done with the workers */
 #else
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#define WAKE_SIGNAL (SIGRTMIN + 1)
 #endif
+
+/* After a second stop request: are we past the moment to give up on the
+ * workers? */
+static int force_exit_due(struct host *h) {
+  uint64_t at = atomic_load(&h->force_at);
+  return at != 0 && io_clock() >= at;
+}
+
+static void force_exit(struct host *h) {
+  log_write(LOG_ERROR, 0,
+            "%d worker(s) did not stop within %.3g s of the second stop "
+            "request (a handler that never yields?): exiting now",
+            atomic_load(&h->running), HOST_FORCE_EXIT_S);
+  fflush(stdout);
+#ifdef _WIN32
+  ExitProcess(HOST_EXIT_FAILED);
+#else
+  _exit(HOST_EXIT_FAILED);
+#endif
+}
 
 void host_stop(struct host *h, double grace) {
   int n = atomic_fetch_add(&h->stops, 1);
-  if (grace < 0)
+  if (grace < 0 || grace != grace)
     grace = h->cfg.grace;
-  if (n == 0 && grace > 0)
+  if (n == 0 && grace >= HOST_GRACE_FOREVER)
+    log_write(LOG_INFO, 0, "stopping (waiting for handlers to finish)");
+  else if (n == 0 && grace > 0)
     log_write(LOG_INFO, 0, "stopping (grace %.3g s)", grace);
+  if (n > 0 && atomic_load(&h->force_at) == 0)
+    atomic_store(&h->force_at,
+                 io_clock() + (uint64_t)(HOST_FORCE_EXIT_S * 1e9));
   for (int i = 0; h->workers && i < h->nworkers; i++) {
     if (!h->workers[i])
       continue; /* never created: out of memory at start */
-    struct msg *m = calloc(1, sizeof *m);
+    struct msg *m = msg_new(MSG_STOP, NULL, IO_NOSOCK);
     if (!m)
       continue; /* the worker stops when the host exits anyway */
-    m->type = MSG_STOP;
     m->grace = n == 0 ? grace : 0; /* a second request: at once */
     worker_post(h->workers[i], m);
   }
@@ -87,7 +121,7 @@ void host_worker_done(struct host *h) {
 #ifdef _WIN32
   SetEvent(worker_done_event);
 #else
-  pthread_kill(h->main_thread, SIGUSR1);
+  pthread_kill(h->main_thread, WAKE_SIGNAL);
 #endif
 }
 
@@ -121,40 +155,71 @@ static BOOL WINAPI on_console(DWORD type) {
 }
 
 static void wait_workers(struct host *h) {
-  while (atomic_load(&h->running) > 0)
-    WaitForSingleObject(worker_done_event, INFINITE);
+  while (atomic_load(&h->running) > 0) {
+    WaitForSingleObject(worker_done_event, 100);
+    if (force_exit_due(h))
+      force_exit(h);
+  }
 }
 #else
+static void handled_signals(sigset_t *set) {
+  static const int sigs[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,
+                             SIGUSR1, SIGUSR2, SIGALRM};
+  sigemptyset(set);
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+    sigaddset(set, sigs[i]);
+  sigaddset(set, WAKE_SIGNAL);
+}
+
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case SIGINT: return "SIGINT";
+  case SIGTERM: return "SIGTERM";
+  case SIGQUIT: return "SIGQUIT";
+  case SIGHUP: return "SIGHUP";
+  case SIGUSR1: return "SIGUSR1";
+  case SIGUSR2: return "SIGUSR2";
+  default: return "SIGALRM";
+  }
+}
+
+static void on_signal(struct host *h, int sig) {
+  if (sig == WAKE_SIGNAL)
+    return; /* a worker ended: the loop looks again */
+  if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
+    log_write(LOG_INFO, 0, "%s received", signal_name(sig));
+    host_stop(h, -1);
+  } else if (sig == SIGALRM) {
+    log_write(LOG_DEBUG, 0, "SIGALRM received: ignored");
+  } else {
+    log_write(LOG_WARN, 0, "%s received: ignored (it has no meaning yet)",
+              signal_name(sig));
+  }
+}
+
 static void wait_workers(struct host *h) {
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
+  handled_signals(&set);
   while (atomic_load(&h->running) > 0) {
-    int sig;
-    if (sigwait(&set, &sig) != 0)
-      continue;
-    if (sig == SIGINT || sig == SIGTERM) {
-      log_write(LOG_INFO, 0, "%s received",
-                sig == SIGINT ? "SIGINT" : "SIGTERM");
-      host_stop(h, -1);
-    }
+    /* A bounded wait: after a second stop request the clock matters. */
+    struct timespec ts = {0, 100 * 1000000};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    if (sig > 0)
+      on_signal(h, sig);
+    if (force_exit_due(h))
+      force_exit(h);
   }
 }
 #endif
 
-static void block_signals(void) {
+static void catch_stop_requests(void) {
 #ifdef _WIN32
   worker_done_event = CreateEventA(NULL, FALSE, FALSE, NULL);
   all_done_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   SetConsoleCtrlHandler(on_console, TRUE);
 #else
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
+  handled_signals(&set);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
 #endif
 }
@@ -171,13 +236,14 @@ int host_run(const struct host_config *cfg) {
   atomic_init(&h->running, 0);
   atomic_init(&h->stops, 0);
   atomic_init(&h->exit_code, HOST_EXIT_OK);
+  atomic_init(&h->force_at, 0);
   h->workers = calloc((size_t)h->nworkers, sizeof *h->workers);
 #ifdef _WIN32
   console_host = h;
 #else
   h->main_thread = pthread_self();
 #endif
-  block_signals();
+  catch_stop_requests();
   int started = 0;
   for (int i = 0; h->workers && i < h->nworkers; i++) {
     if (!(h->workers[i] = worker_new(h, i + 1)))

@@ -11,8 +11,15 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HOST_DEFAULT_LISTEN "127.0.0.1:4567"
+/* A grace this long or longer means "wait for the handlers however long
+ * they take" (host.stop(math.huge)): no grace timer at all. */
+#define HOST_GRACE_FOREVER 1e9
+/* After a second stop request, workers that have not ended in this many
+ * seconds (stuck in a handler that never yields) end with the process. */
+#define HOST_FORCE_EXIT_S 2.0
 #define HOST_MAX_LISTEN 16
 
 enum { HOST_EXIT_OK = 0, HOST_EXIT_FAILED = 1, HOST_EXIT_USAGE = 2 };
@@ -27,10 +34,12 @@ struct host_config {
   double grace;              /* --grace, seconds */
   size_t memory_limit;       /* --memory-limit, bytes per worker VM */
   const struct io_backend *backend;
+  const struct worker_vm *vm;  /* what each worker runs (worker.h) */
   int test_mode;             /* `host test`: argv are the test files */
 };
 
 struct worker;
+struct worker_vm;
 struct group;
 
 struct host {
@@ -40,6 +49,8 @@ struct host {
   atomic_int running;        /* workers not yet finished */
   atomic_int stops;          /* stop requests so far */
   atomic_int exit_code;
+  _Atomic uint64_t force_at; /* io_clock() after which the process ends
+                                 even with workers still running; 0: no */
   sys_mutex lock;            /* guards groups and failed */
   struct group *groups;
   int failed;                /* a script failure was reported */
@@ -50,7 +61,9 @@ struct host {
 
 int host_run(const struct host_config *cfg);
 /* Any thread: a graceful stop of every worker (grace < 0: the configured
- * grace).  A second request stops at once. */
+ * grace; >= HOST_GRACE_FOREVER: no limit).  A second request stops at
+ * once, and ends the process HOST_FORCE_EXIT_S later if a worker is
+ * stuck. */
 void host_stop(struct host *h, double grace);
 /* A worker's script failed: print msg once, exit code 1, stop all. */
 void host_fail(struct host *h, const char *msg);

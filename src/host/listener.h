@@ -12,6 +12,8 @@
 
 #include "addr.h"
 #include "io.h"
+#include "list.h"
+#include "log.h"
 
 #include <stdint.h>
 
@@ -21,35 +23,46 @@ struct listener;
 
 #define ACCEPT_PAUSE_MS 100
 
-struct listener_box { struct listener *l; };
+/* listener.flags */
+#define LISTENER_CLOSING 0x01     /* close requested: no more accepts */
+#define LISTENER_HANDLE_DONE 0x02 /* its handle is closed (or it had none) */
+#define LISTENER_ACCEPTS 0x04     /* h listens; else a hand-off member */
+#define LISTENER_WARN_MS 10000 /* one accept warning per 10 s at most */
 
 typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
+typedef void (*listener_free_cb)(struct listener *l);
 
 struct listener {
   struct io_handle h;        /* first: the close callback casts back */
   struct io_op aop;          /* the multishot accept (kernel's while posted) */
   struct io_op pause;        /* the back-off timer (likewise) */
   struct worker *w;
-  struct listener *prev, *next; /* the worker's listeners */
-  struct listener_box *box;  /* the Lua userdata, NULL once collected */
+  struct list_node node;     /* in the worker's listeners */
+  void *box;                 /* the owner's handle on it (its first field
+                                points here; cleared at the free), or NULL */
   struct group *group;       /* the workers listening on this address */
-  listener_conn_cb on_conn;
-  int handler_ref;           /* registry ref of the handler function */
+  listener_conn_cb on_conn;  /* a connection was accepted for us */
+  listener_free_cb on_free;  /* the listener is about to be freed */
+  void *ud;                  /* the owner's (the handler, say) */
   uint32_t maxline, maxread; /* options given to each connection */
   uint32_t timeout;          /* ms, 0 = none */
-  int closing;
-  int handle_done;
-  int accepts;               /* h listens; 0: a hand-off member (group.h) */
+  int flags;                 /* LISTENER_* */
+  struct log_rate warned;    /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
 };
 
 /* Binds (joining the group `key` of this address across workers) and
- * starts accepting.  0, or an IO_E* code and *out untouched. */
+ * starts accepting.  0, or an IO_E* code and *out untouched (on_free is
+ * not called then).  on_free, if set, runs once just before the free. */
 int listener_open(struct worker *w, const char *key, struct addr *a,
                   int backlog, listener_conn_cb on_conn,
-                  struct listener **out);
-/* Stops accepting and frees the listener once its ops are done. */
+                  listener_free_cb on_free, void *ud, struct listener **out);
+/* Stops accepting at once (idempotent) and frees the listener once its
+ * handle and its back-off timer are done; on_free runs then. */
 void listener_close(struct listener *l);
+static inline int listener_closing(const struct listener *l) {
+  return (l->flags & LISTENER_CLOSING) != 0;
+}
 /* Starts accepting on l->h, which group.c has just opened. */
 void listener_start(struct listener *l);
 

@@ -8,6 +8,9 @@
  * (`loop_ready`, checked under the inbox lock), so a stop request racing
  * a worker's start or end is never lost and never touches a freed loop.
  *
+ * The VM is reached only through the configuration's worker_vm hooks:
+ * this file runs a loop and does not know what the VM is.
+ *
  * Stopping has two steps.  A graceful stop closes the listeners and lets
  * the tasks finish for the grace period; when it ends (or at a second
  * stop request) the worker is killed: nothing is resumed any more, every
@@ -18,22 +21,24 @@
 #include "conn.h"
 #include "group.h"
 #include "host.h"
-#include "lhost.h"
 #include "listener.h"
 #include "log.h"
-#include "lsched.h"
 
-#include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int panic(lua_State *L) {
-  const char *msg = lua_tostring(L, -1);
-  log_write(LOG_ERROR, 0, "unprotected Lua error: %s", msg ? msg : "?");
-  abort(); /* an invariant broke: every Lua call the host makes is protected */
-}
-
 /* ---- inbox -------------------------------------------------------------- */
+
+struct msg *msg_new(int type, struct group *group, io_sock sock) {
+  struct msg *m = calloc(1, sizeof *m);
+  if (m) {
+    m->type = type;
+    m->group = group;
+    m->sock = sock;
+  }
+  return m;
+}
 
 void worker_post(struct worker *w, struct msg *m) {
   m->next = NULL;
@@ -69,34 +74,33 @@ static void on_wake(void *ud) { drain_inbox(ud); }
 
 /* ---- stopping -------------------------------------------------------- */
 
-static void kill_tasks(struct worker *w) {
+/* Returns how many tasks were still alive. */
+static int kill_tasks(struct worker *w) {
   if (w->killing)
-    return;
+    return 0;
   w->killing = 1;
-  task_drop_all(w);
-  for (struct conn *c = w->conns; c; c = c->next)
-    conn_close(c);
+  int n = w->vm ? w->host->cfg.vm->kill(w) : 0;
+  w->ready = 0;
+  conn_set_abort_all(&w->conns); /* no lingering either */
   if (io_posted(&w->grace_op))
     io_cancel(w->loop, &w->grace_op);
+  return n;
 }
 
 static void on_grace_over(struct io_op *op) {
   struct worker *w = op->data;
   if (op->res == 0) {
-    if (w->ntasks > 0)
-      log_write(LOG_WARN, w->id, "grace period over: closing %d task(s)",
-                w->ntasks);
-    kill_tasks(w);
+    int n = kill_tasks(w);
+    if (n > 0)
+      log_write(LOG_WARN, w->id, "grace period over: closed %d task(s)", n);
   }
 }
 
 static void close_listeners(struct worker *w) {
-  struct listener *l = w->listeners;
-  while (l) {
-    struct listener *next = l->next; /* close may free l, later */
-    if (!l->closing)
-      listener_close(l);
-    l = next;
+  struct list_node *n = list_first(&w->listeners), *next;
+  for (; n; n = next) {
+    next = list_next(&w->listeners, n); /* the close may free it */
+    listener_close(list_entry(n, struct listener, node));
   }
 }
 
@@ -111,96 +115,11 @@ void worker_stop(struct worker *w, double grace) {
   }
   w->stopping = 1;
   close_listeners(w);
-  w->grace_op.data = w;
+  if (grace >= HOST_GRACE_FOREVER)
+    return; /* the tasks take as long as they take */
   if (io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9),
                  on_grace_over) != 0)
     kill_tasks(w); /* no memory for a grace timer: stop now, not never */
-}
-
-/* ---- the script's main chunk ------------------------------------------ */
-
-/* [handler] -> listens on every --listen address; raises on failure. */
-static int listen_defaults(lua_State *L) {
-  struct worker *w = lua_touserdata(L, 1);
-  const struct host_config *cfg = &w->host->cfg;
-  for (int i = 0; i < cfg->nlisten; i++) {
-    lua_pushvalue(L, 2);
-    if (w->stopping)
-      return 0; /* stopped before we got here: nothing to listen for */
-    if (lhost_listen(L, w, cfg->listen[i], 0) != 1)
-      return luaL_error(L, "cannot listen on %s: %s", cfg->listen[i],
-                        lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  return 0;
-}
-
-void worker_main_done(struct worker *w, lua_State *co, int nres) {
-  struct host *host = w->host;
-  lua_State *L = w->L;
-  w->main_done = 1;
-  if (host->cfg.test_mode) {
-    /* The test runner returns how many tests failed. */
-    lua_Integer failed = nres > 0 ? lua_tointeger(co, -nres) : 1;
-    host_set_exit(host, failed == 0 ? HOST_EXIT_OK : HOST_EXIT_FAILED);
-    host_stop(host, 0);
-    return;
-  }
-  int t = nres > 0 ? lua_type(co, -nres) : LUA_TNIL;
-  if (t == LUA_TNIL)
-    return;
-  if (t != LUA_TFUNCTION) {
-    char msg[256];
-    snprintf(msg, sizeof msg,
-             "%s: the script returned a %s (expected a handler function "
-             "or nothing)",
-             host->cfg.script, lua_typename(co, t));
-    host_fail(host, msg);
-    return;
-  }
-  lua_pushcfunction(L, listen_defaults);
-  lua_pushlightuserdata(L, w);
-  lua_pushvalue(co, -nres);
-  lua_xmove(co, L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    host_fail(host, lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-}
-
-void worker_main_failed(struct worker *w, const char *msg) {
-  host_fail(w->host, msg);
-}
-
-/* Protected: set up the VM, load the script, queue its main task. */
-static int start_p(lua_State *L) {
-  struct worker *w = lua_touserdata(L, 1);
-  const struct host_config *cfg = &w->host->cfg;
-  lua_settop(L, 0);
-  lhost_setup(L, w);
-  int nargs = cfg->argc;
-  if (cfg->test_mode) {
-    if (lembed_load(L, "host/runner.lua") != LUA_OK)
-      return lua_error(L);
-  } else {
-    if (luaL_loadfile(L, cfg->script) != LUA_OK)
-      return lua_error(L);
-    /* The global `arg`, as the lua command sets it. */
-    lua_createtable(L, cfg->argc, 1);
-    lua_pushstring(L, cfg->script);
-    lua_rawseti(L, -2, 0);
-    for (int i = 0; i < cfg->argc; i++) {
-      lua_pushstring(L, cfg->argv[i]);
-      lua_rawseti(L, -2, i + 1);
-    }
-    lua_setglobal(L, "arg");
-  }
-  luaL_checkstack(L, nargs, "too many arguments");
-  for (int i = 0; i < cfg->argc; i++)
-    lua_pushstring(L, cfg->argv[i]);
-  if (!task_spawn(w, L, nargs, TASK_MAIN, NULL, 0, 0))
-    return luaL_error(L, "not enough memory");
-  return 0;
 }
 
 /* ---- the thread ----------------------------------------------------------- */
@@ -210,27 +129,27 @@ static int start_p(lua_State *L) {
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
-  if (w->runq || w->listeners)
+  if (w->ready || !list_empty(&w->listeners))
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
-  int other = io_loop_alive(w->loop) - w->nstreams -
+  int other = io_loop_alive(w->loop) - conn_set_idle_streams(&w->conns) -
               (io_posted(&w->grace_op) ? 1 : 0);
   if (other > 0)
     return 1;
   /* Only streams are left (rare: a worker with a listener never gets
    * here), so this walk does not run per event on a busy server. */
-  for (struct conn *c = w->conns; c; c = c->next)
-    if (c->reader)
-      return 1;
-  return 0;
+  return conn_set_reading(&w->conns);
 }
 
+int worker_idle(struct worker *w) { return !waiting(w); }
+
 static void run(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
-    io_loop_run(w->loop, w->runq != NULL);
-    task_run_queue(w);
+    io_loop_run(w->loop, w->ready);
+    w->ready = vm->turn(w);
   }
 }
 
@@ -239,23 +158,11 @@ static void finish(struct worker *w) {
   close_listeners(w);
   while (io_loop_alive(w->loop) > 0)
     io_loop_run(w->loop, 0);
-  if (w->L) {
-    lua_close(w->L); /* __gc of what is left only requests closes */
-    w->L = NULL;
-  }
-  lalloc_destroy(&w->alloc);
+  w->host->cfg.vm->close(w); /* its finalizers only request closes */
   while (io_loop_alive(w->loop) > 0)
     io_loop_run(w->loop, 0);
   io_loop_run(w->loop, 1);
-  /* After lua_close: tasks a forced stop left suspended go with their
-   * pool; every other pooled object is back by now. */
-  pool_destroy(&w->task_pool);
-  pool_destroy(&w->conn_pool);
-  pool_destroy(&w->wreq_pool);
-  pool_destroy(&w->timer_pool);
-  pool_destroy(&w->sleeper_pool);
-  while (w->nspare > 0)
-    free(w->spare_rbufs[--w->nspare]);
+  conn_set_free(&w->conns); /* every conn is back in its pool by now */
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 0;
   sys_mutex_unlock(&w->inbox_lock);
@@ -278,24 +185,14 @@ static void thread_main(void *arg) {
     host_worker_done(w->host);
     return;
   }
+  conn_set_init(&w->conns, w->loop, w->id, &w->killing);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
-  w->L = lua_newstate(lalloc, &w->alloc);
-  if (!w->L) {
-    host_fail(w->host, "not enough memory for a Lua state");
-  } else {
-    lua_atpanic(w->L, panic);
-    *(void **)lua_getextraspace(w->L) = NULL; /* the main thread is no task */
-    lua_pushcfunction(w->L, start_p);
-    lua_pushlightuserdata(w->L, w);
-    if (lua_pcall(w->L, 1, 0, 0) != LUA_OK) {
-      host_fail(w->host, lua_tostring(w->L, -1));
-      lua_pop(w->L, 1);
-    } else {
-      drain_inbox(w); /* what was posted before the loop existed */
-      run(w);
-    }
+  if (w->host->cfg.vm->open(w) == 0) {
+    w->ready = 1; /* the script's main task is queued */
+    drain_inbox(w); /* what was posted before the loop existed */
+    run(w);
   }
   finish(w);
   host_worker_done(w->host);
@@ -307,14 +204,9 @@ struct worker *worker_new(struct host *host, int id) {
     return NULL;
   w->id = id;
   w->host = host;
-  lalloc_init(&w->alloc, host->cfg.memory_limit);
-  w->grace_op.data = w;
+  io_op_init(&w->grace_op, w);
+  list_init(&w->listeners);
   sys_mutex_init(&w->inbox_lock);
-  pool_init(&w->conn_pool, sizeof(struct conn), 64);
-  pool_init(&w->task_pool, sizeof(struct task), 64);
-  pool_init(&w->wreq_pool, sizeof(struct conn_wreq), 32);
-  pool_init(&w->timer_pool, sizeof(struct conn_timer), 32);
-  pool_init(&w->sleeper_pool, sizeof(struct sleeper), 32);
   return w;
 }
 

@@ -7,8 +7,8 @@
 #ifndef HOST_WORKER_H
 #define HOST_WORKER_H
 
+#include "conn.h"
 #include "io.h"
-#include "lalloc.h"
 #include "pool.h"
 #include "sys.h"
 
@@ -16,12 +16,26 @@
 #include <stdint.h>
 
 struct host;
-struct conn;
 struct listener;
 struct group;
-struct task;
-struct sleeper;
-struct lua_State;
+
+/* The VM a worker runs, behind hooks: the Lua side fills the table
+ * (lmain.c) and main.c hands it over in the host's configuration, so
+ * nothing here knows it is Lua.  All run on the worker's thread. */
+struct worker_vm {
+  /* The loop exists: create the VM, load the script, queue its first
+   * task.  0, or -1 after reporting the failure (host_fail). */
+  int (*open)(struct worker *w);
+  /* Resume what is ready; returns non-zero if tasks are ready again, so
+   * the next turn of the loop must not block. */
+  int (*turn)(struct worker *w);
+  /* Forced stop: nothing is resumed any more.  Returns how many tasks
+   * were still alive. */
+  int (*kill)(struct worker *w);
+  /* Every completion is in: close the VM (its finalizers may still ask
+   * for closes, which the loop then completes). */
+  void (*close)(struct worker *w);
+};
 
 enum msg_type {
   MSG_STOP,      /* begin a graceful stop (a second one: stop at once) */
@@ -40,36 +54,20 @@ struct worker {
   int id;                    /* 1..N */
   struct host *host;
   struct io_loop *loop;
-  struct lua_State *L;
   sys_thread thread;
+  void *vm;                  /* the VM's own state (host->cfg.vm's) */
+  int ready;                 /* the VM has tasks ready: do not block */
 
   sys_mutex inbox_lock;      /* guards inbox and loop_ready */
   struct msg *inbox, *inbox_tail;
   int loop_ready;            /* the loop exists: io_wake may be called */
 
-  struct task *runq, *runq_tail;   /* tasks to resume next turn */
-  struct task *current;      /* the task running now, NULL in the loop */
-  struct conn *conns;        /* every open connection */
-  struct listener *listeners;
-  struct sleeper *sleepers;  /* posted host.sleep / host.wait timers */
-  struct pool conn_pool;     /* struct conn */
-  struct pool task_pool;     /* struct task */
-  struct pool wreq_pool;     /* struct conn_wreq: sends, connects */
-  struct pool timer_pool;    /* struct conn_timer */
-  struct pool sleeper_pool;  /* struct sleeper */
+  struct conn_set conns;     /* every connection (conn.h) */
+  struct list listeners;     /* this worker's (listener.h) */
 
   int stopping;              /* graceful stop begun: no more accepts */
   int killing;               /* grace over: nothing resumes any more */
   struct io_op grace_op;     /* fires when the grace period ends */
-
-  char *spare_rbufs[16];     /* idle read buffers of CONN_RBUF_CHUNK */
-  int nspare;
-
-  struct lalloc alloc;       /* the VM's allocator: counts, caps */
-  int ntasks;                /* live tasks */
-  int nconns;                /* open connections */
-  int nstreams;              /* posted receive streams (lconn.c) */
-  int main_done;             /* the script's main chunk has finished */
 };
 
 /* Creates the worker (not started).  NULL if out of memory. */
@@ -78,13 +76,15 @@ int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_free(struct worker *w);
 
-/* Any thread: queue m (malloc'd; the worker frees it) and wake it. */
+/* A message (calloc'd), or NULL if out of memory. */
+struct msg *msg_new(int type, struct group *group, io_sock sock);
+/* Any thread: queue m (from msg_new; the worker frees it) and wake it. */
 void worker_post(struct worker *w, struct msg *m);
 
-/* The script's main task returned nres values (on co's stack), or
- * failed with the message on co's stack. */
-void worker_main_done(struct worker *w, struct lua_State *co, int nres);
-void worker_main_failed(struct worker *w, const char *msg);
+
+/* Nothing is left that could resume a task: no task ready, no listener,
+ * no operation or timer posted (but unread receive streams). */
+int worker_idle(struct worker *w);
 
 /* On the worker: start closing listeners, let tasks finish within
  * `grace` seconds, then close everything. */

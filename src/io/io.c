@@ -7,7 +7,7 @@
  * keeps the per-loop timer heap (timeouts are ops like any other, but no
  * kernel is involved), owns the queue of completions deferred to the next
  * turn, and finishes closing handles once their last completion has been
- * delivered.  Errors from errno and Winsock are mapped here, once.
+ * delivered.  Errors from errno and Winsock are mapped in io_err.c.
  */
 #include "io_internal.h"
 
@@ -17,9 +17,7 @@
 
 #ifdef _WIN32
 #include <windows.h>
-#include <ntsecapi.h>
 #else
-#include <errno.h>
 #include <time.h>
 #endif
 
@@ -86,135 +84,6 @@ const struct io_backend *io_backend_pick(const char *name, char *why,
   *err = automatic ? IO_ENOSYS : IO_EINVAL;
   return NULL;
 }
-
-/* ---- errors --------------------------------------------------------- */
-
-static const char *const messages[] = {
-    NULL,
-    "operation cancelled",          /* IO_ECANCELED */
-    "connection reset by peer",     /* IO_ECONNRESET */
-    "broken pipe",                  /* IO_EPIPE */
-    "connection refused",           /* IO_ECONNREFUSED */
-    "timed out",                    /* IO_ETIMEDOUT */
-    "address already in use",       /* IO_EADDRINUSE */
-    "address not available",        /* IO_EADDRNOTAVAIL */
-    "too many open files",          /* IO_EMFILE */
-    "too many open files in system", /* IO_ENFILE */
-    "no buffer space available",    /* IO_ENOBUFS */
-    "not enough memory",            /* IO_ENOMEM */
-    "invalid argument",             /* IO_EINVAL */
-    "connection aborted",           /* IO_ECONNABORTED */
-    "network unreachable",          /* IO_ENETUNREACH */
-    "host unreachable",             /* IO_EHOSTUNREACH */
-    "permission denied",            /* IO_EACCES */
-    "address family not supported", /* IO_EAFNOSUPPORT */
-    "socket is not connected",      /* IO_ENOTCONN */
-    "not available on this system", /* IO_ENOSYS */
-    "operation already pending",    /* IO_EBUSY */
-    "resource temporarily unavailable", /* IO_EAGAIN */
-};
-
-const char *io_strerror(int err, char *buf, size_t size) {
-  if (err < 0 && -err < (int)(sizeof messages / sizeof *messages)) {
-    snprintf(buf, size, "%s", messages[-err]);
-  } else if (err <= IO_ESYS_BASE) {
-    int code = IO_ESYS_BASE - err;
-#ifdef _WIN32
-    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM |
-                                 FORMAT_MESSAGE_IGNORE_INSERTS,
-                             NULL, (DWORD)code, 0, buf, (DWORD)size, NULL);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == '.'))
-      buf[--n] = '\0';
-    if (n == 0)
-      snprintf(buf, size, "system error %d", code);
-#else
-    snprintf(buf, size, "%s", strerror(code));
-#endif
-  } else {
-    snprintf(buf, size, "unknown error %d", err);
-  }
-  return buf;
-}
-
-#ifndef _WIN32
-int io__from_errno(int e) {
-  switch (e) {
-  case 0: return 0;
-  case ECANCELED: return IO_ECANCELED;
-  case ECONNRESET: return IO_ECONNRESET;
-  case EPIPE: return IO_EPIPE;
-  case ECONNREFUSED: return IO_ECONNREFUSED;
-  case ETIMEDOUT: return IO_ETIMEDOUT;
-  case EADDRINUSE: return IO_EADDRINUSE;
-  case EADDRNOTAVAIL: return IO_EADDRNOTAVAIL;
-  case EMFILE: return IO_EMFILE;
-  case ENFILE: return IO_ENFILE;
-  case ENOBUFS: return IO_ENOBUFS;
-  case ENOMEM: return IO_ENOMEM;
-  case EINVAL: return IO_EINVAL;
-  case ECONNABORTED: return IO_ECONNABORTED;
-  case ENETUNREACH: return IO_ENETUNREACH;
-  case EHOSTUNREACH: return IO_EHOSTUNREACH;
-  case EACCES: return IO_EACCES;
-  case EPERM: return IO_EACCES;
-  case EAFNOSUPPORT: return IO_EAFNOSUPPORT;
-  case ENOTCONN: return IO_ENOTCONN;
-  case ENOSYS: return IO_ENOSYS;
-  case EAGAIN: return IO_EAGAIN;
-  default: return IO_ESYS(e);
-  }
-}
-#else
-int io__from_errno(int e) { return e ? IO_ESYS(e) : 0; }
-
-int io__from_wsa(unsigned long e) {
-  switch (e) {
-  case 0: return 0;
-  case WSA_OPERATION_ABORTED: return IO_ECANCELED; /* = ERROR_OPERATION_ABORTED */
-  case WSAECONNRESET:
-  case ERROR_NETNAME_DELETED:
-  case WSAENETRESET: return IO_ECONNRESET;
-  case WSAESHUTDOWN: return IO_EPIPE;
-  case WSAECONNREFUSED:
-  case ERROR_CONNECTION_REFUSED:
-  case ERROR_PORT_UNREACHABLE: return IO_ECONNREFUSED;
-  case WSAETIMEDOUT:
-  case ERROR_SEM_TIMEOUT: return IO_ETIMEDOUT;
-  case WSAEADDRINUSE: return IO_EADDRINUSE;
-  case WSAEADDRNOTAVAIL: return IO_EADDRNOTAVAIL;
-  case WSAEMFILE:
-  case ERROR_TOO_MANY_OPEN_FILES: return IO_EMFILE;
-  case WSAENOBUFS:
-  case ERROR_NO_SYSTEM_RESOURCES: return IO_ENOBUFS;
-  case WSA_NOT_ENOUGH_MEMORY: return IO_ENOMEM; /* = ERROR_NOT_ENOUGH_MEMORY */
-  case WSAEINVAL: return IO_EINVAL;
-  case WSAECONNABORTED:
-  case ERROR_CONNECTION_ABORTED: return IO_ECONNABORTED;
-  case WSAENETUNREACH:
-  case ERROR_NETWORK_UNREACHABLE: return IO_ENETUNREACH;
-  case WSAEHOSTUNREACH:
-  case ERROR_HOST_UNREACHABLE: return IO_EHOSTUNREACH;
-  case WSAEACCES: return IO_EACCES;
-  case WSAEAFNOSUPPORT: return IO_EAFNOSUPPORT;
-  case WSAENOTCONN: return IO_ENOTCONN;
-  case WSAEWOULDBLOCK: return IO_EAGAIN;
-  default: return IO_ESYS(e);
-  }
-}
-
-/* An op's status as IOCP leaves it in OVERLAPPED.Internal.  The system's
- * own NTSTATUS -> Win32 table does the work; the one status it has no
- * socket meaning for is a handle closed under a pending op, which only
- * our own close does (after CancelIoEx), so it reads as a cancel. */
-int io__from_ntstatus(long status) {
-  if (status >= 0)
-    return 0; /* NT_SUCCESS: success and informational codes */
-  if ((unsigned long)status == 0x8000000Aul) /* STATUS_HANDLES_CLOSED */
-    return IO_ECANCELED;
-  return io__from_wsa(LsaNtStatusToWinError((NTSTATUS)status));
-}
-#endif
 
 /* ---- clock ---------------------------------------------------------- */
 
@@ -310,7 +179,7 @@ static void emulate_more(struct io_loop *loop, struct io_op *op, int res) {
   op->res = res;
   op->flags |= IO_OP_MORE;
   op->cb(op);
-  if ((op->bstate & IO_CANCEL_ASKED) || (h->flags & IO_H_CLOSING)) {
+  if ((op->flags & IO_OP_CANCEL) || (h->flags & IO_H_CLOSING)) {
     io__defer(loop, op, IO_ECANCELED);
     return;
   }
@@ -330,7 +199,7 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   /* A cancelled send that stopped with bytes left is cancelled, not a
    * short success (io.h, rule 7); u.send.total keeps what went out. */
   if (op->type == IO_OP_SEND && res >= 0 && op->u.send.nbufs > 0 &&
-      (op->bstate & IO_CANCEL_ASKED))
+      (op->flags & IO_OP_CANCEL))
     res = IO_ECANCELED;
   /* No bytes, no buffer (io.h, rule 7), whatever a backend left there. */
   if (op->type == IO_OP_RECV && res <= 0)
@@ -339,7 +208,8 @@ void io__deliver(struct io_loop *loop, struct io_op *op, int res, int more) {
   if (more) {
     op->flags |= IO_OP_MORE;
   } else {
-    op->flags &= (uint8_t)~(IO_OP_POSTED | IO_OP_MORE | IO_OP_MULTI);
+    op->flags &=
+        (uint8_t)~(IO_OP_POSTED | IO_OP_MORE | IO_OP_MULTI | IO_OP_CANCEL);
     loop->live_ops--;
     if (h) {
       h->pending--;
@@ -370,19 +240,13 @@ int io__send_advance(struct io_op *op, size_t n) {
 
 void io__defer(struct io_loop *loop, struct io_op *op, int res) {
   op->res = res;
-  op->next = NULL;
-  if (loop->ready_tail)
-    loop->ready_tail->next = op;
-  else
-    loop->ready = op;
-  loop->ready_tail = op;
+  opq_push(&loop->ready, op);
 }
 
 /* Deliver what was deferred before this call; what the callbacks defer
  * now waits for the next turn, so a callback cannot starve the loop. */
 static void run_ready(struct io_loop *loop) {
-  struct io_op *op = loop->ready;
-  loop->ready = loop->ready_tail = NULL;
+  struct io_op *op = opq_take_all(&loop->ready);
   while (op) {
     struct io_op *next = op->next;
     io__deliver(loop, op, op->res, 0);
@@ -415,7 +279,7 @@ static void run_closing(struct io_loop *loop) {
 int io_loop_run(struct io_loop *loop, int nowait) {
   int64_t timeout = -1;
   loop->now = io_clock();
-  if (nowait || loop->ready || loop->closing) {
+  if (nowait || loop->ready.head || loop->closing) {
     timeout = 0;
   } else {
     struct io_op *t = timer_heap_min(&loop->timers);
@@ -486,9 +350,9 @@ void io_close(struct io_handle *h, io_close_cb cb) {
    * short send re-posted after the cancel would hold the close), and a
    * later io_cancel() on them is a no-op. */
   if (h->rop)
-    h->rop->bstate |= IO_CANCEL_ASKED;
+    h->rop->flags |= IO_OP_CANCEL;
   if (h->wop)
-    h->wop->bstate |= IO_CANCEL_ASKED;
+    h->wop->flags |= IO_OP_CANCEL;
   loop->be->cancel_all(loop, h);
   if (h->pending == 0)
     queue_close(loop, h);
@@ -607,25 +471,35 @@ int io_connect(struct io_loop *loop, struct io_handle *h, struct io_op *op,
   return 0;
 }
 
-int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
-               io_op_cb cb) {
+void io_op_init(struct io_op *op, void *data) {
+  memset(op, 0, sizeof *op);
+  op->data = data;
+}
+
+int io_timeout_at(struct io_loop *loop, struct io_op *op, uint64_t due,
+                  io_op_cb cb) {
   if (op->flags & IO_OP_POSTED)
     return IO_EBUSY;
-  /* From the clock, not the turn's cached time: a timer posted after a
-   * long callback must not fire early. */
-  op->u.timeout.due = io_clock() + ns;
+  op->u.timeout.due = due;
   if (timer_heap_push(&loop->timers, op) != 0)
     return IO_ENOMEM;
   start(loop, NULL, op, IO_OP_TIMEOUT, cb);
   return 0;
 }
 
+int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
+               io_op_cb cb) {
+  /* From the clock, not the turn's cached time: a timer posted after a
+   * long callback must not fire early. */
+  return io_timeout_at(loop, op, io_clock() + ns, cb);
+}
+
 void io_cancel(struct io_loop *loop, struct io_op *op) {
-  /* bstate's top bit marks a cancel already asked for: a second one must
-   * not deliver a second completion. */
-  if (!(op->flags & IO_OP_POSTED) || (op->bstate & IO_CANCEL_ASKED))
+  /* IO_OP_CANCEL marks a cancel already asked for: a second one must not
+   * deliver a second completion. */
+  if (!(op->flags & IO_OP_POSTED) || (op->flags & IO_OP_CANCEL))
     return;
-  op->bstate |= IO_CANCEL_ASKED;
+  op->flags |= IO_OP_CANCEL;
   if (op->type == IO_OP_TIMEOUT) {
     timer_heap_remove(&loop->timers, op);
     io__defer(loop, op, IO_ECANCELED);

@@ -14,9 +14,10 @@
  *  2. Every posted operation completes exactly once: its callback runs
  *     with `op->res` set to a byte count (>= 0) or an IO_E* code (< 0),
  *     also when it was cancelled (IO_ECANCELED; a cancel that loses the
- *     race delivers the success instead).  Multishot accept is the one
- *     exceptions (accept, io_recv_multi) say so: each completion has IO_OP_MORE set while
- *     further completions will follow; the last one has it clear.
+ *     race delivers the success instead).  The multishot operations
+ *     (io_accept, io_recv_multi) are the exception, and say so: each of
+ *     their completions has IO_OP_MORE set while more will follow; the
+ *     last one has it clear.
  *  3. If a post returns an error, the operation was not started and its
  *     callback never runs.  Posts fail only for misuse (IO_EBUSY: that
  *     side of the handle already has an operation pending, or the record
@@ -120,22 +121,26 @@ enum io_op_type {
   IO_OP_SEND,
   IO_OP_CONNECT,
   IO_OP_TIMEOUT,
-  IO_OP_INTERNAL /* a backend's own (its wake-up read, say) */
+  IO_OP_BACKEND /* a backend's own record (its wake-up read, an AcceptEx) */
 };
 
 /* op->flags */
 #define IO_OP_MORE 0x01    /* multishot: another completion follows */
 #define IO_OP_POSTED 0x02  /* posted, last completion not yet delivered */
 #define IO_OP_MULTI 0x04   /* a multishot receive (io_recv_multi) */
+#define IO_OP_CANCEL 0x08  /* a cancel was asked for (io_cancel, io_close):
+                              the backend must not continue the op */
 
 /* Upper bounds of one send: entries, and bytes in all. */
 #define IO_SEND_MAXBUFS 16
 #define IO_SEND_MAXBYTES 0x40000000u /* 1 GiB */
 
 /*
- * An operation record.  The caller embeds it and sets nothing in it
- * directly: the post functions fill it.  The kernel may hold a pointer to
- * it (the OVERLAPPED on Windows, user_data on io_uring) while posted.
+ * An operation record.  The caller embeds it, initialises it once with
+ * io_op_init() and then writes nothing in it: the post functions fill
+ * it, and a completion's results (res, the u.* fields) are read from the
+ * callback.  The kernel may hold a pointer to it (the OVERLAPPED on
+ * Windows, user_data on io_uring) while posted.
  */
 struct io_op {
 #ifdef _WIN32
@@ -148,7 +153,7 @@ struct io_op {
   int32_t res;             /* result of the completion being delivered */
   uint8_t type;            /* enum io_op_type */
   uint8_t flags;           /* IO_OP_* */
-  uint16_t bstate;         /* backend-private state; 0x8000 = io.c's */
+  uint16_t bstate;         /* the backend's own state bits */
   union {
     struct {
       char *data;          /* on completion: the bytes, loop-owned */
@@ -188,8 +193,7 @@ struct io_handle {          /* pointers first: no padding holes */
   io_sock sock;
   uint32_t pending;        /* posted ops whose last completion is due */
   uint16_t flags;          /* IO_H_* (io.c) */
-  uint16_t bflags;         /* backend-private */
-  uint32_t bevents;        /* backend-private (epoll: registered mask) */
+  uint16_t bflags;         /* the backend's own state bits */
 };
 
 /* ---- loops ---------------------------------------------------------- */
@@ -254,6 +258,11 @@ void io_sock_close(io_sock sock);
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer);
 /* Stops sending: the peer reads end-of-stream after what was sent. */
 int io_shutdown(struct io_handle *h);
+/* Bytes received by the kernel and not yet read (FIONREAD); 0 on error. */
+size_t io_unread(struct io_handle *h);
+/* Makes the coming close abortive (SO_LINGER 0): the peer gets a reset
+ * and what is still unsent is dropped.  0 or IO_E*. */
+int io_reset_on_close(struct io_handle *h);
 /* Starts closing: cancels pending ops, then close_cb(h) from the loop
  * once no completion is due and the socket is closed.  Idempotent. */
 void io_close(struct io_handle *h, io_close_cb cb);
@@ -286,12 +295,20 @@ int io_send(struct io_handle *h, struct io_op *op, struct io_buf *bufs,
 int io_connect(struct io_loop *loop, struct io_handle *h, struct io_op *op,
                const struct sockaddr *addr, int addrlen, io_op_cb cb);
 /* Completes with res 0 after `ns` nanoseconds (IO_ECANCELED if cancelled
- * first).  Fails only with IO_ENOMEM (the timer heap could not grow). */
+ * first).  Fails only with IO_ENOMEM (the timer heap could not grow) or
+ * IO_EBUSY (still posted). */
 int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
                 io_op_cb cb);
+/* The same at an absolute io_clock() time `due` (now if it has passed):
+ * a caller that keeps deadlines reads the clock once per arm. */
+int io_timeout_at(struct io_loop *loop, struct io_op *op, uint64_t due,
+                  io_op_cb cb);
 /* Asks for an early completion of a posted op.  No-op if not posted or
  * already asked. */
 void io_cancel(struct io_loop *loop, struct io_op *op);
+/* Makes op ready to be posted, with `data` as the caller's pointer.
+ * Once, before the first post (a record is reused across posts). */
+void io_op_init(struct io_op *op, void *data);
 static inline int io_posted(const struct io_op *op) {
   return (op->flags & IO_OP_POSTED) != 0;
 }

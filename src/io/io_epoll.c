@@ -64,7 +64,7 @@
 #define RECV_BUF (64 * 1024)    /* the loop's receive buffer */
 #define ACCEPT_BATCH 32         /* accepts per listener per turn */
 
-/* io_op.bstate (IO_CANCEL_ASKED is io.c's). */
+/* io_op.bstate: the backend's own. */
 #define EP_FRESH 0x01           /* on the fresh list: try it in poll() */
 #define EP_PARKED 0x02          /* waiting for an edge on its side */
 #define EP_CONNECTING 0x04      /* connect() said EINPROGRESS */
@@ -73,6 +73,7 @@
 #define EP_RD 0x01              /* receive side may be ready */
 #define EP_WR 0x02              /* send side may be ready */
 #define EP_EOF 0x04             /* hang-up or error seen: reads never block */
+#define EP_REGISTERED 0x08      /* in the epoll set (EP_EVENTS) */
 
 /* The events every socket is registered for, once. */
 #define EP_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
@@ -80,7 +81,7 @@
 struct epstate {
   int epfd;
   int efd;                           /* eventfd for io_wake */
-  struct io_op *fresh, *fresh_tail;  /* posted, to try before blocking */
+  struct opq fresh;                  /* posted, to try before blocking */
   struct epoll_event events[EVENT_BATCH];
   char buf[RECV_BUF];                /* recv data, valid in the callback */
 };
@@ -89,12 +90,7 @@ struct epstate {
 
 static void fresh_push(struct epstate *s, struct io_op *op) {
   op->bstate |= EP_FRESH;
-  op->next = NULL;
-  if (s->fresh_tail)
-    s->fresh_tail->next = op;
-  else
-    s->fresh = op;
-  s->fresh_tail = op;
+  opq_push(&s->fresh, op);
 }
 
 static void park(struct io_op *op) { op->bstate |= EP_PARKED; }
@@ -108,19 +104,12 @@ static int finish(struct io_loop *loop, struct io_op *op, int res) {
 }
 
 static void unregister(struct epstate *s, struct io_handle *h) {
-  if (h->bevents) {
+  if (h->bflags & EP_REGISTERED) {
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->sock, NULL);
-    h->bevents = 0;
+    h->bflags &= (uint16_t)~EP_REGISTERED;
   }
 }
 
-/* Rounds up: a timer must never fire early.  < 0 waits for ever. */
-static int to_ms(int64_t ns) {
-  if (ns < 0)
-    return -1;
-  int64_t ms = ns / 1000000 + (ns % 1000000 != 0);
-  return ms > INT_MAX ? INT_MAX : (int)ms;
-}
 
 /* ---- the operations, run from poll() -------------------------------- */
 
@@ -143,7 +132,7 @@ static int run_accept(struct io_loop *loop, struct epstate *s,
   int done = 0, tries = 0;
   for (;;) {
     /* A callback may have cancelled op or closed the listener. */
-    if (op->bstate & IO_CANCEL_ASKED)
+    if (op->flags & IO_OP_CANCEL)
       return done + finish(loop, op, IO_ECANCELED);
     if (tries++ == ACCEPT_BATCH) {
       fresh_push(s, op); /* still readable: more next turn */
@@ -222,10 +211,11 @@ static int run_connect(struct io_loop *loop, struct io_op *op) {
   struct io_handle *h = op->h;
   int err;
   if (!(op->bstate & EP_CONNECTING)) {
-    h->bflags = 0; /* anything seen before connect() was about no peer */
+    /* Anything seen before connect() was about no peer. */
+    h->bflags &= EP_REGISTERED;
     if (connect(h->sock, op->u.connect.addr,
                 (socklen_t)op->u.connect.addrlen) == 0) {
-      h->bflags = EP_RD | EP_WR; /* (AF_UNIX) no edge may follow: try */
+      h->bflags |= EP_RD | EP_WR; /* (AF_UNIX) no edge may follow: try */
       return finish(loop, op, 0);
     }
     if (errno != EINPROGRESS && errno != EINTR)
@@ -244,7 +234,7 @@ static int run_connect(struct io_loop *loop, struct io_op *op) {
 /* Runs op now (it is neither fresh nor parked); returns completions. */
 static int run_op(struct io_loop *loop, struct epstate *s,
                   struct io_op *op) {
-  if (op->bstate & IO_CANCEL_ASKED)
+  if (op->flags & IO_OP_CANCEL)
     return finish(loop, op, IO_ECANCELED);
   switch (op->type) {
   case IO_OP_ACCEPT:
@@ -266,7 +256,7 @@ static int epoll_init(struct io_loop *loop) {
   struct epstate *s = malloc(sizeof *s);
   if (!s)
     return IO_ENOMEM;
-  s->fresh = s->fresh_tail = NULL;
+  s->fresh.head = s->fresh.tail = NULL;
   s->efd = -1;
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   int err = s->epfd < 0 ? io__from_errno(errno) : 0;
@@ -311,8 +301,9 @@ static int epoll_open(struct io_loop *loop, struct io_handle *h) {
   ev.data.ptr = h;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, h->sock, &ev) != 0)
     return io__from_errno(errno);
-  h->bevents = EP_EVENTS;
-  h->bflags = 0; /* the kernel queues the current state as an event */
+  /* Nothing known to be ready yet: the kernel queues the current state
+   * as an event. */
+  h->bflags = EP_REGISTERED;
   return 0;
 }
 
@@ -339,7 +330,7 @@ static void epoll_cancel_all(struct io_loop *loop, struct io_handle *h) {
   struct io_op *ops[2] = {h->rop, h->wop};
   for (int i = 0; i < 2; i++) {
     if (ops[i]) {
-      ops[i]->bstate |= IO_CANCEL_ASKED; /* io_close() marks them too */
+      ops[i]->flags |= IO_OP_CANCEL; /* io_close() marks them too */
       epoll_cancel(loop, ops[i]);       /* once: it unparks what it defers */
     }
   }
@@ -356,9 +347,8 @@ static void epoll_close(struct io_loop *loop, struct io_handle *h) {
 /* Tries what was posted since the last turn.  What the callbacks post now
  * waits for the next turn, so a callback cannot starve the loop. */
 static int run_fresh(struct io_loop *loop, struct epstate *s) {
-  struct io_op *op = s->fresh;
+  struct io_op *op = opq_take_all(&s->fresh);
   int done = 0;
-  s->fresh = s->fresh_tail = NULL;
   while (op) {
     struct io_op *next = op->next;
     op->bstate &= (uint16_t)~EP_FRESH;
@@ -405,7 +395,9 @@ static int epoll_poll(struct io_loop *loop, int64_t timeout_ns) {
   int done = run_fresh(loop, s);
   /* Callbacks ran (they may have deferred, closed or set timers) or
    * posted more: look, but do not block. */
-  int ms = done > 0 || s->fresh ? 0 : to_ms(timeout_ns);
+  int ms = done > 0 || s->fresh.head
+               ? 0
+               : (int)io__to_ms(timeout_ns, INT_MAX);
   int n = epoll_wait(s->epfd, s->events, EVENT_BATCH, ms);
   if (n < 0)
     return errno == EINTR ? done : io__from_errno(errno);
@@ -420,7 +412,15 @@ static void epoll_wake(struct io_loop *loop) {
 }
 
 const struct io_backend io_backend_epoll = {
-    "epoll",         epoll_init,       epoll_done,  epoll_open,
-    epoll_post,      epoll_cancel,     epoll_cancel_all,
-    epoll_close,     epoll_poll,       epoll_wake,       0,
+    .name = "epoll",
+    .init = epoll_init,
+    .done = epoll_done,
+    .open = epoll_open,
+    .post = epoll_post,
+    .cancel = epoll_cancel,
+    .cancel_all = epoll_cancel_all,
+    .close = epoll_close,
+    .wait = epoll_poll,
+    .wake = epoll_wake,
+    .recv_multishot = 0,
 };

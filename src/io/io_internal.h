@@ -17,8 +17,6 @@
 
 #include <stdatomic.h>
 
-/* io_op.bstate: a cancel was asked for (the rest is the backend's). */
-#define IO_CANCEL_ASKED 0x8000
 
 /* io_handle.flags */
 #define IO_H_OPEN 0x01      /* adopted by a loop */
@@ -55,12 +53,44 @@ struct io_backend {
 
 #define MULTI_CHUNK 65536
 
+/* A FIFO of ops linked through op->next: io.c's deferred completions, a
+ * readiness backend's fresh ops, IOCP's inline successes. */
+struct opq {
+  struct io_op *head, *tail;
+};
+
+static inline void opq_push(struct opq *q, struct io_op *op) {
+  op->next = NULL;
+  if (q->tail)
+    q->tail->next = op;
+  else
+    q->head = op;
+  q->tail = op;
+}
+
+/* Takes the whole queue: the ops linked from the returned head.  What is
+ * pushed while they are handled waits for the next take. */
+static inline struct io_op *opq_take_all(struct opq *q) {
+  struct io_op *op = q->head;
+  q->head = q->tail = NULL;
+  return op;
+}
+
+/* A wait's timeout in ms, rounded up (a timer must never fire early);
+ * ns < 0: -1, wait for ever.  At most `cap` (the platform's largest). */
+static inline long long io__to_ms(int64_t ns, long long cap) {
+  if (ns < 0)
+    return -1;
+  long long ms = ns / 1000000 + (ns % 1000000 != 0);
+  return ms > cap ? cap : ms;
+}
+
 struct io_loop {
   const struct io_backend *be;
   void *bs;                      /* the backend's state */
   uint64_t now;                  /* monotonic ns at the turn's start */
   struct timer_heap timers;      /* posted IO_OP_TIMEOUT ops */
-  struct io_op *ready, *ready_tail; /* completions delivered next turn */
+  struct opq ready;              /* completions delivered next turn */
   struct io_handle *closing;     /* handles whose last op completed */
   int live_ops;                  /* posted ops not yet fully completed */
   int live_handles;              /* open handles not yet close_cb'd */

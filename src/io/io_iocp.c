@@ -60,7 +60,7 @@
 #define KEY_IO 1                /* a socket's op: the OVERLAPPED is an io_op */
 #define KEY_WAKE 2              /* io_wake(): no OVERLAPPED */
 
-/* io_op.bstate (IO_CANCEL_ASKED is io.c's). */
+/* io_op.bstate: the backend's own. */
 #define ST_DUE 0x01             /* with the kernel: one completion will come */
 #define ST_INLINE 0x02          /* done at once, on the list wait() delivers */
 
@@ -72,7 +72,7 @@ struct iocp {
   LPFN_ACCEPTEX acceptex;       /* from the provider (WSAIoctl) */
   LPFN_CONNECTEX connectex;
   int skip;                     /* may set skip-on-success on sockets */
-  struct io_op *done, *done_tail; /* finished inside a post, not yet seen */
+  struct opq done;               /* finished inside a post, not yet seen */
   OVERLAPPED_ENTRY entries[BATCH];
   char rbuf[RECV_BUF];          /* recv data, valid in the callback */
 };
@@ -101,23 +101,16 @@ static char zero_byte[1];       /* the buffer of the zero-byte reads */
 
 /* ---- helpers -------------------------------------------------------- */
 
-/* Rounds up: a timer must never fire early.  < 0 waits for ever.  The
- * wait may still end early; io.c checks the clock again. */
+/* The wait's timeout: rounded up, a timer must never fire early; the
+ * wait may still end early, and io.c checks the clock again. */
 static DWORD to_ms(int64_t ns) {
-  if (ns < 0)
-    return INFINITE;
-  int64_t ms = ns / 1000000 + (ns % 1000000 != 0);
-  return ms >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)ms;
+  long long ms = io__to_ms(ns, (long long)INFINITE - 1);
+  return ms < 0 ? INFINITE : (DWORD)ms;
 }
 
 static void push_done(struct iocp *s, struct io_op *op) {
   op->bstate |= ST_DUE | ST_INLINE;
-  op->next = NULL;
-  if (s->done_tail)
-    s->done_tail->next = op;
-  else
-    s->done = op;
-  s->done_tail = op;
+  opq_push(&s->done, op);
 }
 
 /* After an overlapped call on h: `ok` is what it returned, `e` the error
@@ -337,7 +330,7 @@ static struct accpool *pool_of(struct io_handle *h) {
   p->h = h;
   p->family = ss.ss_family;
   for (int i = 0; i < ACCEPT_POSTED; i++) {
-    p->recs[i].iop.type = IO_OP_INTERNAL;
+    p->recs[i].iop.type = IO_OP_BACKEND;
     p->recs[i].pool = p;
     p->recs[i].sock = IO_NOSOCK;
   }
@@ -387,7 +380,7 @@ static void iocp_cancel(struct io_loop *loop, struct io_op *op) {
   struct io_handle *h = op->h;
   /* An op on the done list, or not yet issued (an error waiting in io.c's
    * queue), has its completion coming anyway; the completion sees
-   * IO_CANCEL_ASKED.  ERROR_NOT_FOUND: the packet is queued already. */
+   * IO_OP_CANCEL.  ERROR_NOT_FOUND: the packet is queued already. */
   if (h->sock == IO_NOSOCK || (op->bstate & ST_INLINE))
     return;
   if (op->type == IO_OP_ACCEPT)
@@ -426,7 +419,7 @@ static void complete_recv(struct iocp *s, struct io_loop *loop,
                           struct io_op *op) {
   struct io_handle *h = op->h;
   int err = status_of(op);
-  if (h->sock == IO_NOSOCK || (op->bstate & IO_CANCEL_ASKED)) {
+  if (h->sock == IO_NOSOCK || (op->flags & IO_OP_CANCEL)) {
     /* The zero-byte read took nothing: a cancel always wins here. */
     io__deliver(loop, op, IO_ECANCELED, 0);
     return;
@@ -438,6 +431,18 @@ static void complete_recv(struct iocp *s, struct io_loop *loop,
   /* Something arrived, or the stream ended: recv() tells which. */
   int max = op->u.recv.max < RECV_BUF ? (int)op->u.recv.max : RECV_BUF;
   int n = recv(h->sock, s->rbuf, max, 0);
+  if (n == 0 && send(h->sock, "", 0, 0) != 0) {
+    /* Wine's recv() reports a reset that arrived before the read as end
+     * of stream (io brief); Windows fails it with WSAECONNRESET.  A
+     * zero-byte send, which sends nothing, fails on a reset connection
+     * in both, and succeeds after an orderly end (or is refused after
+     * our own shutdown, WSAESHUTDOWN: still the end of the stream). */
+    DWORD e = (DWORD)WSAGetLastError();
+    if (e == WSAECONNRESET || e == WSAECONNABORTED) {
+      io__deliver(loop, op, io__from_wsa(e), 0);
+      return;
+    }
+  }
   if (n >= 0) {
     op->u.recv.data = n > 0 ? s->rbuf : NULL; /* no bytes, no buffer */
     io__deliver(loop, op, n, 0);
@@ -462,7 +467,7 @@ static void complete_send(struct iocp *s, struct io_loop *loop,
     io__deliver(loop, op, err, 0);
     return;
   }
-  if (done || (op->bstate & IO_CANCEL_ASKED) || op->h->sock == IO_NOSOCK) {
+  if (done || (op->flags & IO_OP_CANCEL) || op->h->sock == IO_NOSOCK) {
     /* io.c turns a cancelled, unfinished send into IO_ECANCELED. */
     io__deliver(loop, op, (int)op->u.send.total, 0);
     return;
@@ -495,7 +500,7 @@ static void settle(struct io_loop *loop, struct accpool *p) {
   if (!op || p->busy > 0)
     return;
   p->op = NULL;
-  int stopped = (op->bstate & IO_CANCEL_ASKED) || op->h->sock == IO_NOSOCK;
+  int stopped = (op->flags & IO_OP_CANCEL) || op->h->sock == IO_NOSOCK;
   io__deliver(loop, op, stopped || !p->err ? IO_ECANCELED : p->err, 0);
 }
 
@@ -521,7 +526,7 @@ static void complete_accept(struct iocp *s, struct io_loop *loop,
   int err = status_of(&a->iop);
   a->sock = IO_NOSOCK;
   p->busy--;
-  int stopped = (op->bstate & IO_CANCEL_ASKED) || lsock == IO_NOSOCK;
+  int stopped = (op->flags & IO_OP_CANCEL) || lsock == IO_NOSOCK;
   if (!err && lsock == IO_NOSOCK)
     err = IO_ECANCELED; /* the listener is closed: drop the connection */
   /* Makes the socket a full one (getpeername, shutdown...): Wine does
@@ -542,7 +547,7 @@ static void complete_accept(struct iocp *s, struct io_loop *loop,
              p->busy > 0) {
     io__deliver(loop, op, err, 1); /* out of sockets, say: report it */
   }
-  if (perr && p->busy > 0 && p->op == op && !(op->bstate & IO_CANCEL_ASKED))
+  if (perr && p->busy > 0 && p->op == op && !(op->flags & IO_OP_CANCEL))
     io__deliver(loop, op, perr, 1); /* the caller may pause and cancel */
   settle(loop, p);
 }
@@ -551,7 +556,7 @@ static void complete(struct iocp *s, struct io_loop *loop, struct io_op *op,
                      DWORD bytes) {
   op->bstate &= (uint16_t) ~(ST_DUE | ST_INLINE);
   switch (op->type) {
-  case IO_OP_INTERNAL:
+  case IO_OP_BACKEND:
     complete_accept(s, loop, (struct acc *)op);
     break;
   case IO_OP_RECV:
@@ -570,8 +575,7 @@ static void complete(struct iocp *s, struct io_loop *loop, struct io_op *op,
 
 static int iocp_wait(struct io_loop *loop, int64_t timeout_ns) {
   struct iocp *s = loop->bs;
-  struct io_op *op = s->done;
-  s->done = s->done_tail = NULL;
+  struct io_op *op = opq_take_all(&s->done);
   ULONG n = 0;
   int err = 0, count = 0;
   /* FALSE is a timeout (or a port failure): then nothing was dequeued,
@@ -610,7 +614,15 @@ static void iocp_wake(struct io_loop *loop) {
 }
 
 const struct io_backend io_backend_iocp = {
-    "iocp",          iocp_init,        iocp_done,  iocp_open,
-    iocp_post,       iocp_cancel,      iocp_cancel_all,
-    iocp_close,      iocp_wait,        iocp_wake,        0,
+    .name = "iocp",
+    .init = iocp_init,
+    .done = iocp_done,
+    .open = iocp_open,
+    .post = iocp_post,
+    .cancel = iocp_cancel,
+    .cancel_all = iocp_cancel_all,
+    .close = iocp_close,
+    .wait = iocp_wait,
+    .wake = iocp_wake,
+    .recv_multishot = 0,
 };

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #endif
 
@@ -147,6 +148,30 @@ int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer) {
   int r = peer ? getpeername(h->sock, (struct sockaddr *)ss, &len)
                : getsockname(h->sock, (struct sockaddr *)ss, &len);
   return r == 0 ? 0 : io__sock_error();
+}
+
+size_t io_unread(struct io_handle *h) {
+  if (h->sock == IO_NOSOCK)
+    return 0;
+#ifdef _WIN32
+  u_long n = 0;
+  return ioctlsocket(h->sock, FIONREAD, &n) == 0 ? (size_t)n : 0;
+#else
+  int n = 0;
+  return ioctl(h->sock, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+#endif
+}
+
+int io_reset_on_close(struct io_handle *h) {
+  struct linger l;
+  l.l_onoff = 1;
+  l.l_linger = 0;
+  if (h->sock == IO_NOSOCK)
+    return IO_ENOTCONN;
+  return setsockopt(h->sock, SOL_SOCKET, SO_LINGER, (const char *)&l,
+                    sizeof l) == 0
+             ? 0
+             : io__sock_error();
 }
 
 int io_shutdown(struct io_handle *h) {

@@ -14,15 +14,17 @@
  * copied the bytes out.  A recv that finds the ring empty (-ENOBUFS) is
  * parked and re-posted next turn, after this turn's buffers are back.
  *
- * Accept is multishot, and so is io_recv_multi's receive.  Closing cancels by fd and closes the socket only
- * when the last completion is in: close() alone would not end a pending
- * recv on io_uring (see the io brief).  Wake-ups are an eventfd with a
+ * Accept is multishot, and so is io_recv_multi's receive.  Closing cancels
+ * by fd and closes the socket only when the last completion is in:
+ * close() alone would not end a pending recv on io_uring (see the io
+ * brief).  Wake-ups are an eventfd with a
  * read kept posted on the ring.
  */
 #include "io_internal.h"
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -53,17 +55,26 @@ struct uring {
   struct msghdr msgs[SQ_ENTRIES];   /* must live until io_uring_enter */
 };
 
+/* Never NULL.  With the SQ full, what is queued is submitted first.  The
+ * kernel copies what each SQE points to during submission
+ * (IORING_FEAT_SUBMIT_STABLE), so the msghdrs can be reused from there.
+ * A submit can fail only while the kernel holds completions it could not
+ * post (-EBUSY, a CQ overflow: with CQ_ENTRIES reaped every turn that
+ * cannot happen) and a few tries later the SQ must have room: else an
+ * invariant is broken, and going on would lose an operation. */
 static struct io_uring_sqe *sqe_get(struct uring *u) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-  if (!sqe) {
-    /* SQ full: flush it.  The kernel copies what each SQE points to
-     * during submission (IORING_FEAT_SUBMIT_STABLE), so the msghdrs can
-     * be reused from here on. */
-    io_uring_submit(&u->ring);
-    u->nmsgs = 0;
+  for (int tries = 0; !sqe && tries < 8; tries++) {
+    int r = io_uring_submit(&u->ring);
+    if (r >= 0)
+      u->nmsgs = 0;
     sqe = io_uring_get_sqe(&u->ring);
   }
-  return sqe; /* non-NULL: the SQ was just emptied */
+  if (!sqe) {
+    fprintf(stderr, "io_uring: no submission queue entry after 8 submits\n");
+    abort();
+  }
+  return sqe;
 }
 
 static void post_wake_read(struct uring *u) {
@@ -134,15 +145,18 @@ static int setup_bufs(struct uring *u) {
   return 0;
 }
 
+/* The one teardown, for a failed init and for done.  The ring goes
+ * first: exiting it cancels the wake read still posted, whose buffer
+ * lives in u, and unregisters the buffer ring before it is unmapped. */
 static void free_state(struct uring *u, int ring_up) {
+  if (ring_up)
+    io_uring_queue_exit(&u->ring);
   if (u->br)
     munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
   if (u->bufs)
     munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
   if (u->efd >= 0)
     close(u->efd);
-  if (ring_up)
-    io_uring_queue_exit(&u->ring);
   free(u);
 }
 
@@ -166,23 +180,13 @@ static int uring_init(struct io_loop *loop) {
     free_state(u, 1);
     return err;
   }
-  u->wake_op.type = IO_OP_INTERNAL;
+  u->wake_op.type = IO_OP_BACKEND;
   post_wake_read(u);
   loop->bs = u;
   return 0;
 }
 
-static void uring_done(struct io_loop *loop) {
-  struct uring *u = loop->bs;
-  /* The wake read is still posted: exiting the ring cancels it, and its
-   * buffer lives in u until after that. */
-  io_uring_queue_exit(&u->ring);
-  munmap(u->br, BUF_COUNT * sizeof(struct io_uring_buf));
-  if (u->bufs)
-    munmap(u->bufs, (size_t)BUF_COUNT * BUF_SIZE);
-  close(u->efd);
-  free(u);
-}
+static void uring_done(struct io_loop *loop) { free_state(loop->bs, 1); }
 
 static int uring_open(struct io_loop *loop, struct io_handle *h) {
   (void)loop;
@@ -310,7 +314,7 @@ static void complete_chunk(struct io_loop *loop, struct uring *u,
   give_back(u, bid);
   if (flags & IORING_CQE_F_MORE)
     return;
-  if (op->bstate & IO_CANCEL_ASKED)
+  if (op->flags & IO_OP_CANCEL)
     io__deliver(loop, op, IO_ECANCELED, 0);
   else
     post_recv(u, op);
@@ -328,7 +332,7 @@ static void complete_recv(struct io_loop *loop, struct uring *u,
     return;
   }
   if (res == -ENOBUFS) {
-    if (op->bstate & IO_CANCEL_ASKED) { /* no data was taken: cancelled */
+    if (op->flags & IO_OP_CANCEL) { /* no data was taken: cancelled */
       io__deliver(loop, op, IO_ECANCELED, 0);
       return;
     }
@@ -352,7 +356,7 @@ static void complete_send(struct io_loop *loop, struct uring *u,
     io__deliver(loop, op, io__from_errno(-res), 0);
     return;
   }
-  if (io__send_advance(op, (size_t)res) || (op->bstate & IO_CANCEL_ASKED)) {
+  if (io__send_advance(op, (size_t)res) || (op->flags & IO_OP_CANCEL)) {
     io__deliver(loop, op, (int)op->u.send.total, 0);
     return;
   }
@@ -363,7 +367,7 @@ static void complete_send(struct io_loop *loop, struct uring *u,
 static void complete(struct io_loop *loop, struct uring *u,
                      struct io_op *op, int res, unsigned flags) {
   switch (op->type) {
-  case IO_OP_INTERNAL:
+  case IO_OP_BACKEND:
     post_wake_read(u);
     io__woken(loop);
     break;
@@ -454,7 +458,15 @@ static void uring_wake(struct io_loop *loop) {
 }
 
 const struct io_backend io_backend_uring = {
-    "io_uring",      uring_init,       uring_done,  uring_open,
-    uring_post,      uring_cancel,     uring_cancel_all,
-    uring_close,     uring_wait,       uring_wake,       1,
+    .name = "io_uring",
+    .init = uring_init,
+    .done = uring_done,
+    .open = uring_open,
+    .post = uring_post,
+    .cancel = uring_cancel,
+    .cancel_all = uring_cancel_all,
+    .close = uring_close,
+    .wait = uring_wait,
+    .wake = uring_wake,
+    .recv_multishot = 1,
 };

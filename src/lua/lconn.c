@@ -16,6 +16,8 @@
  */
 #include "conn.h"
 #include "lhost.h"
+#include "lmain.h"
+#include "log.h"
 #include "lsched.h"
 #include "worker.h"
 
@@ -29,6 +31,12 @@
 enum { RECV_ANY, READ_N, READ_LINE, READ_LINE_KEEP, READ_ALL };
 
 /* ---- boxes ------------------------------------------------------------ */
+
+/* The userdata: a box, never the conn itself (conn.c frees the conn and
+ * clears the box's pointer, its first field, when the socket is done). */
+struct conn_box {
+  struct conn *c;
+};
 
 void lconn_push(lua_State *L, struct conn *c) {
   struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
@@ -52,41 +60,81 @@ static struct conn *toconn(lua_State *L, int idx) {
   return b->c;
 }
 
-/* The fixed error words of the API, or the system's message. */
-const char *lconn_errstr(int err, char *buf, size_t size) {
+/* The API's error words: a fixed set, the same on every backend.  The
+ * index of a word is what conn.lasterr keeps. */
+static const char *const words[] = {
+    NULL,           "closed",  "timeout",      "reset", "refused",
+    "unreachable",  "too long", "no resources", "error", NULL};
+enum { W_NONE, W_CLOSED, W_TIMEOUT, W_RESET, W_REFUSED, W_UNREACHABLE,
+       W_TOOLONG, W_NORES, W_ERROR };
+
+static int word_of(int err) {
   switch (err) {
-  case IO_ECONNRESET:
-  case IO_EPIPE:
-    return "reset";
-  case IO_ECONNREFUSED:
-    return "refused";
-  case IO_ETIMEDOUT:
-    return "timeout";
   case 0:
   case IO_ECANCELED:
-    return "closed";
+  case IO_ENOTCONN:
+    return W_CLOSED;
+  case IO_ECONNRESET:
+  case IO_EPIPE:
+  case IO_ECONNABORTED:
+    return W_RESET;
+  case IO_ECONNREFUSED:
+  case IO_EACCES:
+    return W_REFUSED;
+  case IO_ETIMEDOUT:
+    return W_TIMEOUT;
+  case IO_ENETUNREACH:
+  case IO_EHOSTUNREACH:
+  case IO_EADDRNOTAVAIL:
+  case IO_EAFNOSUPPORT:
+    return W_UNREACHABLE;
+  case IO_ENOMEM:
+  case IO_ENOBUFS:
+  case IO_EMFILE:
+  case IO_ENFILE:
+    return W_NORES; /* the host ran out, not the peer's doing */
   default:
-    return io_strerror(err, buf, size);
+    return W_ERROR; /* unnamed system errors: rare, logged at debug */
   }
 }
 
-static int fail(lua_State *L, const char *err) {
+const char *lconn_errstr(int err, char *buf, size_t size) {
+  (void)buf, (void)size;
+  return words[word_of(err)];
+}
+
+static int word_index(const char *err) {
+  for (int i = 1; words[i]; i++)
+    if (words[i] == err || strcmp(words[i], err) == 0)
+      return i;
+  return W_ERROR;
+}
+
+/* nil, err; err is remembered as the conn's last error. */
+static int cfail(lua_State *L, struct conn *c, const char *err) {
+  if (c)
+    c->lasterr = (uint8_t)word_index(err);
   luaL_pushfail(L);
   lua_pushstring(L, err);
   return 2;
 }
 
-static int fail_code(lua_State *L, int code) {
-  char buf[128];
-  return fail(L, lconn_errstr(code, buf, sizeof buf));
+static int fail(lua_State *L, const char *err) { return cfail(L, NULL, err); }
+
+static int fail_code(lua_State *L, struct conn *c, int code) {
+  if (word_of(code) == W_ERROR) {
+    char buf[128];
+    log_write(LOG_DEBUG, c->set->worker, "connection error: %s",
+              io_strerror(code, buf, sizeof buf));
+  }
+  return cfail(L, c, words[word_of(code)]);
 }
 
 /* ---- reading ------------------------------------------------------------ */
 
 /* Ends a read that cannot be satisfied: nil, err [, the partial data]. */
 static int read_fail(lua_State *L, struct conn *c, const char *err) {
-  luaL_pushfail(L);
-  lua_pushstring(L, err);
+  cfail(L, c, err);
   if (c->rlen == 0 || c->rmode == RECV_ANY)
     return 2;
   lua_pushlstring(L, conn_rdata(c), c->rlen);
@@ -100,13 +148,37 @@ static int push_take(lua_State *L, struct conn *c, size_t n, size_t skip) {
   return 1;
 }
 
+/* The rest of a line that was too long is dropped up to its '\n', so
+ * that the next read starts on the next line (CONN_SKIPLINE while that
+ * '\n' has not arrived yet). */
+static void skip_line(struct conn *c) {
+  const char *p = conn_rdata(c);
+  const char *nl = c->rlen ? memchr(p, '\n', c->rlen) : NULL;
+  if (!nl) {
+    if (c->rlen)
+      conn_rbuf_consume(c, c->rlen);
+    return;
+  }
+  c->flags &= (uint16_t)~CONN_SKIPLINE;
+  conn_rbuf_consume(c, (size_t)(nl - p) + 1);
+}
+
+/* A line over the limit: nil, "too long"; it is dropped (see skip_line). */
+static int line_too_long(lua_State *L, struct conn *c) {
+  c->flags |= CONN_SKIPLINE;
+  skip_line(c);
+  return cfail(L, c, "too long");
+}
+
 /* Try to satisfy the pending read from the buffer.  Returns the number
  * of results, or -1 if more data must arrive first. */
 static int try_read(lua_State *L, struct conn *c) {
+  if (c->flags & CONN_SKIPLINE)
+    skip_line(c);
   const char *p = conn_rdata(c);
   switch (c->rmode) {
   case RECV_ANY:
-    if (c->rlen)
+    if (c->rlen && !(c->flags & CONN_SKIPLINE))
       return push_take(L, c, c->rlen < c->want ? c->rlen : c->want, 0);
     break;
   case READ_N:
@@ -120,89 +192,62 @@ static int try_read(lua_State *L, struct conn *c) {
       size_t len = (size_t)(nl - p); /* without the '\n' */
       size_t cut = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
       if (cut > c->maxline)
-        return fail(L, "too long");
+        return line_too_long(L, c);
       if (c->rmode == READ_LINE_KEEP)
         return push_take(L, c, len + 1, 0);
       return push_take(L, c, cut, len - cut + 1);
     }
-    if (c->rlen > c->maxline)
-      return fail(L, "too long");
+    /* A '\r' may be the start of the line's end. */
+    size_t held = c->rlen - (c->rlen && p[c->rlen - 1] == '\r');
+    if (held > c->maxline)
+      return line_too_long(L, c);
     break;
   }
   case READ_ALL:
-    if (c->rlen > c->maxread)
-      return fail(L, "too long");
+    if (c->rlen > c->maxread) {
+      conn_rbuf_consume(c, c->rlen); /* dropped: a retry makes progress */
+      return cfail(L, c, "too long");
+    }
     if (c->flags & CONN_EOF)
       return push_take(L, c, c->rlen, 0);
     break;
   }
   if (c->flags & CONN_EOF)
     return read_fail(L, c, "closed");
-  if (c->rerr) {
-    char buf[128];
-    return read_fail(L, c, lconn_errstr(c->rerr, buf, sizeof buf));
-  }
+  if (c->rerr)
+    return read_fail(L, c, words[word_of(c->rerr)]);
   return -1;
 }
 
-/* Buffered bytes past which the stream is paused (its receive cancelled)
- * until a reader has taken them: at least RBUF_HIGH, more if the waiting
- * read needs more to be satisfied. */
-#define RBUF_HIGH 65536
-
-static size_t high_water(const struct conn *c) {
-  size_t need = 0;
-  if (c->reader) {
-    if (c->rmode == READ_N)
-      need = c->want;
-    else if (c->rmode == READ_LINE || c->rmode == READ_LINE_KEEP)
-      need = (size_t)c->maxline + 2;
-    else if (c->rmode == READ_ALL)
-      need = (size_t)c->maxread + 1;
-  }
-  return need > RBUF_HIGH ? need : RBUF_HIGH;
+/* conn.c tells us: the waiting reader should look again.  From the loop
+ * it is resumed at once (so that it can take the chunk in place: the hot
+ * path); from inside a running task or a close, on the next turn. */
+static void on_input(struct conn *c) {
+  struct task *t = c->reader;
+  c->reader = NULL;
+  if (!t)
+    return;
+  if (lvm_of(t->w)->sched.current || conn_closing(c))
+    task_schedule(t, 0);
+  else
+    task_resume(t, 0);
 }
 
-/* The connection's receive stream (io_recv_multi): posted at the first
- * read and kept posted, so a busy connection costs no receive post per
- * message.  Bytes that arrive while nobody reads are kept in rbuf, up to
- * the high water; then the stream is cancelled, and the next read that
- * needs more posts it again (the rest waits in the kernel meanwhile). */
-static void on_stream(struct io_op *op) {
-  struct conn *c = op->data;
-  struct task *t = c->reader;
-  int res = op->res;
-  if (res > 0) {
-    c->reader = NULL;
-    if (t && c->rmode == RECV_ANY && c->rlen == 0) {
-      /* The hot path: the continuation, running inside the task (where a
-       * memory error is caught), makes the loop's buffer the Lua string
-       * itself.  The buffer stays ours until this callback returns. */
-      task_resume(t, 0);
-      t = NULL;
-    }
-    if (op->u.recv.data) { /* no hot path took it */
-      if (conn_closing(c))
-        ; /* nobody will read it */
-      else if (conn_rbuf_append(c, op->u.recv.data, (size_t)res) != 0)
-        c->rerr = IO_ENOMEM;
-      op->u.recv.data = NULL; /* the buffer goes back to the loop now */
-    }
-    if (t)
-      task_resume(t, 0);
-    if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
-      io_cancel(c->w->loop, op); /* pause: the peer waits in the kernel */
-    return;
-  }
-  c->w->nstreams--; /* the stream's final completion */
-  if (res == 0)
-    c->flags |= CONN_EOF;
-  else if (res != IO_ECANCELED)
-    c->rerr = res; /* sticky: a reset connection stays reset */
-  /* IO_ECANCELED: paused, or closing; a waiting reader re-posts. */
-  if (t) {
-    c->reader = NULL;
-    task_resume(t, 0);
+static const struct conn_events events = {.input = on_input};
+
+struct conn *lconn_new(struct worker *w) {
+  return conn_new(&w->conns, &events);
+}
+
+/* Bytes the pending read needs buffered before it can complete: the
+ * stream is not paused below that. */
+static size_t read_need(const struct conn *c) {
+  switch (c->rmode) {
+  case READ_N: return c->want;
+  case READ_LINE:
+  case READ_LINE_KEEP: return (size_t)c->maxline + 2;
+  case READ_ALL: return (size_t)c->maxread + 1;
+  default: return 0;
   }
 }
 
@@ -215,15 +260,20 @@ static struct conn *reading_conn(lua_State *L, lua_KContext ctx) {
   return b->c;
 }
 
-/* lines() ends at "closed" (after a last unterminated line, as io.lines
- * does) and raises any other error.  n results are on the stack, as
- * try_read left them. */
-static int lines_result(lua_State *L, int n) {
+/* lines() ends at end of stream (after a last unterminated line, as
+ * io.lines does) and at every other failure too: a peer that resets or
+ * stalls is not the script's error.  conn.lasterror tells why it ended.
+ * n results are on the stack, as try_read left them. */
+static int lines_result(lua_State *L, struct conn *c, int n) {
   if (n == 1)
     return 1;
   const char *err = lua_tostring(L, -(n - 1));
-  if (strcmp(err, "closed") != 0)
-    return luaL_error(L, "conn:lines(): %s", err);
+  if (c && strcmp(err, "closed") != 0) {
+    char peer[ADDR_TEXT_MAX];
+    conn_peer(c, peer, sizeof peer);
+    log_write(LOG_DEBUG, c->set->worker, "conn:lines() ended: %s (peer %s)", err,
+              peer);
+  }
   if (n == 3)
     return 1; /* the partial last line */
   lua_pushnil(L);
@@ -233,47 +283,56 @@ static int lines_result(lua_State *L, int n) {
 static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
   int n = try_read(L, c);
   if (n >= 0)
-    return (ctx & LINES_FLAG) ? lines_result(L, n) : n;
+    return (ctx & LINES_FLAG) ? lines_result(L, c, n) : n;
   struct task *t = task_of(L);
-  if (!io_posted(&c->rop)) {
-    int err = io_recv_multi(&c->h, &c->rop, on_stream);
-    if (err)
-      return luaL_error(L, "conn: cannot receive (%d)", err); /* a bug */
-    c->w->nstreams++;
+  int err = conn_wait_input(c, read_need(c));
+  if (err) {
+    char msg[128];
+    return luaL_error(L, "conn: cannot receive: %s", /* a bug */
+                      io_strerror(err, msg, sizeof msg));
   }
   c->reader = t;
-  conn_arm(c, 0);
   return task_yield(L, t, ctx, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
   struct conn *c = reading_conn(L, ctx);
   (void)status;
-  if (c && c->rop.u.recv.data) { /* on_stream's hot path */
-    const char *data = c->rop.u.recv.data;
-    size_t n = (size_t)c->rop.res, take = n < c->want ? n : c->want;
-    c->rop.u.recv.data = NULL;
-    if (take < n && conn_rbuf_append(c, data + take, n - take) != 0)
-      c->rerr = IO_ENOMEM; /* what recv(max) leaves is kept for later */
-    lua_pushlstring(L, data, take);
-    return 1;
+  if (c && c->hot) { /* resumed from the loop with a chunk in hand */
+    int took = 0;
+    if (c->rmode == RECV_ANY && c->rlen == 0 &&
+        !(c->flags & CONN_SKIPLINE)) {
+      /* The hot path: the chunk becomes the Lua string itself. */
+      size_t take = c->hotlen < c->want ? c->hotlen : c->want;
+      lua_pushlstring(L, c->hot, take);
+      conn_hot_take(c, take);
+      took = 1;
+    }
+    /* The rest is buffered now, not when the loop gets it back: the
+     * script runs on from here and may read it at once. */
+    if (c->hotlen && conn_rbuf_append(c, c->hot, c->hotlen) != 0)
+      c->rerr = IO_ENOMEM;
+    conn_hot_take(c, c->hotlen);
+    if (took)
+      return 1;
   }
   if (!c || conn_closing(c))
-    return (ctx & LINES_FLAG) ? lines_result(L, fail(L, "closed"))
-                              : fail(L, "closed");
+    return (ctx & LINES_FLAG) ? lines_result(L, NULL, cfail(L, c, "closed"))
+                              : cfail(L, c, "closed");
   if (c->flags & CONN_RTIMEDOUT) {
-    c->flags &= (uint8_t)~CONN_RTIMEDOUT;
-    return (ctx & LINES_FLAG) ? lines_result(L, fail(L, "timeout"))
-                              : fail(L, "timeout");
+    c->flags &= (uint16_t)~CONN_RTIMEDOUT;
+    return (ctx & LINES_FLAG) ? lines_result(L, c, cfail(L, c, "timeout"))
+                              : cfail(L, c, "timeout");
   }
   return read_more(L, c, ctx);
 }
 
 static void begin_read(lua_State *L, struct conn *c, int mode, size_t want,
                        const char *what) {
-  task_current(L, what);
-  if (c->reader)
+  task_current_wait(L, what);
+  if (c->flags & CONN_RWAIT)
     luaL_error(L, "another task is already reading from this connection");
+  c->flags &= (uint16_t)~CONN_RTIMEDOUT; /* only ever the op it ended */
   c->rmode = (uint8_t)mode;
   c->want = (uint32_t)want;
 }
@@ -337,8 +396,7 @@ static void on_send(struct io_op *op) {
   struct conn *c = op->data;
   struct task *t = c->writer;
   c->writer = NULL;
-  if (op->res < 0 && op->res != IO_ECANCELED)
-    c->werr = op->res;
+  conn_sent(c, op);
   conn_wreq_give(c);
   if (t)
     task_resume(t, 0);
@@ -388,7 +446,7 @@ static int send_more(lua_State *L, struct conn *c, int from, size_t off) {
   }
   struct task *t = task_of(L);
   c->writer = t;
-  conn_arm(c, 1);
+  conn_arm_send(c);
   /* The strings stay on this coroutine's stack, and the coroutine is
    * pinned in the registry until on_send resumes it: the kernel's
    * pointers into them stay valid without a reference per string. */
@@ -400,13 +458,13 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   struct conn *c = b->c;
   (void)status;
   if (!c || conn_closing(c))
-    return fail(L, "closed");
+    return cfail(L, c, "closed");
   if (c->flags & CONN_WTIMEDOUT) {
-    c->flags &= (uint8_t)~CONN_WTIMEDOUT;
-    return fail(L, "timeout");
+    c->flags &= (uint16_t)~CONN_WTIMEDOUT;
+    return cfail(L, c, "timeout");
   }
   if (c->werr)
-    return fail_code(L, c->werr);
+    return fail_code(L, c, c->werr);
   return send_more(L, c, SEND_ARG(ctx), SEND_OFF(ctx));
 }
 
@@ -415,13 +473,13 @@ static int lconn_send(lua_State *L) {
   int top = lua_gettop(L);
   for (int i = 2; i <= top; i++)
     luaL_checklstring(L, i, NULL); /* numbers become strings in place */
-  task_current(L, "conn:send");
+  task_current_wait(L, "conn:send");
   if (c->writer)
     return luaL_error(L, "another task is already sending on this connection");
   if (c->werr)
-    return fail_code(L, c->werr);
+    return fail_code(L, c, c->werr);
   if (c->flags & CONN_SHUTDOWN)
-    return fail(L, "closed");
+    return cfail(L, c, "closed");
   luaL_argcheck(L, top < (1 << 20), top, "too many strings");
   return send_more(L, c, 2, 0);
 }
@@ -443,14 +501,15 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   int err = c->werr, timedout = (c->flags & CONN_WTIMEDOUT) != 0;
   (void)status;
   c->timeout = 0; /* the connect timeout is not the connection's */
-  c->flags &= (uint8_t)~CONN_WTIMEDOUT;
+  c->flags &= (uint16_t)~CONN_WTIMEDOUT;
   c->werr = 0;
   if (err || conn_closing(c)) {
     conn_close(c);
     if (timedout)
       return fail(L, "timeout");
-    return fail_code(L, err ? err : IO_ECANCELED);
+    return fail(L, words[word_of(err ? err : IO_ECANCELED)]);
   }
+  conn_cache_peer(c);
   lconn_push(L, c);
   return 1;
 }
@@ -462,7 +521,7 @@ int lconn_connect(lua_State *L) {
   double timeout = luaL_optnumber(L, 2, 0);
   char msg[128];
   luaL_argcheck(L, timeout >= 0, 2, "negative timeout");
-  struct task *t = task_current(L, "host.connect");
+  struct task *t = task_current_wait(L, "host.connect");
   /* The address must outlive the connect: a userdata on this task's
    * stack lives as long as the wait. */
   struct addr *a = lua_newuserdatauv(L, sizeof *a, 0);
@@ -470,20 +529,18 @@ int lconn_connect(lua_State *L) {
     return luaL_argerror(L, 1, msg);
   if (a->any)
     return luaL_argerror(L, 1, "cannot connect to '*'");
-  struct conn *c = conn_new(w);
+  struct conn *c = lconn_new(w);
   struct conn_wreq *r = c ? conn_wreq_take(c) : NULL;
   if (!r) {
     if (c)
       conn_close(c);
     return luaL_error(L, "not enough memory");
   }
-  io_connect(w->loop, &c->h, &r->op, (struct sockaddr *)&a->ss, a->len,
-             on_connect);
-  c->flags &= (uint8_t)~CONN_HANDLE_DONE;
+  conn_connect(c, (struct sockaddr *)&a->ss, a->len, on_connect);
   c->writer = t;
   if (timeout > 0) {
     c->timeout = conn_timeout_ms(timeout);
-    conn_arm(c, 1);
+    conn_arm_send(c);
   }
   return task_yield(L, t, (lua_KContext)c, connect_k);
 }
@@ -517,18 +574,25 @@ static int lconn_setoption(lua_State *L) {
 
 static int lconn_shutdown(lua_State *L) {
   struct conn *c = toconn(L, 1);
-  if (c->writer)
+  if (c->wreq)
     return luaL_error(L, "a send is in progress on this connection");
   c->flags |= CONN_SHUTDOWN;
   int err = io_shutdown(&c->h);
   if (err)
-    return fail_code(L, err);
+    return fail_code(L, c, err);
   lua_pushboolean(L, 1);
   return 1;
 }
 
+/* conn:close([how]): how "reset" closes abortively (the peer gets a
+ * reset; a proxy passes one on this way). */
 static int lconn_close(lua_State *L) {
-  conn_close(toconn(L, 1));
+  static const char *const hows[] = {"graceful", "reset", NULL};
+  struct conn *c = toconn(L, 1);
+  if (luaL_checkoption(L, 2, "graceful", hows) == 1)
+    conn_reset(c);
+  else
+    conn_close(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -563,6 +627,14 @@ static int lconn_index(lua_State *L) {
   if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL)
     return 1; /* a method: the common case, no string compares */
   const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "lasterror") == 0) {
+    struct conn_box *b = lua_touserdata(L, 1);
+    if (b && b->c && b->c->lasterr)
+      lua_pushstring(L, words[b->c->lasterr]);
+    else
+      lua_pushnil(L);
+    return 1;
+  }
   if (key && (strcmp(key, "peer") == 0 || strcmp(key, "address") == 0)) {
     char buf[ADDR_TEXT_MAX];
     struct conn *c = toconn(L, 1);

@@ -8,6 +8,7 @@
  */
 #include "lhost.h"
 #include "conn.h"
+#include "lmain.h"
 #include "host.h"
 #include "listener.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,12 +32,28 @@ struct worker *lhost_worker(lua_State *L) {
 
 /* ---- listeners ------------------------------------------------------------ */
 
+/* The Lua userdata of a listener: a box, as for connections. */
+struct listener_box {
+  struct listener *l;
+};
+
+/* The handler is a registry ref, kept in the listener's ud. */
+static int handler_ref(const struct listener *l) {
+  return (int)(intptr_t)l->ud;
+}
+
+static void on_listener_free(struct listener *l) {
+  struct lvm *vm = lvm_of(l->w);
+  if (vm && vm->L) /* a forced end may come after the VM is gone */
+    luaL_unref(vm->L, LUA_REGISTRYINDEX, handler_ref(l));
+}
+
 /* Protected part of an accept: everything that may raise (memory). */
 static int accept_p(lua_State *L) {
   struct listener *l = lua_touserdata(L, 1);
   struct conn *c = lua_touserdata(L, 2);
   lua_settop(L, 0);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, l->handler_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref(l));
   lconn_push(L, c);
   if (!task_spawn(l->w, L, 1, TASK_HANDLER, c, 1, 0))
     return luaL_error(L, "not enough memory");
@@ -44,7 +62,7 @@ static int accept_p(lua_State *L) {
 
 static void on_conn(struct listener *l, io_sock sock) {
   struct worker *w = l->w;
-  struct conn *c = conn_new(w);
+  struct conn *c = lconn_new(w);
   if (!c) {
     io_sock_close(sock);
     return;
@@ -54,7 +72,7 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
-  lua_State *L = w->L;
+  lua_State *L = lvm_of(w)->L;
   lua_pushcfunction(L, accept_p);
   lua_pushlightuserdata(L, l);
   lua_pushlightuserdata(L, c);
@@ -68,7 +86,7 @@ static void on_conn(struct listener *l, io_sock sock) {
 
 static struct listener *tolistener(lua_State *L) {
   struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
-  if (!b->l || b->l->closing)
+  if (!b->l || listener_closing(b->l))
     luaL_error(L, "attempt to use a closed listener");
   return b->l;
 }
@@ -108,32 +126,45 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text,
     lua_pushliteral(L, "closed");
     return 0;
   }
-  /* The k-th listen on this text in each worker is one group. */
-  lua_getfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
-  lua_getfield(L, -1, text);
-  lua_Integer k = lua_tointeger(L, -1) + 1;
-  lua_pop(L, 1);
-  lua_pushinteger(L, k);
-  lua_setfield(L, -2, text);
-  lua_pop(L, 1);
+  /* Every worker's listen on one address is one group, whatever the
+   * spelling ("localhost:80", "127.0.0.1:080").  Port 0 asks for a fresh
+   * port each time: there the k-th listen of each worker is one group. */
   char key[ADDR_TEXT_MAX + 32];
-  snprintf(key, sizeof key, "%s#%lld", text, (long long)k);
+  addr_format((struct sockaddr *)&a.ss, key, ADDR_TEXT_MAX);
+  if (addr_port(&a) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
+    lua_getfield(L, -1, key);
+    lua_Integer k = lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushinteger(L, k);
+    lua_setfield(L, -2, key);
+    lua_pop(L, 1);
+    size_t n = strlen(key);
+    snprintf(key + n, sizeof key - n, "#%lld", (long long)k);
+  }
 
   struct listener *l;
-  int err = listener_open(w, key, &a, backlog, on_conn, &l);
+  /* Everything that may raise before the listener exists. */
+  struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->l = NULL;
+  luaL_setmetatable(L, LISTENER_META);
+  lua_insert(L, -2); /* [box, handler] */
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  int err = listener_open(w, key, &a, backlog, on_conn, on_listener_free,
+                          (void *)(intptr_t)ref, &l);
   if (err) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, 1);
-    lua_pushstring(L, lconn_errstr(err, msg, sizeof msg));
+    lua_pushstring(L, io_strerror(err, msg, sizeof msg));
     return 0;
   }
   l->maxline = maxline;
   l->maxread = maxread;
   l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
-  l->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the handler */
-  struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->l = l;
   l->box = b;
-  luaL_setmetatable(L, LISTENER_META);
   log_write(LOG_INFO, w->id, "listening on %s", l->address);
   return 1;
 }
@@ -179,7 +210,7 @@ static int llistener_gc(lua_State *L) {
 
 static int llistener_tostring(lua_State *L) {
   struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
-  if (!b->l || b->l->closing)
+  if (!b->l || listener_closing(b->l))
     lua_pushliteral(L, "host.listener (closed)");
   else
     lua_pushfstring(L, "host.listener (%s)", b->l->address);
@@ -217,7 +248,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 static int lhost_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   luaL_argcheck(L, !isnan(s), 1, "not a number");
-  struct task *t = task_current(L, "host.sleep");
+  struct task *t = task_current_wait(L, "host.sleep");
   if (s <= 0) { /* just yield: behind every task that is ready to run */
     task_schedule(t, 0);
     return task_yield(L, t, 0, sleep_k);
@@ -254,7 +285,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 /* host.wait([seconds]) -> values given to host.wakeup | nil, "timeout" */
 static int lhost_wait(lua_State *L) {
   double s = luaL_optnumber(L, 1, -1);
-  struct task *t = task_current(L, "host.wait");
+  luaL_argcheck(L, !isnan(s), 1, "not a number");
+  struct task *t = task_current_wait(L, "host.wait");
   lua_settop(L, 0);
   if (s >= 0 && task_sleep(t, s, on_wait_timeout) != 0)
     return luaL_error(L, "not enough memory");
@@ -340,9 +372,17 @@ static int lhost_print(lua_State *L) {
   return 0;
 }
 
+/* host._idle() -> true if nothing could ever resume a waiting task (for
+ * `host test`, which fails such a test at once; not part of the API). */
+static int lhost_idle(lua_State *L) {
+  lua_pushboolean(L, worker_idle(lhost_worker(L)));
+  return 1;
+}
+
 /* host.stop([grace]) */
 static int lhost_stop(lua_State *L) {
   double grace = luaL_optnumber(L, 1, -1);
+  luaL_argcheck(L, !isnan(grace), 1, "not a number");
   host_stop(lhost_worker(L)->host, grace);
   return 0;
 }
@@ -359,6 +399,7 @@ static const luaL_Reg funcs[] = {
     {"now", lhost_now},
     {"log", lhost_log},
     {"stop", lhost_stop},
+    {"_idle", lhost_idle},
     {NULL, NULL}};
 
 static const luaL_Reg listener_meth[] = {{"close", llistener_close},
@@ -425,6 +466,7 @@ static void set_paths(lua_State *L, const char *script) {
 
 void lhost_setup(lua_State *L, struct worker *w) {
   luaL_openlibs(L);
+  task_guard_coroutines(L);
   lconn_open(L);
   createmeta(L);
   lua_newtable(L);

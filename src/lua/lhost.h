@@ -23,6 +23,8 @@ int lhost_listen(lua_State *L, struct worker *w, const char *addr,
 /* lconn.c */
 void lconn_open(lua_State *L);
 void lconn_push(lua_State *L, struct conn *c);
+/* A new conn of worker w, set up for the binding (NULL if no memory). */
+struct conn *lconn_new(struct worker *w);
 int lconn_connect(lua_State *L);
 const char *lconn_errstr(int err, char *buf, size_t size);
 

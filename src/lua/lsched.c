@@ -11,13 +11,27 @@
  */
 #include "lsched.h"
 #include "conn.h"
+#include "lmain.h"
 #include "lcompat.h"
 #include "log.h"
 #include "worker.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void sched_init(struct sched *s) {
+  memset(s, 0, sizeof *s);
+  list_init(&s->sleepers);
+  pool_init(&s->task_pool, sizeof(struct task), 64);
+  pool_init(&s->sleeper_pool, sizeof(struct sleeper), 32);
+}
+
+void sched_free(struct sched *s) {
+  pool_destroy(&s->task_pool);
+  pool_destroy(&s->sleeper_pool);
+}
 
 struct task *task_of(lua_State *co) {
   struct task *t = *(struct task **)lua_getextraspace(co);
@@ -33,6 +47,61 @@ struct task *task_current(lua_State *L, const char *what) {
                what, lua_pushthread(L) ? "the main chunk's thread"
                                        : "a coroutine created by the script");
   return t;
+}
+
+struct task *task_current_wait(lua_State *L, const char *what) {
+  struct task *t = task_current(L, what);
+  if (!lua_isyieldable(L))
+    luaL_error(L,
+               "%s cannot wait inside a C function such as table.sort, "
+               "string.gsub or a metamethod called by one (tostring's "
+               "__tostring, __gc): call it outside",
+               what);
+  return t;
+}
+
+/* ---- the coroutine library's guards ------------------------------------- */
+
+/* coroutine.resume / coroutine.close: the original as upvalue 1, its name
+ * as upvalue 2. */
+static int guarded(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTHREAD && task_of(lua_tothread(L, 1)))
+    return luaL_error(L,
+                      "coroutine.%s: cannot %s a host task (the host "
+                      "resumes it when what it waits for is done; use "
+                      "host.wakeup to end a host.wait)",
+                      lua_tostring(L, lua_upvalueindex(2)),
+                      lua_tostring(L, lua_upvalueindex(2)));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int guarded_yield(lua_State *L) {
+  if (task_of(L))
+    return luaL_error(L, "coroutine.yield() in a host task, outside any "
+                         "coroutine the script created: nothing would "
+                         "resume it (wait with host.wait or host.sleep)");
+  return lua_yield(L, lua_gettop(L));
+}
+
+void task_guard_coroutines(lua_State *L) {
+  static const char *const names[] = {"resume", "close", NULL};
+  lua_getglobal(L, "coroutine");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  for (int i = 0; names[i]; i++) {
+    lua_getfield(L, -1, names[i]);
+    lua_pushstring(L, names[i]);
+    lua_pushcclosure(L, guarded, 2);
+    lua_setfield(L, -2, names[i]);
+  }
+  lua_pushcfunction(L, guarded_yield);
+  lua_setfield(L, -2, "yield");
+  lua_pop(L, 1);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -59,7 +128,7 @@ static int traceback_of(lua_State *L) {
 /* Pushes on the worker's main thread the message of the error that ended
  * t, with a traceback; built under pcall, as it can run out of memory. */
 static const char *error_text(struct task *t) {
-  lua_State *L = t->w->L, *co = t->co;
+  lua_State *L = lvm_of(t->w)->L, *co = t->co;
   if (!lua_checkstack(co, 1) || !lua_checkstack(L, 4)) {
     lua_pushliteral(L, "(no room left to report the error)");
     return lua_tostring(L, -1);
@@ -72,24 +141,53 @@ static const char *error_text(struct task *t) {
   return msg ? msg : "(error while reporting an error)";
 }
 
+#define TASK_ERRORS_PER_S 20 /* handler errors logged per second, at most */
+
+/* `host test` attaches task errors to the test that caused them: it
+ * sets this registry field to a function, called with the message. */
+#define ON_TASK_ERROR "host.on_task_error"
+
+static void tell_tests(lua_State *L, const char *msg) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ON_TASK_ERROR) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushstring(L, msg);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+    lua_pop(L, 1); /* its own failure is not worth another report */
+}
+
+/* Logged with the peer; rate-limited, so a storm of failing handlers
+ * cannot flood the log (the next line says how many were held back). */
 static void report(struct task *t, const char *msg) {
+  struct worker *w = t->w;
   const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
+  char peer[ADDR_TEXT_MAX], more[64] = "";
+  unsigned dropped;
+  tell_tests(lvm_of(w)->L, msg);
+  if (!log_rate_allow(&lvm_of(w)->task_errors, io_now(w->loop) / 1000000u,
+                      TASK_ERRORS_PER_S, 1000, &dropped))
+    return;
+  if (dropped)
+    snprintf(more, sizeof more, " (%u more not logged)", dropped);
   if (t->conn) {
-    char peer[ADDR_TEXT_MAX];
-    conn_peer(t->conn, peer, sizeof peer);
-    log_write(LOG_ERROR, t->w->id, "%s error (peer %s): %s", what, peer, msg);
+    if (t->conn->peer.family)
+      conn_peer(t->conn, peer, sizeof peer);
+    else
+      snprintf(peer, sizeof peer, "unknown: it reset before the accept");
+    log_write(LOG_ERROR, w->id, "%s error (peer %s)%s: %s", what, peer, more,
+              msg);
   } else {
-    log_write(LOG_ERROR, t->w->id, "%s error: %s", what, msg);
+    log_write(LOG_ERROR, w->id, "%s error%s: %s", what, more, msg);
   }
 }
 
 /* ---- creating and ending --------------------------------------------- */
 
 static struct task *task_alloc(struct worker *w) {
-  struct task *t = pool_get(&w->task_pool);
+  struct task *t = pool_zget(&lvm_of(w)->sched.task_pool);
   if (!t)
     return NULL;
-  memset(t, 0, sizeof *t);
   t->w = w;
   t->ref = LUA_NOREF;
   return t;
@@ -117,9 +215,9 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   else
     lua_pop(L, 1);
   lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
-  w->ntasks++;
+  lvm_of(w)->sched.ntasks++;
   t->waiting = 1; /* only the host starts it */
-  if (now && !w->current)
+  if (now && !lvm_of(w)->sched.current)
     task_resume(t, nargs);
   else
     task_schedule(t, nargs);
@@ -128,15 +226,16 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
 
 static void finish(struct task *t) {
   struct worker *w = t->w;
-  lua_State *L = w->L;
+  struct sched *s = &lvm_of(w)->sched;
+  lua_State *L = lvm_of(w)->L;
   if (t->conn)
     conn_close(t->conn);
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   lcompat_closethread(t->co, L);
   luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-  w->ntasks--;
-  pool_put(&w->task_pool, t);
+  s->ntasks--;
+  pool_put(&s->task_pool, t);
 }
 
 /* ---- suspending and resuming ----------------------------------------- */
@@ -149,14 +248,15 @@ int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
 
 void task_resume(struct task *t, int nargs) {
   struct worker *w = t->w;
+  struct lvm *vm = lvm_of(w);
   int nres;
   if (w->killing)
     return; /* forced stop: nothing runs any more */
   t->waiting = 0;
-  struct task *outer = w->current;
-  w->current = t;
-  int status = lua_resume(t->co, w->L, nargs, &nres);
-  w->current = outer;
+  struct task *outer = vm->sched.current;
+  vm->sched.current = t;
+  int status = lua_resume(t->co, vm->L, nargs, &nres);
+  vm->sched.current = outer;
   if (status == LUA_YIELD) {
     if (t->waiting) {
       lua_pop(t->co, nres);
@@ -168,35 +268,38 @@ void task_resume(struct task *t, int nargs) {
               "host.spawn/host.wait to wait in a task)");
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
-      worker_main_done(w, t->co, nres);
+      lmain_done(w, t->co, nres);
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
-      worker_main_failed(w, msg);
+      lmain_failed(w, msg);
     else
       report(t, msg);
-    lua_pop(w->L, 1);
+    lua_pop(vm->L, 1);
   }
   finish(t);
 }
 
 void task_schedule(struct task *t, int nargs) {
-  struct worker *w = t->w;
+  struct sched *s = &lvm_of(t->w)->sched;
+  if (t->w->killing)
+    return; /* forced stop: nothing runs any more */
   t->nargs = nargs;
   t->waiting = 1;
   t->queued = 1;
   t->next = NULL;
-  if (w->runq_tail)
-    w->runq_tail->next = t;
+  if (s->runq_tail)
+    s->runq_tail->next = t;
   else
-    w->runq = t;
-  w->runq_tail = t;
+    s->runq = t;
+  s->runq_tail = t;
 }
 
 int task_run_queue(struct worker *w) {
-  struct task *t = w->runq;
+  struct sched *s = &lvm_of(w)->sched;
+  struct task *t = s->runq;
   int n = 0;
-  w->runq = w->runq_tail = NULL;
+  s->runq = s->runq_tail = NULL;
   while (t) {
     struct task *next = t->next;
     t->queued = 0;
@@ -211,24 +314,21 @@ int task_run_queue(struct worker *w) {
 
 int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   struct worker *w = t->w;
-  struct sleeper *s = pool_get(&w->sleeper_pool);
+  struct sched *sc = &lvm_of(w)->sched;
+  struct sleeper *s = pool_zget(&sc->sleeper_pool);
   if (!s)
     return IO_ENOMEM;
-  memset(s, 0, sizeof *s);
   s->w = w;
   s->task = t;
-  s->op.data = s;
+  io_op_init(&s->op, s);
   uint64_t ns = seconds <= 0 ? 0 : seconds >= 1e9 ? (uint64_t)1e18
                                                    : (uint64_t)(seconds * 1e9);
   int err = io_timeout(w->loop, &s->op, ns, cb);
   if (err) {
-    pool_put(&w->sleeper_pool, s);
+    pool_put(&sc->sleeper_pool, s);
     return err;
   }
-  s->next = w->sleepers;
-  if (w->sleepers)
-    w->sleepers->prev = s;
-  w->sleepers = s;
+  list_push(&sc->sleepers, &s->node);
   t->sleeper = s;
   return 0;
 }
@@ -245,25 +345,23 @@ void task_unsleep(struct task *t) {
 }
 
 void sleeper_release(struct worker *w, struct sleeper *s) {
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    w->sleepers = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
+  list_remove(&s->node);
   if (s->task)
     s->task->sleeper = NULL;
-  pool_put(&w->sleeper_pool, s);
+  pool_put(&lvm_of(w)->sched.sleeper_pool, s);
 }
 
 void task_drop_all(struct worker *w) {
-  for (struct sleeper *s = w->sleepers; s; s = s->next) {
+  struct sched *sc = &lvm_of(w)->sched;
+  for (struct list_node *n = list_first(&sc->sleepers); n;
+       n = list_next(&sc->sleepers, n)) {
+    struct sleeper *s = list_entry(n, struct sleeper, node);
     if (s->task)
       s->task->sleeper = NULL;
     s->task = NULL;
     io_cancel(w->loop, &s->op);
   }
-  for (struct task *t = w->runq; t; t = t->next)
+  for (struct task *t = sc->runq; t; t = t->next)
     t->queued = 0;
-  w->runq = w->runq_tail = NULL;
+  sc->runq = sc->runq_tail = NULL;
 }

@@ -20,6 +20,8 @@
 #include <lua.h>
 
 #include "io.h"
+#include "list.h"
+#include "pool.h"
 
 struct worker;
 struct conn;
@@ -52,12 +54,36 @@ struct sleeper {
   struct io_op op;
   struct worker *w;
   struct task *task;         /* NULL once detached */
-  struct sleeper *prev, *next; /* the worker's posted sleepers */
+  struct list_node node;     /* in sched.sleepers */
 };
+
+/* A worker's tasks: what runs next, what runs now, and their pools. */
+struct sched {
+  struct task *runq, *runq_tail; /* tasks to resume next turn */
+  struct task *current;      /* the task running now, NULL in the loop */
+  struct list sleepers;      /* posted host.sleep / host.wait timers */
+  struct pool task_pool;     /* struct task */
+  struct pool sleeper_pool;  /* struct sleeper */
+  int ntasks;                /* live tasks */
+};
+
+void sched_init(struct sched *s);
+/* After lua_close: tasks a forced stop left suspended go with the pool. */
+void sched_free(struct sched *s);
 
 /* The task running on L; raises a Lua error naming `what` if L is not a
  * host task (the main thread, or a coroutine the script created). */
 struct task *task_current(lua_State *L, const char *what);
+/* The same, for a call that may wait: also raises where L cannot yield
+ * (inside table.sort, string.gsub, tostring's __tostring, a __gc...).
+ * Every waiting call checks this before it records anything, because
+ * lua_yieldk would raise after the task was recorded as a waiter. */
+struct task *task_current_wait(lua_State *L, const char *what);
+/* Replaces coroutine.resume, coroutine.close and coroutine.yield with
+ * versions that refuse host tasks: only the host resumes a task (a send
+ * in flight keeps its strings alive on the task's stack), and a yield
+ * straight out of a task would suspend it with nobody to resume it. */
+void task_guard_coroutines(lua_State *L);
 /* The task of thread co, or NULL. */
 struct task *task_of(lua_State *co);
 

@@ -118,3 +118,35 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t size) {
     snprintf(buf, size, "?");
   }
 }
+
+void addr_small_set(struct addr_small *s, const struct sockaddr *sa) {
+  memset(s, 0, sizeof *s);
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+    s->family = AF_INET6;
+    s->port = ntohs(a6->sin6_port);
+    memcpy(s->ip, &a6->sin6_addr, 16);
+  } else if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+    s->family = AF_INET;
+    s->port = ntohs(a4->sin_port);
+    memcpy(s->ip, &a4->sin_addr, 4);
+  }
+}
+
+void addr_small_format(const struct addr_small *s, char *buf, size_t size) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  if (s->family == AF_INET6) {
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(s->port);
+    memcpy(&a6->sin6_addr, s->ip, 16);
+  } else if (s->family == AF_INET) {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(s->port);
+    memcpy(&a4->sin_addr, s->ip, 4);
+  }
+  addr_format((const struct sockaddr *)&ss, buf, size);
+}

@@ -33,6 +33,18 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 void addr_any4(struct addr *a);
 int addr_port(const struct addr *a);
 
+/* A socket address in 20 bytes: a connection keeps its peer's this way,
+ * so that a log line can still name a peer that has reset (getpeername
+ * fails then).  family 0: none. */
+struct addr_small {
+  unsigned short family;   /* AF_INET, AF_INET6 or 0 */
+  unsigned short port;     /* host order */
+  unsigned char ip[16];    /* network order; 4 bytes used for AF_INET */
+};
+void addr_small_set(struct addr_small *s, const struct sockaddr *sa);
+/* As addr_format; "?" for family 0. */
+void addr_small_format(const struct addr_small *s, char *buf, size_t size);
+
 #define ADDR_TEXT_MAX 64
 
 #endif

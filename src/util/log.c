@@ -133,3 +133,19 @@ void log_write(int level, int worker, const char *fmt, ...) {
   emit(level, worker, big, (size_t)n);
   free(big);
 }
+
+int log_rate_allow(struct log_rate *r, unsigned long long now_ms,
+                   unsigned burst, unsigned period_ms, unsigned *dropped) {
+  if (now_ms - r->window >= period_ms || now_ms < r->window) {
+    r->window = now_ms;
+    r->count = 0;
+  }
+  if (r->count >= burst) {
+    r->dropped++;
+    return 0;
+  }
+  r->count++;
+  *dropped = r->dropped;
+  r->dropped = 0;
+  return 1;
+}

@@ -29,4 +29,17 @@ void log_write(int level, int worker, const char *fmt, ...) LOG_PRINTF(3, 4);
 /* msg of len bytes, written as is (it may hold anything but NUL). */
 void log_text(int level, int worker, const char *msg, size_t len);
 
+/* A limit on one kind of repeated line (a reset storm, descriptors
+ * running out): at most `burst` lines per `period_ms`.  One instance is
+ * used by one thread.  Zero-initialised is ready. */
+struct log_rate {
+  unsigned long long window;   /* start of the current period, ms */
+  unsigned count;              /* lines let out in it */
+  unsigned dropped;            /* lines held back since the last one out */
+};
+/* 1 if a line may go out at now_ms (then *dropped is how many were held
+ * back before it, to say so in the line), 0 if it should be dropped. */
+int log_rate_allow(struct log_rate *r, unsigned long long now_ms,
+                   unsigned burst, unsigned period_ms, unsigned *dropped);
+
 #endif

@@ -5,6 +5,7 @@
 #include "fault.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Under AddressSanitizer a pooled object is poisoned while free (all but
  * the link word), so a use after pool_put is caught as with free(). */
@@ -53,6 +54,13 @@ void *pool_get(struct pool *p) {
   p->free = *(void **)obj;
   UNPOISON(obj, p->size);
   p->live++;
+  return obj;
+}
+
+void *pool_zget(struct pool *p) {
+  void *obj = pool_get(p);
+  if (obj)
+    memset(obj, 0, p->size);
   return obj;
 }
 

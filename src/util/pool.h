@@ -24,6 +24,8 @@ struct pool {
 void pool_init(struct pool *p, size_t size, size_t per_block);
 /* An uninitialised object, or NULL if out of memory. */
 void *pool_get(struct pool *p);
+/* The same, zeroed. */
+void *pool_zget(struct pool *p);
 void pool_put(struct pool *p, void *obj);
 void pool_destroy(struct pool *p);
 

@@ -35,6 +35,7 @@ def main():
     import signals_test  # noqa: F401
     import limits_test  # noqa: F401
     import workers_test  # noqa: F401
+    import hardening_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:

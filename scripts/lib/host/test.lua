@@ -230,6 +230,41 @@ function M.checkerr(msg, f, ...)
   end
 end
 
+-- ---- task errors ---------------------------------------------------------
+
+-- An error raised by a handler or a spawned task while a test runs fails
+-- that test (the host calls this through the registry), unless the test
+-- takes it with task_errors().
+local task_errs = {}
+
+function M.task_errors()
+  local errs = task_errs
+  task_errs = {}
+  return errs
+end
+
+local function on_task_error(msg)
+  task_errs[#task_errs + 1] = tostring(msg)
+end
+
+-- loadhandler(path, ...): runs a handler script as `host path ...` would
+-- (with `...`, the global `arg` and host.arg set to the arguments while
+-- it loads) and returns what it returned, so a handler configured through
+-- its arguments can be tested as it runs.
+function M.loadhandler(path, ...)
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 2) end
+  local args = table.pack(...)
+  local list = { [0] = path }
+  for i = 1, args.n do list[i] = args[i] end
+  local saved_arg, saved_host_arg = rawget(_G, "arg"), host.arg
+  _G.arg, host.arg = list, { table.unpack(list, 1, args.n) }
+  local results = table.pack(pcall(chunk, ...))
+  _G.arg, host.arg = saved_arg, saved_host_arg
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
 -- ---- collecting ---------------------------------------------------------
 
 local function new_block(name, parent)
@@ -280,6 +315,8 @@ local function dsl(root)
   env.lazy_teardown, env.strict_teardown = env.teardown, env.teardown
   env.assert = M.assert
   env.checkerr = M.checkerr
+  env.task_errors = M.task_errors
+  env.loadhandler = M.loadhandler
   return env
 end
 
@@ -323,7 +360,10 @@ end
 local serial = 0
 
 -- Runs fns in order in a new task, with the M.timeout limit.  Returns
--- true, or false and the failure (message + traceback).
+-- true, or false and the failure (message + traceback).  A test that
+-- waits with nothing left that could ever wake it (host.wait() with no
+-- timeout and no other task, connection or timer alive) fails at once
+-- instead of at the limit.
 local function run_task(fns)
   serial = serial + 1
   local token, me = serial, coroutine.running()
@@ -339,11 +379,40 @@ local function run_task(fns)
     end
     if waiting and serial == token then host.wakeup(me, ok, err) end
   end)
-  local ok, err = host.wait(M.timeout)
-  waiting = false
-  if ok == nil and err == "timeout" then
-    return false, ("timed out after %g s"):format(M.timeout)
+  local deadline = host.now() + M.timeout
+  local ok, err
+  while true do
+    local left = deadline - host.now()
+    if left <= 0 then
+      ok, err = false, ("timed out after %g s"):format(M.timeout)
+      break
+    end
+    ok, err = host.wait(math.min(left, 0.05))
+    if not (ok == nil and err == "timeout") then break end
+    if host._idle() then
+      ok, err = false, "the test waits with nothing left that could wake " ..
+        "it (host.wait() with no timeout, and no task, connection or " ..
+        "timer that could call host.wakeup)"
+      break
+    end
   end
+  waiting = false
+  return ok, err
+end
+
+-- Runs an `it` and the hooks around it; task errors raised meanwhile and
+-- not taken with task_errors() fail it.
+local function run_test(befores, fn, afters)
+  task_errs = {}
+  local ok, err = run_task(befores)
+  if ok then ok, err = run_task { fn } end
+  local aok, aerr = run_task(afters)
+  if ok and not aok then ok, err = false, "after_each: " .. tostring(aerr) end
+  if ok and #task_errs > 0 then
+    ok, err = false, ("a task raised an error during this test (take " ..
+      "expected ones with task_errors()):\n%s"):format(table.concat(task_errs, "\n"))
+  end
+  task_errs = {}
   return ok, err
 end
 
@@ -361,10 +430,7 @@ local function run_block(block)
       -- first); after_each runs even when the test failed.
       local befores = chain(block, "befores", true)
       local afters = chain(block, "afters", false)
-      local ok, err = run_task(befores)
-      if ok then ok, err = run_task { child.fn } end
-      local aok, aerr = run_task(afters)
-      if ok and not aok then ok, err = false, "after_each: " .. tostring(aerr) end
+      local ok, err = run_test(befores, child.fn, afters)
       if getmetatable(err) == PENDING then
         report("pending", full_name(block, child.name) .. ": " .. err.pending)
       else
@@ -408,8 +474,15 @@ function M.run_file(path)
 end
 
 -- Runs every file; prints the summary; returns the number of failures.
+-- Inside tests os.exit raises instead: a test that ended the process
+-- would end the run with no verdict.
 function M.run_files(files)
   running = false
+  debug.getregistry()["host.on_task_error"] = on_task_error
+  os.exit = function(code)
+    error(("os.exit(%s) called inside a test: tests must not end the " ..
+      "process"):format(tostring(code)), 2)
+  end
   for _, path in ipairs(files) do
     io.write("# ", path, "\n")
     M.run_file(path)
