@@ -86,7 +86,7 @@ def probe_program(name):
         g.commit({"op": {"op": "send", "p": 0, "n": 7, "cuts": []}, "peer": [],
                   "expect": "ok", "lens": "", "_send": ("ok", [])})
         g.commit({"op": {"op": "recv"}, "peer": [["w", b"after"]], "expect": "ok",
-                  "lens": "*", "_apply": (b"after", False, False, 1, 5, [])})
+                  "lens": "*", "_apply": (b"after", False, False, 1, 5, False, [])})
     elif name == "probe-rba":
         # K2: the driver resets connections to the probe listener before
         # the host accepts them (peer.py's probe_rba); the step only gives

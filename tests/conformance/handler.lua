@@ -139,21 +139,21 @@ end
 
 function ops.reada(conn) return caught(pcall(conn.read, conn, "a")) end
 
--- lines() called up to k times: the lines, then null at the end of the
--- stream or { raise = msg } if it raised.
+-- lines() called up to k times: the lines; if it ended (returned nil),
+-- then null and conn.lasterror; { raise = msg } if it raised.
 function ops.lines(conn, op)
   local got = { n = 0 }
   local ok, it = pcall(conn.lines, conn)
   if not ok then return { raise = it } end
   for _ = 1, op.k do
     local ok2, line = pcall(it)
-    got.n = got.n + 1
-    if not ok2 then
-      got[got.n] = { raise = line }
+    if not ok2 then return { raise = line } end
+    if line == nil then
+      got[got.n + 1], got[got.n + 2], got.n = nil, conn.lasterror, got.n + 2
       return got
     end
+    got.n = got.n + 1
     got[got.n] = line
-    if line == nil then return got end
   end
   return got
 end

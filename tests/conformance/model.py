@@ -26,6 +26,7 @@ The model states the contract (README), not the implementation: a line
 of maxline bytes followed by "\\r\\n" is not "too long", however the bytes
 were split.
 """
+import bisect
 import random
 import sys
 
@@ -143,108 +144,147 @@ def _show(a, b):
 # ---- outcomes of reads ---------------------------------------------------------
 
 class Out:
-    """One read's outcome at one stream position.
+    """One read's outcome from one stream position.
 
     cls: ok, closed, reset, too long, starve (would wait for more);
     vals: the Lua values it returns (bytes for strings), or None for a
     recv, whose length depends on chunking (then rmax bounds it);
-    nc / nc_hi: the position afterwards (a range for recv)."""
-    __slots__ = ("cls", "vals", "nc", "nc_hi", "rmax", "lines", "end")
+    start: where its data begins (after a dropped too-long line);
+    nc .. nc_hi: the position afterwards (a range: recv, and read("a")
+    over maxread, which drops what happened to be buffered); skip: the
+    rest of a too-long line is still to be dropped; lines: lines() got
+    that many; end: why lines() ended ("k": it was called k times)."""
+    __slots__ = ("cls", "vals", "start", "nc", "nc_hi", "skip", "rmax", "lines", "end")
 
-    def __init__(self, cls, vals=None, nc=0, nc_hi=None, rmax=0, lines=None, end=None):
-        self.cls, self.vals, self.nc = cls, vals, nc
+    def __init__(self, cls, vals=None, start=0, nc=0, nc_hi=None, skip=False, rmax=0,
+                 lines=None, end=None):
+        self.cls, self.vals, self.start, self.nc = cls, vals, start, nc
         self.nc_hi = nc if nc_hi is None else nc_hi
-        self.rmax, self.lines, self.end = rmax, lines, end
+        self.skip, self.rmax, self.lines, self.end = skip, rmax, lines, end
 
 
 class Stream:
-    """What the peer has sent (S), and whether it half-closed or reset
-    after it; the limits of the connection."""
+    """What the peer has sent (the first slen bytes of S), whether it
+    half-closed or reset after them, and the connection's limits.  nls:
+    the positions of every "\n" in S, ascending (S may go on past slen;
+    it is the whole program's stream, shared by every step)."""
 
-    def __init__(self, S, eof, rst, ml, mr):
-        self.S, self.eof, self.rst, self.ml, self.mr = S, eof, rst, ml, mr
+    def __init__(self, S, slen, nls, eof, rst, ml, mr):
+        self.S, self.slen, self.nls = S, slen, nls
+        self.eof, self.rst, self.ml, self.mr = eof, rst, ml, mr
 
     def end_err(self):
         return "closed" if self.eof else "reset" if self.rst else None
 
+    def next_nl(self, c):
+        """The first "\n" at or after c that has been sent, or -1."""
+        i = bisect.bisect_left(self.nls, c)
+        if i < len(self.nls) and self.nls[i] < self.slen:
+            return self.nls[i]
+        return -1
 
-def sim_read(op, c, st):
-    """The outcome of one read op at position c (see Out)."""
+
+def newlines(S, start=0, into=None):
+    """Appends the positions of the "\n" in S[start:] to into."""
+    into = [] if into is None else into
+    i = S.find(b"\n", start)
+    while i >= 0:
+        into.append(i)
+        i = S.find(b"\n", i + 1)
+    return into
+
+
+def sim_read(op, c, skip, st):
+    """The outcome of one read op from position c (see Out); skip: a
+    too-long line's rest is to be dropped first."""
+    if skip:
+        nl = st.next_nl(c)
+        if nl >= 0:
+            c, skip = nl + 1, False
+        else:
+            c = st.slen        # all dropped so far, and more will be
     kind = op["op"]
-    S = st.S
-    avail = len(S) - c
+    if kind == "lines":
+        return sim_lines(op["k"], c, skip, st)
+    if kind == "readl":
+        return sim_line(op.get("fmt") or "l", c, skip, st)
+    S, n_all = st.S, st.slen
+    avail = n_all - c
     err = st.end_err()
     if kind == "recv":
         mx = op.get("max") or 65536
         if avail > 0:
-            return Out("ok", None, c + 1, c + min(mx, avail), rmax=mx)
+            return Out("ok", None, c, c + 1, c + min(mx, avail), rmax=mx)
         if err:
-            return Out(err, [None, err.encode()], c)
-        return Out("starve", nc=c)
+            return Out(err, [None, err.encode()], c, c, skip=skip)
+        return Out("starve", start=c, nc=c, skip=skip)
     if kind == "readn":
         n = op["n"]
         if avail >= n:
-            return Out("ok", [bytes(S[c:c + n])], c + n)
+            return Out("ok", [bytes(S[c:c + n])], c, c + n)
         if err:
-            return Out(err, [None, err.encode()] + ([bytes(S[c:])] if avail else []), len(S))
-        return Out("starve", nc=c)
-    if kind == "readl":
-        return sim_line(op.get("fmt", "l"), c, st)
+            return Out(err, [None, err.encode()] + ([bytes(S[c:n_all])] if avail else []), c,
+                       n_all, skip=skip)
+        return Out("starve", start=c, nc=c, skip=skip)
     if kind == "reada":
         if avail > st.mr:
-            return Out("too long", [None, b"too long"], c)
+            # what was buffered is dropped: at least maxread + 1 bytes
+            return Out("too long", [None, b"too long"], c, c + st.mr + 1, n_all)
         if st.eof:
-            return Out("ok", [bytes(S[c:])], len(S))
+            return Out("ok", [bytes(S[c:n_all])], c, n_all, skip=skip)
         if st.rst:
-            return Out("reset", [None, b"reset"] + ([bytes(S[c:])] if avail else []), len(S))
-        return Out("starve", nc=c)
-    if kind == "lines":
-        return sim_lines(op["k"], c, st)
+            return Out("reset", [None, b"reset"] + ([bytes(S[c:n_all])] if avail else []), c,
+                       n_all, skip=skip)
+        return Out("starve", start=c, nc=c, skip=skip)
     raise ValueError(kind)
 
 
-def sim_line(fmt, c, st):
+def sim_line(fmt, c, skip, st):
+    """read("l") / read("L"); a line over maxline is dropped to its end
+    (also when that end arrives later: skip)."""
     S = st.S
-    nl = S.find(b"\n", c)
+    nl = st.next_nl(c)
     if nl >= 0:
         line = bytes(S[c:nl])
         cut = line[:-1] if line.endswith(b"\r") else line
         if len(cut) > st.ml:
-            return Out("too long", [None, b"too long"], c)
-        return Out("ok", [line + b"\n" if fmt == "L" else cut], nl + 1)
-    rem = bytes(S[c:])
+            return Out("too long", [None, b"too long"], c, nl + 1)
+        return Out("ok", [line + b"\n" if fmt == "L" else cut], c, nl + 1)
+    rem = bytes(S[c:st.slen])
     # without its end of line yet: too long once it can no longer be a
-    # line of at most maxline bytes followed by "\r\n"
-    if len(rem) > st.ml + 1 or (len(rem) == st.ml + 1 and not rem.endswith(b"\r")):
-        return Out("too long", [None, b"too long"], c)
+    # line of at most maxline bytes (a last "\r" may be its end's start)
+    held = len(rem) - (1 if rem.endswith(b"\r") else 0)
+    if held > st.ml:
+        return Out("too long", [None, b"too long"], c, st.slen, skip=True)
     err = st.end_err()
     if err:
-        if len(rem) > st.ml:
-            return Out("too long", [None, b"too long"], c)
-        return Out(err, [None, err.encode()] + ([rem] if rem else []), len(S))
-    return Out("starve", nc=c)
+        return Out(err, [None, err.encode()] + ([rem] if rem else []), c, st.slen, skip=skip)
+    return Out("starve", start=c, nc=c, skip=skip)
 
 
-def sim_lines(k, c, st):
-    """conn:lines() called up to k times: lines until the end of stream
-    (a last unterminated line counts), raising on any other error."""
+def sim_lines(k, c, skip, st):
+    """conn:lines() called up to k times: lines until it returns nil, at
+    the end of the stream (a last unterminated line counts) or at any
+    failure (reset, too long, timeout), whose word conn.lasterror keeps."""
     lines = []
+    start = c
     while len(lines) < k:
-        o = sim_line("l", c, st)
+        o = sim_line("l", c, skip, st)
         if o.cls == "ok":
             lines.append(o.vals[0])
             c = o.nc
-        elif o.cls == "closed":
+        elif o.cls in ("closed", "reset"):
+            c = o.nc
             if len(o.vals) == 3:
                 lines.append(o.vals[2])
-                c = o.nc
                 continue
-            return Out("end", lines, c, lines=len(lines), end="end")
+            return Out("end", lines, start, c, skip=o.skip, lines=len(lines), end=o.cls)
         elif o.cls == "starve":
-            return Out("starve", lines, c, lines=len(lines))
-        else:  # too long or reset: lines() raises; a reset's partial is gone
-            return Out("raise", lines, o.nc, lines=len(lines), end=o.cls)
-    return Out("ok", lines, c, lines=len(lines), end="k")
+            return Out("starve", lines, start, c, skip=o.skip, lines=len(lines), end="timeout")
+        else:  # too long: that line is dropped, and lines() ends
+            return Out("end", lines, start, o.nc, skip=o.skip, lines=len(lines), end=o.cls)
+        skip = False
+    return Out("ok", lines, start, c, lines=len(lines), end="k")
 
 
 READS = ("recv", "readn", "readl", "reada", "lines")
@@ -257,6 +297,8 @@ def class_of(o, timeout_small):
         if timeout_small:
             return "timeout"
         return None
+    if o.lines is not None:
+        return "%s:%d:%s" % (o.cls, o.lines, o.end)
     return o.cls
 
 
@@ -285,7 +327,9 @@ class Gen:
         self.avoid = set(avoid)    # known bugs to steer around (known.py)
         self.seed = seed
         self.S = bytearray()
-        self.lo = self.hi = 0
+        self.nls = []              # positions of the "\n" in S
+        self.lo = self.hi = 0      # where the handler's reads are (see Out)
+        self.skip = False          # a too-long line's rest is to be dropped
         self.eof = self.rst = self.pclosed = False
         self.T = None
         self.ml, self.mr = 65536, 16 << 20
@@ -297,7 +341,12 @@ class Gen:
 
     # ---- helpers ----
     def st(self, S=None, eof=None, rst=None):
-        return Stream(self.S if S is None else S, self.eof if eof is None else eof,
+        """The stream as a step sees it: self.S, or S (self.S and more)."""
+        if S is None:
+            S, nls = self.S, self.nls
+        else:
+            nls = newlines(S, len(self.S), list(self.nls))
+        return Stream(S, len(S), nls, self.eof if eof is None else eof,
                       self.rst if rst is None else rst, self.ml, self.mr)
 
     def text(self, n):
@@ -343,33 +392,27 @@ class Gen:
         return acts
 
     def reads_over(self, op, st, small):
-        """Outcome class of a read over every position in [lo, hi], or None
-        if it differs between positions (or would hang)."""
-        cls = None
+        """The outcome of a read from every position in [lo, hi]: (class,
+        new lo, new hi, lengths, skip), or None if the class differs between
+        positions, or the read would race with its timer or hang."""
+        cls = skip = None
         nlo, nhi = None, None
         lens = set()
         for c in range(self.lo, self.hi + 1):
-            o = sim_read(op, c, st)
+            o = sim_read(op, c, self.skip, st)
             k = class_of(o, small)
             if k is None or (k == "timeout" and o.lines):
                 return None  # would hang, or lines() got some lines first
-            if op["op"] == "lines" and o.cls != "starve":
-                k = "%s:%d:%s" % (o.cls, o.lines, o.end)
             if small and k != "timeout":
                 return None  # satisfied: would race with the timer
             if cls is None:
-                cls = k
-            elif cls != k:
+                cls, skip = k, o.skip
+            elif cls != k or skip != o.skip:
                 return None
-            if k == "timeout":
-                a, b = c, c
-                lens.add("-")
-            else:
-                a, b = o.nc, o.nc_hi
-                lens.add(_lens(o))
-            nlo = a if nlo is None else min(nlo, a)
-            nhi = b if nhi is None else max(nhi, b)
-        return cls, nlo, nhi, (lens.pop() if len(lens) == 1 else "*")
+            lens.add("-" if k == "timeout" else _lens(o))
+            nlo = o.nc if nlo is None else min(nlo, o.nc)
+            nhi = o.nc_hi if nhi is None else max(nhi, o.nc_hi)
+        return cls, nlo, nhi, (lens.pop() if len(lens) == 1 else "*"), skip
 
     # ---- proposals ----
     def propose_read(self):
@@ -397,6 +440,8 @@ class Gen:
                     S = self.S + extra
         else:
             need = self.supply_for(op)
+            if self.skip and r.random() < 0.8:  # the dropped line's end
+                need = self.text(r.randint(0, 20)) + b"\n" + need
             mode = r.random()
             if mode < 0.15:
                 acts.append(["sleep", STALL])
@@ -425,9 +470,9 @@ class Gen:
         res = self.reads_over(op, self.st(S, eof, rst), small)
         if res is None:
             return None
-        cls, nlo, nhi, lens = res
+        cls, nlo, nhi, lens, skip = res
         return {"op": op, "peer": acts, "expect": cls, "lens": lens,
-                "_apply": (S, eof, rst, nlo, nhi, acts)}
+                "_apply": (S, eof, rst, nlo, nhi, skip, acts)}
 
     def supply_for(self, op):
         """Bytes that satisfy op at every position (if the generator can)."""
@@ -525,7 +570,7 @@ class Gen:
                 S = self.S + data
             d = r.choice((0, 0.01, 0.05))
             return {"op": {"op": "sleep", "s": d}, "peer": acts, "expect": "ok", "lens": "",
-                    "_apply": (S, self.eof, self.rst, self.lo, self.hi, acts)}
+                    "_apply": (S, self.eof, self.rst, self.lo, self.hi, self.skip, acts)}
         if roll < 0.75:
             if self.sshut or self.rst or self.pclosed:
                 return None
@@ -536,13 +581,13 @@ class Gen:
         if roll < 0.93:
             # a second reader raises while the first waits
             if (is_small(self.T) or self.eof or self.rst or self.pclosed
-                    or self.lo != self.hi or self.lo != len(self.S)):
+                    or self.lo != self.hi or self.lo != len(self.S) or self.skip):
                 return None
             data = self.text(r.randint(1, 100))
             acts = [["sleep", 0.2]] + self.pieces(data)
             S = self.S + data
             return {"op": {"op": "reader2"}, "peer": acts, "expect": "raise/ok", "lens": "",
-                    "_apply": (S, False, False, len(self.S) + 1, len(S), acts)}
+                    "_apply": (S, False, False, len(self.S) + 1, len(S), False, acts)}
         # a second sender raises while the first waits
         if is_small(self.T) or self.sshut or self.rst or self.pclosed:
             return None
@@ -572,19 +617,21 @@ class Gen:
                 break
         else:
             return None
-        cls, nlo, nhi, lens = res
+        cls, nlo, nhi, lens, skip = res
         n = r.randint(1 << 20, 4 << 20)
         sop = {"op": "send", "p": len(self.sends) % 2, "n": n, "cuts": []}
         acts = [["rpause", STALL], ["sleep", 0.1]] + self.pieces(need)
         return {"op": {"op": "par", "read": rop, "send": sop}, "peer": acts,
                 "expect": "ok/" + cls, "lens": lens,
-                "_apply": (S, False, False, nlo, nhi, acts), "_send": ("ok", [])}
+                "_apply": (S, False, False, nlo, nhi, skip, acts), "_send": ("ok", [])}
 
     # ---- applying a step to the model ----
     def commit(self, step):
         if "_apply" in step:
-            S, eof, rst, lo, hi, acts = step.pop("_apply")
+            S, eof, rst, lo, hi, skip, acts = step.pop("_apply")
+            self.nls = newlines(S, len(self.S), self.nls)
             self.S = bytearray(S)
+            self.skip = skip
             self.eof, self.rst = eof, rst
             self.lo, self.hi = lo, hi
             if any(a[0] == "pclose" for a in acts):
@@ -626,7 +673,8 @@ class Gen:
                              "lens": "", "_timeout": None})
             self.commit({"op": {"op": "send", "p": len(self.sends) % 2, "n": 7, "cuts": []},
                          "peer": [], "expect": "ok", "lens": "", "_send": ("ok", [])})
-        if (self.lo == self.hi == len(self.S)) and self.r.random() < 0.3 and "B3" not in self.avoid:
+        if (self.lo == self.hi == len(self.S) and not self.skip and self.r.random() < 0.3
+                and "B3" not in self.avoid):
             self.commit({"op": {"op": "close"}, "peer": [], "expect": "ok", "lens": ""})
             self.commit({"op": {"op": "useclosed"}, "peer": [], "expect": "raise", "lens": ""})
             self.closed = True
