@@ -24,7 +24,8 @@ cd "$root"
 mode=${1:-all}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3)
+PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3
+          clang-format libssl-dev openssl ca-certificates)
 
 ensure_packages() {
     bash cmake/apt-ensure.sh "${PACKAGES[@]}"
@@ -188,6 +189,9 @@ all | linux)
         build-asan/host --backend "$backend" --version >/dev/null 2>&1 &&
             suite "fault walk, $backend (sanitizers)" 900 fault_walk build-asan/host "$backend"
     done
+    # Every parser of network input, fuzzed briefly from its seed corpus
+    # (the corpora also replay in every ctest run above).
+    suite "fuzz, 20 s per target (clang)" 900 bash tests/fuzz/run.sh 20
     if [[ $mode == all ]]; then
         if [[ -f tests/windows.sh ]]; then
             suite "windows (cross build, Wine)" 2400 bash tests/windows.sh

@@ -169,21 +169,22 @@ uint32_t conn_timeout_ms(double seconds) {
 
 /* ---- closing ------------------------------------------------------------ */
 
-/* A posted stream nobody waits on is counted apart: it is no reason for
- * the worker to stay. */
-static void stream_idle(struct conn *c, int idle) {
-  if (idle == ((c->flags & CONN_IDLE) != 0))
+/* A posted receive stream is counted in nstreams (CONN_STREAM) from its
+ * post to its final completion, unless it drains a lingering close: the
+ * worker then knows that, but for those, only a stream with a reader
+ * waiting is a reason to stay.  Nothing here changes per message. */
+static void stream_counted(struct conn *c, int counted) {
+  if (counted == ((c->flags & CONN_STREAM) != 0))
     return;
-  c->flags ^= CONN_IDLE;
-  c->set->nstreams += idle ? 1 : -1;
+  c->flags ^= CONN_STREAM;
+  c->set->nstreams += counted ? 1 : -1;
 }
 
 /* Tell a waiting reader (input, end of stream, its deadline, a close). */
-static void wake_reader(struct conn *c) {
+static inline void wake_reader(struct conn *c) {
   if (!(c->flags & CONN_RWAIT))
     return;
   c->flags &= (uint16_t)~CONN_RWAIT;
-  stream_idle(c, io_posted(&c->rop) && !(c->flags & CONN_LINGER));
   c->ev->input(c);
 }
 
@@ -232,7 +233,7 @@ static int start_linger(struct conn *c) {
     return -1; /* no deadline, no linger: it must end */
   if (!io_posted(&c->rop) && post_stream(c) != 0)
     return -1;
-  stream_idle(c, 0); /* draining is a reason to stay, for a while */
+  stream_counted(c, 0); /* draining is a reason to stay, for a while */
   c->flags |= CONN_LINGER;
   if (c->rbuf)
     release_rbuf(c); /* nobody will read it */
@@ -291,7 +292,7 @@ static void on_stream(struct io_op *op) {
     if (res > 0)
       return;
     if (res == IO_ECANCELED && post_stream(c) == 0)
-      return; /* it was paused: drain on */
+      return;      /* it was paused: drain on */
     end_linger(c); /* the peer closed (or reset): nothing can be lost now */
     return;
   }
@@ -310,7 +311,7 @@ static void on_stream(struct io_op *op) {
       io_cancel(c->set->loop, op); /* pause: the peer waits in the kernel */
     return;
   }
-  stream_idle(c, 0); /* the stream's final completion */
+  stream_counted(c, 0); /* the stream's final completion */
   if (res == 0)
     c->flags |= CONN_EOF;
   else if (res != IO_ECANCELED)
@@ -324,8 +325,8 @@ int conn_wait_input(struct conn *c, size_t need) {
     int err = post_stream(c);
     if (err)
       return err;
+    stream_counted(c, 1);
   }
-  stream_idle(c, 0);
   c->flags |= CONN_RWAIT;
   c->rneed = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
   if (c->timeout) {
@@ -382,7 +383,8 @@ void conn_rbuf_consume(struct conn *c, size_t n) {
     release_rbuf(c); /* an idle connection pins no buffer */
 }
 
-/* ---- deadlines ------------------------------------------------------------ */
+/* ---- deadlines ------------------------------------------------------------
+ */
 
 static void post_timer(struct conn *c, uint64_t due) {
   struct conn_timer *t = c->timer;
@@ -463,7 +465,8 @@ static void on_deadline(struct io_op *op) {
   }
 }
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output ---------------------------------------------------------------
+ */
 
 struct conn_wreq *conn_wreq_take(struct conn *c) {
   struct conn_wreq *r = pool_get(&c->set->wreq_pool);
@@ -477,14 +480,4 @@ struct conn_wreq *conn_wreq_take(struct conn *c) {
 void conn_wreq_give(struct conn *c) {
   pool_put(&c->set->wreq_pool, c->wreq);
   c->wreq = NULL;
-}
-
-void conn_sent(struct conn *c, const struct io_op *op) {
-  if (op->u.send.total > 0)
-    c->flags |= CONN_SENT;
-  if (op->res >= 0)
-    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* it all went: the deadline
-                                             lost the race, the send won */
-  else if (op->res != IO_ECANCELED)
-    c->werr = op->res; /* sticky */
 }

@@ -47,12 +47,12 @@
 struct worker;
 struct conn;
 
-#define CONN_SEND_BATCH 4     /* strings gathered into one send */
-#define CONN_MAXLINE 65536    /* default line limit */
+#define CONN_SEND_BATCH 4        /* strings gathered into one send */
+#define CONN_MAXLINE 65536       /* default line limit */
 #define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
-#define CONN_RBUF_CHUNK 16384 /* read buffers come in this size first */
-#define CONN_RBUF_HIGH 65536  /* buffered bytes that pause the stream */
-#define CONN_LINGER_MS 5000   /* at most this long draining input on close */
+#define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
+#define CONN_RBUF_HIGH 65536     /* buffered bytes that pause the stream */
+#define CONN_LINGER_MS 5000      /* at most this long draining input on close */
 
 /* conn.flags */
 #define CONN_EOF 0x01         /* the peer finished sending */
@@ -66,8 +66,7 @@ struct conn;
 #define CONN_SENT 0x100       /* something was sent: a reset would lose it */
 #define CONN_RESET 0x200      /* close abortively (conn_reset) */
 #define CONN_RWAIT 0x400      /* a reader waits for input */
-#define CONN_IDLE 0x800       /* the stream is posted and nobody waits on
-                                 it (counted in set->nstreams) */
+#define CONN_STREAM 0x800     /* the stream is posted (counted: nstreams) */
 
 /* What a connection tells the layer above, which installs it. */
 struct conn_events {
@@ -83,7 +82,7 @@ struct conn_events {
 /* The send or connect in flight, taken from the set's pool only while
  * one is: an idle connection does not carry it. */
 struct conn_wreq {
-  struct io_op op;           /* the kernel's while posted */
+  struct io_op op;                     /* the kernel's while posted */
   struct io_buf bufs[CONN_SEND_BATCH]; /* the strings being sent */
 };
 
@@ -91,57 +90,57 @@ struct conn_wreq {
  * its connection: a timer whose conn is gone (c == NULL) only goes back
  * to the pool when its completion arrives. */
 struct conn_timer {
-  struct io_op op;           /* posted while the timer runs */
+  struct io_op op; /* posted while the timer runs */
   struct conn_set *set;
   struct conn *c;
-  uint64_t rdue, wdue;       /* deadlines of the waiting recv / send (or,
-                                while lingering, of the linger); 0: none */
-  uint64_t due;              /* when the posted timer fires */
+  uint64_t rdue, wdue; /* deadlines of the waiting recv / send (or,
+                          while lingering, of the linger); 0: none */
+  uint64_t due;        /* when the posted timer fires */
 };
 
 /* Every connection of a worker, and what they share. */
 struct conn_set {
   struct io_loop *loop;
-  int worker;                /* for log lines */
-  int *stopping;             /* the worker's "killing" flag: no lingering */
-  struct list conns;         /* every open connection */
+  int worker;        /* for log lines */
+  int *stopping;     /* the worker's "killing" flag: no lingering */
+  struct list conns; /* every open connection */
   int nconns;
-  int nstreams;              /* posted receive streams nobody waits on */
-  struct pool conn_pool;     /* struct conn */
-  struct pool wreq_pool;     /* struct conn_wreq: sends, connects */
-  struct pool timer_pool;    /* struct conn_timer */
-  char *spare[16];           /* idle read buffers of CONN_RBUF_CHUNK */
+  int nstreams;           /* posted receive streams (but lingering ones) */
+  struct pool conn_pool;  /* struct conn */
+  struct pool wreq_pool;  /* struct conn_wreq: sends, connects */
+  struct pool timer_pool; /* struct conn_timer */
+  char *spare[16];        /* idle read buffers of CONN_RBUF_CHUNK */
   int nspare;
 };
 
 struct conn {
-  struct io_handle h;        /* first: the close callback casts back */
-  struct io_op rop;          /* the receive stream (kernel's while posted) */
+  struct io_handle h; /* first: the close callback casts back */
+  struct io_op rop;   /* the receive stream (kernel's while posted) */
   struct conn_set *set;
-  struct list_node node;     /* in set->conns */
+  struct list_node node; /* in set->conns */
   const struct conn_events *ev;
-  struct conn_wreq *wreq;    /* the send/connect in flight, or NULL */
-  struct conn_timer *timer;  /* set once a deadline was armed */
-  const char *hot;           /* the chunk being offered (ev->input only) */
-  uint32_t hotlen;           /* bytes of it not taken yet */
-  char *rbuf;                /* received, unread: rbuf[rpos .. rpos+rlen) */
+  struct conn_wreq *wreq;   /* the send/connect in flight, or NULL */
+  struct conn_timer *timer; /* set once a deadline was armed */
+  const char *hot;          /* the chunk being offered (ev->input only) */
+  uint32_t hotlen;          /* bytes of it not taken yet */
+  char *rbuf;               /* received, unread: rbuf[rpos .. rpos+rlen) */
   uint32_t rpos, rlen, rcap;
-  uint32_t rneed;            /* bytes the waiting read needs buffered */
-  uint32_t maxline;          /* read("l") limit */
-  uint32_t maxread;          /* read("a") limit */
-  uint32_t timeout;          /* ms per operation, 0 = none */
-  int rerr;                  /* sticky receive error (IO_E*), 0 = none */
-  int werr;                  /* sticky send error */
-  struct addr_small peer;    /* the peer's address, cached when known */
-  uint16_t flags;            /* CONN_* */
+  uint32_t rneed;         /* bytes the waiting read needs buffered */
+  uint32_t maxline;       /* read("l") limit */
+  uint32_t maxread;       /* read("a") limit */
+  uint32_t timeout;       /* ms per operation, 0 = none */
+  int rerr;               /* sticky receive error (IO_E*), 0 = none */
+  int werr;               /* sticky send error */
+  struct addr_small peer; /* the peer's address, cached when known */
+  uint16_t flags;         /* CONN_* */
   /* Owned by the layer above (lconn.c); kept here, packed, because an
    * idle connection's size is what 10,000 idle connections cost. */
-  uint8_t rmode;             /* the pending read's mode */
-  uint8_t lasterr;           /* the last failure's word, 0 = none */
-  uint32_t want;             /* the pending read's n / max */
-  void *box;                 /* the Lua userdata, NULL once collected */
-  void *reader;              /* the task waiting to read, or NULL */
-  void *writer;              /* the task waiting on wreq, or NULL */
+  uint8_t rmode;   /* the pending read's mode */
+  uint8_t lasterr; /* the last failure's word, 0 = none */
+  uint32_t want;   /* the pending read's n / max */
+  void *box;       /* the Lua userdata, NULL once collected */
+  void *reader;    /* the task waiting to read, or NULL */
+  void *writer;    /* the task waiting on wreq, or NULL */
 };
 
 /* ---- the set ----------------------------------------------------------- */
@@ -153,12 +152,14 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
 void conn_set_free(struct conn_set *s);
 /* Close every connection at once, without lingering (a forced stop). */
 void conn_set_abort_all(struct conn_set *s);
-/* Posted receive streams with no reader waiting: they are no reason for a
- * worker to stay (a script that read its reply and ended is done). */
-static inline int conn_set_idle_streams(const struct conn_set *s) {
+/* Posted receive streams: by themselves no reason for a worker to stay (a
+ * script that read its reply and ended is done), unless a reader waits on
+ * one (conn_set_reading). */
+static inline int conn_set_streams(const struct conn_set *s) {
   return s->nstreams;
 }
-/* Some connection has a reader waiting. */
+/* Some connection has a reader waiting (a walk: call it only when little
+ * else is left). */
 int conn_set_reading(const struct conn_set *s);
 
 /* ---- one connection ---------------------------------------------------- */
@@ -224,6 +225,13 @@ void conn_wreq_give(struct conn *c);
 void conn_arm_send(struct conn *c);
 /* A send's completion: records what it means for the connection (bytes
  * went out, a sticky error, a deadline that lost the race to the send). */
-void conn_sent(struct conn *c, const struct io_op *op);
+static inline void conn_sent(struct conn *c, const struct io_op *op) {
+  if (op->u.send.total > 0)
+    c->flags |= CONN_SENT;
+  if (op->res >= 0)
+    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* the send won the race */
+  else if (op->res != IO_ECANCELED)
+    c->werr = op->res; /* sticky */
+}
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * group.c -- listener groups across workers (see group.h).
  *
- * The registry is process-wide and guarded by the host's lock; binding
+ * The registry is process-wide and guarded by its own lock; binding
  * happens under the lock too, so the second worker of a group always sees
  * the port the first one got.  With one worker no SO_REUSEPORT is set:
  * then a port already taken by anyone fails as it should.
@@ -33,21 +33,21 @@
 
 struct member {
   struct worker *w;
-  struct listener *l;        /* w's listener in this group */
+  struct listener *l; /* w's listener in this group */
 };
 
 struct group {
   struct group *next;
-  struct addr bound;         /* what the first member bound */
+  struct addr bound; /* what the first member bound */
   int backlog;
-  int handoff;               /* one socket accepts for all (group.h) */
-  int open;                  /* has members: new listens may join it */
-  struct member *members;    /* in the order they joined */
+  int handoff;            /* one socket accepts for all (group.h) */
+  int open;               /* has members: new listens may join it */
+  struct member *members; /* in the order they joined */
   int nmembers, cap;
-  struct listener *owner;    /* hand-off: the member that accepts, or NULL */
-  unsigned next_member;      /* hand-off: round-robin cursor */
-  int inflight;              /* MSG_ACCEPTED naming this group, queued */
-  char key[];                /* address text + '#' + occurrence */
+  struct listener *owner; /* hand-off: the member that accepts, or NULL */
+  unsigned next_member;   /* hand-off: round-robin cursor */
+  int inflight;           /* MSG_ACCEPTED naming this group, queued */
+  char key[];             /* address text + '#' + occurrence */
 };
 
 static int handoff_wanted(void) {
@@ -60,7 +60,7 @@ static int handoff_wanted(void) {
 }
 
 static struct group *find(struct host *host, const char *key) {
-  for (struct group *g = host->groups; g; g = g->next)
+  for (struct group *g = host->reg.groups; g; g = g->next)
     if (g->open && strcmp(g->key, key) == 0)
       return g;
   return NULL;
@@ -108,7 +108,7 @@ static int overlaps(const struct addr *a, const struct addr *b) {
 /* Another open group already listens where `a` would.  Under the lock. */
 static int taken_elsewhere(struct host *host, const char *key,
                            const struct addr *a) {
-  for (struct group *g = host->groups; g; g = g->next)
+  for (struct group *g = host->reg.groups; g; g = g->next)
     if (g->open && strcmp(g->key, key) != 0 && overlaps(&g->bound, a))
       return 1;
   return 0;
@@ -126,7 +126,7 @@ static struct listener *member_of(struct group *g, struct worker *w) {
 static void maybe_free(struct host *host, struct group *g) {
   if (g->open || g->inflight > 0)
     return;
-  struct group **p = &host->groups;
+  struct group **p = &host->reg.groups;
   while (*p != g)
     p = &(*p)->next;
   *p = g->next;
@@ -136,12 +136,11 @@ static void maybe_free(struct host *host, struct group *g) {
 
 static int bind_first(struct io_loop *loop, struct addr *a, int backlog,
                       unsigned flags, struct io_handle *h) {
-  int err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog,
-                      flags);
+  int err =
+      io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog, flags);
   if (err && a->any && (err == IO_EAFNOSUPPORT || err == IO_EADDRNOTAVAIL)) {
     addr_any4(a); /* "*" on a machine without IPv6 */
-    err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog,
-                    flags);
+    err = io_listen(loop, h, (struct sockaddr *)&a->ss, a->len, backlog, flags);
   }
   if (!err) {
     struct sockaddr_storage ss;
@@ -182,7 +181,7 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
   unsigned flags = host->nworkers > 1 ? IO_LISTEN_REUSEPORT : 0;
   int err = 0;
   l->flags &= ~LISTENER_ACCEPTS;
-  sys_mutex_lock(&host->lock);
+  sys_mutex_lock(&host->reg.lock);
   struct group *g = find(host, key), *fresh = NULL;
   /* One listener per address and worker: a second host.listen on an
    * address this worker already listens on (in any spelling) would split
@@ -201,8 +200,8 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
       g->owner = l;
       l->flags |= LISTENER_ACCEPTS;
       g->open = 1;
-      g->next = host->groups;
-      host->groups = g;
+      g->next = host->reg.groups;
+      host->reg.groups = g;
     }
   } else if (!err) {
     *a = g->bound;
@@ -224,7 +223,7 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
     free(fresh->members);
     free(fresh);
   }
-  sys_mutex_unlock(&host->lock);
+  sys_mutex_unlock(&host->reg.lock);
   return err;
 }
 
@@ -240,7 +239,7 @@ void group_leave(struct listener *l) {
   struct group *g = l->group;
   struct worker *heir = NULL;
   struct msg *m = NULL;
-  sys_mutex_lock(&host->lock);
+  sys_mutex_lock(&host->reg.lock);
   for (int i = 0; i < g->nmembers; i++) {
     if (g->members[i].l == l) {
       memmove(&g->members[i], &g->members[i + 1],
@@ -261,7 +260,7 @@ void group_leave(struct listener *l) {
   if (m)
     worker_post(heir, m);
   maybe_free(host, g);
-  sys_mutex_unlock(&host->lock);
+  sys_mutex_unlock(&host->reg.lock);
 }
 
 void group_dispatch(struct listener *l, io_sock sock) {
@@ -273,14 +272,14 @@ void group_dispatch(struct listener *l, io_sock sock) {
   }
   struct msg *m = msg_new(MSG_ACCEPTED, g, sock);
   struct worker *to = l->w;
-  sys_mutex_lock(&host->lock);
+  sys_mutex_lock(&host->reg.lock);
   if (m && g->nmembers > 0)
     to = g->members[g->next_member++ % (unsigned)g->nmembers].w;
   if (to != l->w) {
     g->inflight++;
     worker_post(to, m); /* its conn_open associates sock with its port */
   }
-  sys_mutex_unlock(&host->lock);
+  sys_mutex_unlock(&host->reg.lock);
   if (to == l->w) { /* our turn, or no memory for a message */
     free(m);
     l->on_conn(l, sock);
@@ -308,8 +307,7 @@ static int pass_on(struct group *g, struct worker *w, io_sock sock) {
 /* A takeover request reached w: listen and accept for the group, unless
  * someone does already or w has left; then it goes on to the next.
  * Called under the lock, which it releases; g is not touched after. */
-static void take_over(struct worker *w, struct group *g,
-                      struct listener *l) {
+static void take_over(struct worker *w, struct group *g, struct listener *l) {
   struct host *host = w->host;
   struct worker *next = NULL;
   int err = 0, owner = 0;
@@ -327,10 +325,9 @@ static void take_over(struct worker *w, struct group *g,
       worker_post(next, m);
   }
   maybe_free(host, g);
-  sys_mutex_unlock(&host->lock); /* taken by group_deliver */
+  sys_mutex_unlock(&host->reg.lock); /* taken by group_deliver */
   if (owner) {
-    log_write(LOG_INFO, w->id, "accepting on %s for all workers",
-              l->address);
+    log_write(LOG_INFO, w->id, "accepting on %s for all workers", l->address);
     listener_start(l);
   } else if (err) {
     char msg[128];
@@ -341,7 +338,7 @@ static void take_over(struct worker *w, struct group *g,
 
 void group_deliver(struct worker *w, struct group *g, io_sock sock) {
   struct host *host = w->host;
-  sys_mutex_lock(&host->lock);
+  sys_mutex_lock(&host->reg.lock);
   g->inflight--;
   struct listener *l = member_of(g, w);
   if (sock == IO_NOSOCK) {
@@ -355,18 +352,24 @@ void group_deliver(struct worker *w, struct group *g, io_sock sock) {
     l = NULL;
   }
   maybe_free(host, g);
-  sys_mutex_unlock(&host->lock);
+  sys_mutex_unlock(&host->reg.lock);
   /* l, if found, is ours and is freed only by this thread, after it has
    * left the group (see the top of this file). */
   if (l)
     l->on_conn(l, sock);
 }
 
-void group_free_all(struct host *host) {
-  while (host->groups) {
-    struct group *g = host->groups;
-    host->groups = g->next;
+void group_registry_init(struct group_registry *r) {
+  sys_mutex_init(&r->lock);
+  r->groups = NULL;
+}
+
+void group_registry_free(struct group_registry *r) {
+  while (r->groups) {
+    struct group *g = r->groups;
+    r->groups = g->next;
     free(g->members);
     free(g);
   }
+  sys_mutex_destroy(&r->lock);
 }

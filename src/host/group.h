@@ -27,10 +27,21 @@
 #include "addr.h"
 #include "io.h"
 
+#include "sys.h"
+
 struct host;
 struct group;
 struct listener;
 struct worker;
+
+/* Every group of the process, with the lock that guards them and their
+ * members (the host embeds it; only group.c touches it). */
+struct group_registry {
+  sys_mutex lock;
+  struct group *groups;
+};
+
+void group_registry_init(struct group_registry *r);
 
 /* Joins l (of worker l->w) to group `key` on address `a`: binds and
  * listens l->h if this member accepts (then l->accepts is 1), and sets
@@ -46,6 +57,6 @@ void group_dispatch(struct listener *l, io_sock sock);
  * take over accepting for the group). */
 void group_deliver(struct worker *w, struct group *g, io_sock sock);
 /* Frees what is left (at exit, once every worker has ended). */
-void group_free_all(struct host *host);
+void group_registry_free(struct group_registry *r);
 
 #endif

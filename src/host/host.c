@@ -34,10 +34,10 @@
 #ifdef _WIN32
 #include <windows.h>
 #define STOP_BEFORE_KILL_S 4.0
-static struct host *console_host;  /* the console handler has no argument */
+static struct host *console_host; /* the console handler has no argument */
 static SRWLOCK console_lock = SRWLOCK_INIT; /* guards console_host */
-static HANDLE worker_done_event;   /* a worker ended (SIGUSR1's role) */
-static HANDLE all_done_event;      /* host_run is done with the workers */
+static HANDLE worker_done_event; /* a worker ended (SIGUSR1's role) */
+static HANDLE all_done_event;    /* host_run is done with the workers */
 #else
 #include <signal.h>
 #include <time.h>
@@ -89,8 +89,7 @@ void host_stop(struct host *h, double grace) {
 
 void host_fail(struct host *h, const char *msg) {
   sys_mutex_lock(&h->lock);
-  int first = !h->failed;
-  h->failed = 1;
+  int first = !atomic_exchange(&h->failed, 1);
   sys_mutex_unlock(&h->lock);
   atomic_store(&h->exit_code, HOST_EXIT_FAILED);
   if (first) {
@@ -111,7 +110,7 @@ void host_fail(struct host *h, const char *msg) {
 
 void host_set_exit(struct host *h, int code) {
   sys_mutex_lock(&h->lock);
-  if (!h->failed)
+  if (!atomic_load(&h->failed))
     atomic_store(&h->exit_code, code);
   sys_mutex_unlock(&h->lock);
 }
@@ -144,8 +143,8 @@ static BOOL WINAPI on_console(DWORD type) {
   struct host *h = console_host;
   if (h) {
     double grace = h->cfg.grace;
-    host_stop(h, ending && grace > STOP_BEFORE_KILL_S ? STOP_BEFORE_KILL_S
-                                                      : -1);
+    host_stop(h,
+              ending && grace > STOP_BEFORE_KILL_S ? STOP_BEFORE_KILL_S : -1);
   }
   ReleaseSRWLockShared(&console_lock);
   if (ending && h)
@@ -233,6 +232,8 @@ int host_run(const struct host_config *cfg) {
   h->cfg = *cfg;
   h->nworkers = cfg->workers;
   sys_mutex_init(&h->lock);
+  group_registry_init(&h->reg);
+  atomic_init(&h->failed, 0);
   atomic_init(&h->running, 0);
   atomic_init(&h->stops, 0);
   atomic_init(&h->exit_code, HOST_EXIT_OK);
@@ -258,7 +259,7 @@ int host_run(const struct host_config *cfg) {
     }
     started++;
   }
-  if (started < h->nworkers && !h->failed)
+  if (started < h->nworkers && !atomic_load(&h->failed))
     host_fail(h, "not enough memory for the workers");
   wait_workers(h);
   for (int i = 0; i < started; i++)
@@ -272,7 +273,7 @@ int host_run(const struct host_config *cfg) {
     if (h->workers[i])
       worker_free(h->workers[i]);
   int code = atomic_load(&h->exit_code);
-  group_free_all(h);
+  group_registry_free(&h->reg);
   sys_mutex_destroy(&h->lock);
   free(h->workers);
   free(h);

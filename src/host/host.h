@@ -6,6 +6,7 @@
 #ifndef HOST_HOST_H
 #define HOST_HOST_H
 
+#include "group.h"
 #include "io.h"
 #include "sys.h"
 
@@ -25,17 +26,17 @@
 enum { HOST_EXIT_OK = 0, HOST_EXIT_FAILED = 1, HOST_EXIT_USAGE = 2 };
 
 struct host_config {
-  const char *script;        /* path of the script (NULL in test mode) */
-  int argc;                  /* the script's own arguments */
+  const char *script; /* path of the script (NULL in test mode) */
+  int argc;           /* the script's own arguments */
   char **argv;
   const char *listen[HOST_MAX_LISTEN]; /* --listen, in order */
   int nlisten;
-  int workers;               /* --workers */
-  double grace;              /* --grace, seconds */
-  size_t memory_limit;       /* --memory-limit, bytes per worker VM */
+  int workers;         /* --workers */
+  double grace;        /* --grace, seconds */
+  size_t memory_limit; /* --memory-limit, bytes per worker VM */
   const struct io_backend *backend;
-  const struct worker_vm *vm;  /* what each worker runs (worker.h) */
-  int test_mode;             /* `host test`: argv are the test files */
+  const struct worker_vm *vm; /* what each worker runs (worker.h) */
+  int test_mode;              /* `host test`: argv are the test files */
 };
 
 struct worker;
@@ -46,16 +47,16 @@ struct host {
   struct host_config cfg;
   struct worker **workers;
   int nworkers;
-  atomic_int running;        /* workers not yet finished */
-  atomic_int stops;          /* stop requests so far */
+  atomic_int running; /* workers not yet finished */
+  atomic_int stops;   /* stop requests so far */
   atomic_int exit_code;
   _Atomic uint64_t force_at; /* io_clock() after which the process ends
                                  even with workers still running; 0: no */
-  sys_mutex lock;            /* guards groups and failed */
-  struct group *groups;
-  int failed;                /* a script failure was reported */
+  struct group_registry reg; /* the listener groups (group.c) */
+  sys_mutex lock;            /* orders a failure and the exit code */
+  atomic_int failed;         /* a script failure was reported */
 #ifndef _WIN32
-  sys_thread main_thread;    /* woken with SIGUSR1 when a worker ends */
+  sys_thread main_thread; /* woken with SIGUSR1 when a worker ends */
 #endif
 };
 

@@ -62,8 +62,7 @@ static void on_accept(struct io_op *op) {
                        LISTENER_WARN_MS, &dropped)) {
       char more[64] = "";
       if (dropped)
-        snprintf(more, sizeof more, " (%u more since the last line)",
-                 dropped);
+        snprintf(more, sizeof more, " (%u more since the last line)", dropped);
       log_write(LOG_WARN, l->w->id, "accept on %s: %s%s%s", l->address,
                 io_strerror(op->res, msg, sizeof msg),
                 is_exhaustion(op->res) ? " (pausing accepts)" : "", more);
@@ -74,7 +73,8 @@ static void on_accept(struct io_op *op) {
         io_cancel(l->w->loop, &l->aop);
       if (!io_posted(&l->pause) &&
           io_timeout(l->w->loop, &l->pause, ACCEPT_PAUSE_MS * 1000000ull,
-                     on_pause_over) != 0 && !more)
+                     on_pause_over) != 0 &&
+          !more)
         arm(l); /* no timer: accepting again at once beats never */
       return;
     }

@@ -27,27 +27,27 @@ struct listener;
 #define LISTENER_CLOSING 0x01     /* close requested: no more accepts */
 #define LISTENER_HANDLE_DONE 0x02 /* its handle is closed (or it had none) */
 #define LISTENER_ACCEPTS 0x04     /* h listens; else a hand-off member */
-#define LISTENER_WARN_MS 10000 /* one accept warning per 10 s at most */
+#define LISTENER_WARN_MS 10000    /* one accept warning per 10 s at most */
 
 typedef void (*listener_conn_cb)(struct listener *l, io_sock sock);
 typedef void (*listener_free_cb)(struct listener *l);
 
 struct listener {
-  struct io_handle h;        /* first: the close callback casts back */
-  struct io_op aop;          /* the multishot accept (kernel's while posted) */
-  struct io_op pause;        /* the back-off timer (likewise) */
+  struct io_handle h; /* first: the close callback casts back */
+  struct io_op aop;   /* the multishot accept (kernel's while posted) */
+  struct io_op pause; /* the back-off timer (likewise) */
   struct worker *w;
-  struct list_node node;     /* in the worker's listeners */
-  void *box;                 /* the owner's handle on it (its first field
-                                points here; cleared at the free), or NULL */
-  struct group *group;       /* the workers listening on this address */
-  listener_conn_cb on_conn;  /* a connection was accepted for us */
-  listener_free_cb on_free;  /* the listener is about to be freed */
-  void *ud;                  /* the owner's (the handler, say) */
-  uint32_t maxline, maxread; /* options given to each connection */
-  uint32_t timeout;          /* ms, 0 = none */
-  int flags;                 /* LISTENER_* */
-  struct log_rate warned;    /* accept failures are logged sparingly */
+  struct list_node node;       /* in the worker's listeners */
+  void *box;                   /* the owner's handle on it (its first field
+                                  points here; cleared at the free), or NULL */
+  struct group *group;         /* the workers listening on this address */
+  listener_conn_cb on_conn;    /* a connection was accepted for us */
+  listener_free_cb on_free;    /* the listener is about to be freed */
+  void *ud;                    /* the owner's (the handler, say) */
+  uint32_t maxline, maxread;   /* options given to each connection */
+  uint32_t timeout;            /* ms, 0 = none */
+  int flags;                   /* LISTENER_* */
+  struct log_rate warned;      /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */
 };
 

@@ -122,7 +122,8 @@ void worker_stop(struct worker *w, double grace) {
     kill_tasks(w); /* no memory for a grace timer: stop now, not never */
 }
 
-/* ---- the thread ----------------------------------------------------------- */
+/* ---- the thread -----------------------------------------------------------
+ */
 
 /* Turns until nothing is left to wait for.  The check comes first: a
  * worker told to stop before its first turn has nothing to wait for, and
@@ -134,7 +135,7 @@ static int waiting(struct worker *w) {
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
-  int other = io_loop_alive(w->loop) - conn_set_idle_streams(&w->conns) -
+  int other = io_loop_alive(w->loop) - conn_set_streams(&w->conns) -
               (io_posted(&w->grace_op) ? 1 : 0);
   if (other > 0)
     return 1;
@@ -190,7 +191,7 @@ static void thread_main(void *arg) {
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
   if (w->host->cfg.vm->open(w) == 0) {
-    w->ready = 1; /* the script's main task is queued */
+    w->ready = 1;   /* the script's main task is queued */
     drain_inbox(w); /* what was posted before the loop existed */
     run(w);
   }

@@ -38,36 +38,36 @@ struct worker_vm {
 };
 
 enum msg_type {
-  MSG_STOP,      /* begin a graceful stop (a second one: stop at once) */
-  MSG_ACCEPTED   /* a connection handed over by the accepting worker */
+  MSG_STOP,    /* begin a graceful stop (a second one: stop at once) */
+  MSG_ACCEPTED /* a connection handed over by the accepting worker */
 };
 
 struct msg {
   struct msg *next;
   int type;
-  io_sock sock;              /* MSG_ACCEPTED */
-  struct group *group;       /* MSG_ACCEPTED: the listener group (group.h) */
-  double grace;              /* MSG_STOP: seconds */
+  io_sock sock;        /* MSG_ACCEPTED */
+  struct group *group; /* MSG_ACCEPTED: the listener group (group.h) */
+  double grace;        /* MSG_STOP: seconds */
 };
 
 struct worker {
-  int id;                    /* 1..N */
+  int id; /* 1..N */
   struct host *host;
   struct io_loop *loop;
   sys_thread thread;
-  void *vm;                  /* the VM's own state (host->cfg.vm's) */
-  int ready;                 /* the VM has tasks ready: do not block */
+  void *vm;  /* the VM's own state (host->cfg.vm's) */
+  int ready; /* the VM has tasks ready: do not block */
 
-  sys_mutex inbox_lock;      /* guards inbox and loop_ready */
+  sys_mutex inbox_lock; /* guards inbox and loop_ready */
   struct msg *inbox, *inbox_tail;
-  int loop_ready;            /* the loop exists: io_wake may be called */
+  int loop_ready; /* the loop exists: io_wake may be called */
 
-  struct conn_set conns;     /* every connection (conn.h) */
-  struct list listeners;     /* this worker's (listener.h) */
+  struct conn_set conns; /* every connection (conn.h) */
+  struct list listeners; /* this worker's (listener.h) */
 
-  int stopping;              /* graceful stop begun: no more accepts */
-  int killing;               /* grace over: nothing resumes any more */
-  struct io_op grace_op;     /* fires when the grace period ends */
+  int stopping;          /* graceful stop begun: no more accepts */
+  int killing;           /* grace over: nothing resumes any more */
+  struct io_op grace_op; /* fires when the grace period ends */
 };
 
 /* Creates the worker (not started).  NULL if out of memory. */
@@ -80,7 +80,6 @@ void worker_free(struct worker *w);
 struct msg *msg_new(int type, struct group *group, io_sock sock);
 /* Any thread: queue m (from msg_new; the worker frees it) and wake it. */
 void worker_post(struct worker *w, struct msg *m);
-
 
 /* Nothing is left that could resume a task: no task ready, no listener,
  * no operation or timer posted (but unread receive streams). */

@@ -78,27 +78,27 @@ struct io_buf {
  * one place (io.c).  A system error with no name here is encoded as
  * IO_ESYS(code); io_strerror() then gives the system's own message. */
 enum {
-  IO_ECANCELED = -1,      /* cancelled by io_cancel() or io_close() */
-  IO_ECONNRESET = -2,     /* the peer reset the connection */
-  IO_EPIPE = -3,          /* writing to a connection the peer has closed */
-  IO_ECONNREFUSED = -4,   /* nothing listens at the address */
-  IO_ETIMEDOUT = -5,      /* the system gave up (e.g. connect) */
-  IO_EADDRINUSE = -6,     /* bind: address already in use */
-  IO_EADDRNOTAVAIL = -7,  /* bind: no such local address */
-  IO_EMFILE = -8,         /* out of file descriptors (process) */
-  IO_ENFILE = -9,         /* out of file descriptors (system) */
-  IO_ENOBUFS = -10,       /* out of socket buffers */
-  IO_ENOMEM = -11,        /* out of memory */
-  IO_EINVAL = -12,        /* invalid argument */
-  IO_ECONNABORTED = -13,  /* a connection aborted before accept */
-  IO_ENETUNREACH = -14,   /* network unreachable */
-  IO_EHOSTUNREACH = -15,  /* host unreachable */
-  IO_EACCES = -16,        /* permission denied */
-  IO_EAFNOSUPPORT = -17,  /* address family not supported */
-  IO_ENOTCONN = -18,      /* socket not connected */
-  IO_ENOSYS = -19,        /* the backend is not available here */
-  IO_EBUSY = -20,         /* misuse: that side already has an op pending */
-  IO_EAGAIN = -21,        /* internal: would block */
+  IO_ECANCELED = -1,     /* cancelled by io_cancel() or io_close() */
+  IO_ECONNRESET = -2,    /* the peer reset the connection */
+  IO_EPIPE = -3,         /* writing to a connection the peer has closed */
+  IO_ECONNREFUSED = -4,  /* nothing listens at the address */
+  IO_ETIMEDOUT = -5,     /* the system gave up (e.g. connect) */
+  IO_EADDRINUSE = -6,    /* bind: address already in use */
+  IO_EADDRNOTAVAIL = -7, /* bind: no such local address */
+  IO_EMFILE = -8,        /* out of file descriptors (process) */
+  IO_ENFILE = -9,        /* out of file descriptors (system) */
+  IO_ENOBUFS = -10,      /* out of socket buffers */
+  IO_ENOMEM = -11,       /* out of memory */
+  IO_EINVAL = -12,       /* invalid argument */
+  IO_ECONNABORTED = -13, /* a connection aborted before accept */
+  IO_ENETUNREACH = -14,  /* network unreachable */
+  IO_EHOSTUNREACH = -15, /* host unreachable */
+  IO_EACCES = -16,       /* permission denied */
+  IO_EAFNOSUPPORT = -17, /* address family not supported */
+  IO_ENOTCONN = -18,     /* socket not connected */
+  IO_ENOSYS = -19,       /* the backend is not available here */
+  IO_EBUSY = -20,        /* misuse: that side already has an op pending */
+  IO_EAGAIN = -21,       /* internal: would block */
   IO_ESYS_BASE = -1000
 };
 #define IO_ESYS(code) (IO_ESYS_BASE - (int)(code))
@@ -125,11 +125,10 @@ enum io_op_type {
 };
 
 /* op->flags */
-#define IO_OP_MORE 0x01    /* multishot: another completion follows */
-#define IO_OP_POSTED 0x02  /* posted, last completion not yet delivered */
-#define IO_OP_MULTI 0x04   /* a multishot receive (io_recv_multi) */
-#define IO_OP_CANCEL 0x08  /* a cancel was asked for (io_cancel, io_close):
-                              the backend must not continue the op */
+#define IO_OP_MORE 0x01   /* multishot: another completion follows */
+#define IO_OP_POSTED 0x02 /* posted, last completion not yet delivered */
+#define IO_OP_MULTI 0x04  /* a multishot receive (io_recv_multi) */
+#define IO_OP_CANCEL 0x08 /* cancel asked: the backend must stop the op */
 
 /* Upper bounds of one send: entries, and bytes in all. */
 #define IO_SEND_MAXBUFS 16
@@ -144,21 +143,21 @@ enum io_op_type {
  */
 struct io_op {
 #ifdef _WIN32
-  OVERLAPPED ov;           /* must stay first: IOCP hands it back */
+  OVERLAPPED ov; /* must stay first: IOCP hands it back */
 #endif
-  struct io_op *next;      /* io.c's queues; a readiness backend's park */
-  struct io_handle *h;     /* the handle, or NULL for a timeout */
-  io_op_cb cb;             /* called for each completion */
-  void *data;              /* the caller's */
-  int32_t res;             /* result of the completion being delivered */
-  uint8_t type;            /* enum io_op_type */
-  uint8_t flags;           /* IO_OP_* */
-  uint16_t bstate;         /* the backend's own state bits */
+  struct io_op *next;  /* io.c's queues; a readiness backend's park */
+  struct io_handle *h; /* the handle, or NULL for a timeout */
+  io_op_cb cb;         /* called for each completion */
+  void *data;          /* the caller's */
+  int32_t res;         /* result of the completion being delivered */
+  uint8_t type;        /* enum io_op_type */
+  uint8_t flags;       /* IO_OP_* */
+  uint16_t bstate;     /* the backend's own state bits */
   union {
     struct {
-      char *data;          /* on completion: the bytes, loop-owned */
-      uint32_t max;        /* at most this many bytes */
-      uint32_t bid;        /* backend: id of the buffer lent to data */
+      char *data;   /* on completion: the bytes, loop-owned */
+      uint32_t max; /* at most this many bytes */
+      uint32_t bid; /* backend: id of the buffer lent to data */
     } recv;
     struct {
       struct io_buf *bufs; /* caller's array; the backend may advance it */
@@ -166,15 +165,15 @@ struct io_op {
       uint32_t total;      /* bytes written so far */
     } send;
     struct {
-      io_sock sock;        /* on completion: the accepted socket */
+      io_sock sock; /* on completion: the accepted socket */
     } accept;
     struct {
       const struct sockaddr *addr; /* caller's, kept until completion */
       uint32_t addrlen;
     } connect;
     struct {
-      uint64_t due;        /* monotonic ns */
-      uint32_t slot;       /* index in the loop's timer heap */
+      uint64_t due;  /* monotonic ns */
+      uint32_t slot; /* index in the loop's timer heap */
     } timeout;
   } u;
 };
@@ -183,17 +182,17 @@ struct io_op {
  * A socket known to a loop.  The caller embeds it (first, so that its
  * close callback finds the embedding struct) and only reads the fields.
  */
-struct io_handle {          /* pointers first: no padding holes */
+struct io_handle { /* pointers first: no padding holes */
   struct io_loop *loop;
-  struct io_op *rop;       /* pending receive-side op, or NULL */
-  struct io_op *wop;       /* pending send-side op, or NULL */
-  io_close_cb close_cb;    /* set by io_close() */
+  struct io_op *rop;              /* pending receive-side op, or NULL */
+  struct io_op *wop;              /* pending send-side op, or NULL */
+  io_close_cb close_cb;           /* set by io_close() */
   struct io_handle *next_closing; /* the loop's close queue */
-  void *bdata;             /* backend-private (iocp: accept pool) */
+  void *bdata;                    /* backend-private (iocp: accept pool) */
   io_sock sock;
-  uint32_t pending;        /* posted ops whose last completion is due */
-  uint16_t flags;          /* IO_H_* (io.c) */
-  uint16_t bflags;         /* the backend's own state bits */
+  uint32_t pending; /* posted ops whose last completion is due */
+  uint16_t flags;   /* IO_H_* (io.c) */
+  uint16_t bflags;  /* the backend's own state bits */
 };
 
 /* ---- loops ---------------------------------------------------------- */
@@ -283,8 +282,7 @@ int io_accept(struct io_handle *h, struct io_op *op, io_op_cb cb);
  * once for the life of the connection; elsewhere io.c re-posts a one-shot
  * receive after each chunk. */
 int io_recv_multi(struct io_handle *h, struct io_op *op, io_op_cb cb);
-int io_recv(struct io_handle *h, struct io_op *op, uint32_t max,
-            io_op_cb cb);
+int io_recv(struct io_handle *h, struct io_op *op, uint32_t max, io_op_cb cb);
 /* bufs: 1..IO_SEND_MAXBUFS entries of at most IO_SEND_MAXBYTES in all,
  * owned by the caller until completion and modified by the backend as
  * bytes go out (so that res, an int32, can always hold the total). */
@@ -298,7 +296,7 @@ int io_connect(struct io_loop *loop, struct io_handle *h, struct io_op *op,
  * first).  Fails only with IO_ENOMEM (the timer heap could not grow) or
  * IO_EBUSY (still posted). */
 int io_timeout(struct io_loop *loop, struct io_op *op, uint64_t ns,
-                io_op_cb cb);
+               io_op_cb cb);
 /* The same at an absolute io_clock() time `due` (now if it has passed):
  * a caller that keeps deadlines reads the clock once per arm. */
 int io_timeout_at(struct io_loop *loop, struct io_op *op, uint64_t due,

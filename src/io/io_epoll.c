@@ -20,8 +20,8 @@
  * is set by every event and cleared only when a syscall proves the side
  * not ready (EAGAIN), or a read returns less than it asked for (the
  * short-read rule: the receive queue was empty at that instant, and data
- * arriving after it raises a new edge).  A post on a ready side is tried first; a post
- * on a side known not to be ready parks at once, with no syscall.  Adding
+ * arriving after it raises a new edge).  A post on a ready side is tried first;
+ * a post on a side known not to be ready parks at once, with no syscall. Adding
  * a socket queues its current readiness as an event, so new handles start
  * with no bits and learn them from the kernel.
  *
@@ -60,30 +60,30 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define EVENT_BATCH 128         /* epoll events reaped per turn */
-#define RECV_BUF (64 * 1024)    /* the loop's receive buffer */
-#define ACCEPT_BATCH 32         /* accepts per listener per turn */
+#define EVENT_BATCH 128      /* epoll events reaped per turn */
+#define RECV_BUF (64 * 1024) /* the loop's receive buffer */
+#define ACCEPT_BATCH 32      /* accepts per listener per turn */
 
 /* io_op.bstate: the backend's own. */
-#define EP_FRESH 0x01           /* on the fresh list: try it in poll() */
-#define EP_PARKED 0x02          /* waiting for an edge on its side */
-#define EP_CONNECTING 0x04      /* connect() said EINPROGRESS */
+#define EP_FRESH 0x01      /* on the fresh list: try it in poll() */
+#define EP_PARKED 0x02     /* waiting for an edge on its side */
+#define EP_CONNECTING 0x04 /* connect() said EINPROGRESS */
 
 /* io_handle.bflags: what the kernel said last. */
-#define EP_RD 0x01              /* receive side may be ready */
-#define EP_WR 0x02              /* send side may be ready */
-#define EP_EOF 0x04             /* hang-up or error seen: reads never block */
-#define EP_REGISTERED 0x08      /* in the epoll set (EP_EVENTS) */
+#define EP_RD 0x01         /* receive side may be ready */
+#define EP_WR 0x02         /* send side may be ready */
+#define EP_EOF 0x04        /* hang-up or error seen: reads never block */
+#define EP_REGISTERED 0x08 /* in the epoll set (EP_EVENTS) */
 
 /* The events every socket is registered for, once. */
 #define EP_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 struct epstate {
   int epfd;
-  int efd;                           /* eventfd for io_wake */
-  struct opq fresh;                  /* posted, to try before blocking */
+  int efd;          /* eventfd for io_wake */
+  struct opq fresh; /* posted, to try before blocking */
   struct epoll_event events[EVENT_BATCH];
-  char buf[RECV_BUF];                /* recv data, valid in the callback */
+  char buf[RECV_BUF]; /* recv data, valid in the callback */
 };
 
 /* ---- helpers -------------------------------------------------------- */
@@ -110,19 +110,24 @@ static void unregister(struct epstate *s, struct io_handle *h) {
   }
 }
 
-
 /* ---- the operations, run from poll() -------------------------------- */
 
 /* Errors that cost one pending connection, not the listener: accept(2)
  * asks to treat these like EAGAIN and retry. */
 static int accept_transient(int e) {
   switch (e) {
-  case EINTR: case ECONNABORTED: case EPROTO: case ENETDOWN:
-  case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
-  case EOPNOTSUPP: case ENETUNREACH: case EPERM:
-    return 1;
-  default:
-    return 0;
+  case EINTR:
+  case ECONNABORTED:
+  case EPROTO:
+  case ENETDOWN:
+  case ENOPROTOOPT:
+  case EHOSTDOWN:
+  case ENONET:
+  case EHOSTUNREACH:
+  case EOPNOTSUPP:
+  case ENETUNREACH:
+  case EPERM: return 1;
+  default: return 0;
   }
 }
 
@@ -157,8 +162,7 @@ static int run_accept(struct io_loop *loop, struct epstate *s,
   }
 }
 
-static int run_recv(struct io_loop *loop, struct epstate *s,
-                    struct io_op *op) {
+static int run_recv(struct io_loop *loop, struct epstate *s, struct io_op *op) {
   struct io_handle *h = op->h;
   size_t want = op->u.recv.max < RECV_BUF ? op->u.recv.max : RECV_BUF;
   ssize_t n;
@@ -232,21 +236,15 @@ static int run_connect(struct io_loop *loop, struct io_op *op) {
 }
 
 /* Runs op now (it is neither fresh nor parked); returns completions. */
-static int run_op(struct io_loop *loop, struct epstate *s,
-                  struct io_op *op) {
+static int run_op(struct io_loop *loop, struct epstate *s, struct io_op *op) {
   if (op->flags & IO_OP_CANCEL)
     return finish(loop, op, IO_ECANCELED);
   switch (op->type) {
-  case IO_OP_ACCEPT:
-    return run_accept(loop, s, op);
-  case IO_OP_RECV:
-    return run_recv(loop, s, op);
-  case IO_OP_SEND:
-    return run_send(loop, op);
-  case IO_OP_CONNECT:
-    return run_connect(loop, op);
-  default:
-    abort(); /* io.c never posts anything else here */
+  case IO_OP_ACCEPT: return run_accept(loop, s, op);
+  case IO_OP_RECV: return run_recv(loop, s, op);
+  case IO_OP_SEND: return run_send(loop, op);
+  case IO_OP_CONNECT: return run_connect(loop, op);
+  default: abort(); /* io.c never posts anything else here */
   }
 }
 
@@ -331,7 +329,7 @@ static void epoll_cancel_all(struct io_loop *loop, struct io_handle *h) {
   for (int i = 0; i < 2; i++) {
     if (ops[i]) {
       ops[i]->flags |= IO_OP_CANCEL; /* io_close() marks them too */
-      epoll_cancel(loop, ops[i]);       /* once: it unparks what it defers */
+      epoll_cancel(loop, ops[i]);    /* once: it unparks what it defers */
     }
   }
   /* No events for h from here on, even if the socket outlives close()
@@ -395,9 +393,7 @@ static int epoll_poll(struct io_loop *loop, int64_t timeout_ns) {
   int done = run_fresh(loop, s);
   /* Callbacks ran (they may have deferred, closed or set timers) or
    * posted more: look, but do not block. */
-  int ms = done > 0 || s->fresh.head
-               ? 0
-               : (int)io__to_ms(timeout_ns, INT_MAX);
+  int ms = done > 0 || s->fresh.head ? 0 : (int)io__to_ms(timeout_ns, INT_MAX);
   int n = epoll_wait(s->epfd, s->events, EVENT_BATCH, ms);
   if (n < 0)
     return errno == EINTR ? done : io__from_errno(errno);

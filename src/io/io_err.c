@@ -50,8 +50,8 @@ const char *io_strerror(int err, char *buf, size_t size) {
     DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM |
                                  FORMAT_MESSAGE_IGNORE_INSERTS,
                              NULL, (DWORD)code, 0, buf, (DWORD)size, NULL);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == '.'))
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.'))
       buf[--n] = '\0';
     if (n == 0)
       snprintf(buf, size, "system error %d", code);
@@ -98,7 +98,8 @@ int io__from_errno(int e) { return e ? IO_ESYS(e) : 0; }
 int io__from_wsa(unsigned long e) {
   switch (e) {
   case 0: return 0;
-  case WSA_OPERATION_ABORTED: return IO_ECANCELED; /* = ERROR_OPERATION_ABORTED */
+  case WSA_OPERATION_ABORTED:
+    return IO_ECANCELED; /* = ERROR_OPERATION_ABORTED */
   case WSAECONNRESET:
   case ERROR_NETNAME_DELETED:
   case WSAENETRESET: return IO_ECONNRESET;
@@ -142,4 +143,3 @@ int io__from_ntstatus(long status) {
   return io__from_wsa(LsaNtStatusToWinError((NTSTATUS)status));
 }
 #endif
-

@@ -17,11 +17,10 @@
 
 #include <stdatomic.h>
 
-
 /* io_handle.flags */
-#define IO_H_OPEN 0x01      /* adopted by a loop */
-#define IO_H_CLOSING 0x02   /* io_close() was called */
-#define IO_H_QUEUED 0x04    /* on the loop's close queue */
+#define IO_H_OPEN 0x01    /* adopted by a loop */
+#define IO_H_CLOSING 0x02 /* io_close() was called */
+#define IO_H_QUEUED 0x04  /* on the loop's close queue */
 #define IO_H_LISTENER 0x08
 
 struct io_backend {
@@ -87,16 +86,16 @@ static inline long long io__to_ms(int64_t ns, long long cap) {
 
 struct io_loop {
   const struct io_backend *be;
-  void *bs;                      /* the backend's state */
-  uint64_t now;                  /* monotonic ns at the turn's start */
-  struct timer_heap timers;      /* posted IO_OP_TIMEOUT ops */
-  struct opq ready;              /* completions delivered next turn */
-  struct io_handle *closing;     /* handles whose last op completed */
-  int live_ops;                  /* posted ops not yet fully completed */
-  int live_handles;              /* open handles not yet close_cb'd */
+  void *bs;                  /* the backend's state */
+  uint64_t now;              /* monotonic ns at the turn's start */
+  struct timer_heap timers;  /* posted IO_OP_TIMEOUT ops */
+  struct opq ready;          /* completions delivered next turn */
+  struct io_handle *closing; /* handles whose last op completed */
+  int live_ops;              /* posted ops not yet fully completed */
+  int live_handles;          /* open handles not yet close_cb'd */
   void (*on_wake)(void *ud);
   void *wake_ud;
-  atomic_int wake_pending;       /* de-duplicates io_wake() */
+  atomic_int wake_pending; /* de-duplicates io_wake() */
 };
 
 /* Deliver one completion of op with result res; `more` keeps a multishot
@@ -114,8 +113,8 @@ void io__woken(struct io_loop *loop);
 /* Error mapping, one place for all backends. */
 int io__from_errno(int e);
 #ifdef _WIN32
-int io__from_wsa(unsigned long e);     /* Winsock and Win32 error codes */
-int io__from_ntstatus(long status);    /* OVERLAPPED.Internal of an op */
+int io__from_wsa(unsigned long e);  /* Winsock and Win32 error codes */
+int io__from_ntstatus(long status); /* OVERLAPPED.Internal of an op */
 #endif
 
 /* Socket helpers (io_sock.c): 0 or IO_E*. */

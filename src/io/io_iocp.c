@@ -50,54 +50,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 128               /* packets dequeued per wait */
-#define RECV_BUF (64 * 1024)    /* the loop's receive buffer */
-#define ACCEPT_POSTED 16        /* AcceptEx calls kept posted per listener */
+#define BATCH 128            /* packets dequeued per wait */
+#define RECV_BUF (64 * 1024) /* the loop's receive buffer */
+#define ACCEPT_POSTED 16     /* AcceptEx calls kept posted per listener */
 /* AcceptEx wants 16 bytes more than the largest address, per address. */
 #define ADDR_ROOM ((DWORD)sizeof(struct sockaddr_storage) + 16)
 
 /* Completion keys. */
-#define KEY_IO 1                /* a socket's op: the OVERLAPPED is an io_op */
-#define KEY_WAKE 2              /* io_wake(): no OVERLAPPED */
+#define KEY_IO 1   /* a socket's op: the OVERLAPPED is an io_op */
+#define KEY_WAKE 2 /* io_wake(): no OVERLAPPED */
 
 /* io_op.bstate: the backend's own. */
-#define ST_DUE 0x01             /* with the kernel: one completion will come */
-#define ST_INLINE 0x02          /* done at once, on the list wait() delivers */
+#define ST_DUE 0x01    /* with the kernel: one completion will come */
+#define ST_INLINE 0x02 /* done at once, on the list wait() delivers */
 
 /* io_handle.bflags */
-#define HB_SKIP 0x01            /* skip-on-success is set on this socket */
+#define HB_SKIP 0x01 /* skip-on-success is set on this socket */
 
 struct iocp {
-  HANDLE port;                  /* this loop's completion port */
-  LPFN_ACCEPTEX acceptex;       /* from the provider (WSAIoctl) */
+  HANDLE port;            /* this loop's completion port */
+  LPFN_ACCEPTEX acceptex; /* from the provider (WSAIoctl) */
   LPFN_CONNECTEX connectex;
-  int skip;                     /* may set skip-on-success on sockets */
-  struct opq done;               /* finished inside a post, not yet seen */
+  int skip;        /* may set skip-on-success on sockets */
+  struct opq done; /* finished inside a post, not yet seen */
   OVERLAPPED_ENTRY entries[BATCH];
-  char rbuf[RECV_BUF];          /* recv data, valid in the callback */
+  char rbuf[RECV_BUF]; /* recv data, valid in the callback */
 };
 
 /* One AcceptEx kept posted.  The kernel holds iop.ov (and addrs) from
  * the post until its packet is dequeued. */
 struct acc {
-  struct io_op iop;             /* first: comes back from the port */
+  struct io_op iop; /* first: comes back from the port */
   struct accpool *pool;
-  io_sock sock;                 /* accepting into this, or IO_NOSOCK */
-  char addrs[2 * ADDR_ROOM];    /* AcceptEx's address space */
+  io_sock sock;              /* accepting into this, or IO_NOSOCK */
+  char addrs[2 * ADDR_ROOM]; /* AcceptEx's address space */
 };
 
 /* A listener's AcceptEx records (h->bdata).  Freed by iocp_close(), when
  * no packet is due any more. */
 struct accpool {
   struct io_handle *h;
-  struct io_op *op;             /* the io_accept op served, or NULL */
-  int family;                   /* of the listener, for accept sockets */
-  int busy;                     /* records with a completion due */
-  int err;                      /* why the last post of a record failed */
+  struct io_op *op; /* the io_accept op served, or NULL */
+  int family;       /* of the listener, for accept sockets */
+  int busy;         /* records with a completion due */
+  int err;          /* why the last post of a record failed */
   struct acc recs[ACCEPT_POSTED];
 };
 
-static char zero_byte[1];       /* the buffer of the zero-byte reads */
+static char zero_byte[1]; /* the buffer of the zero-byte reads */
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -117,8 +117,8 @@ static void push_done(struct iocp *s, struct io_op *op) {
  * when it failed.  Returns 0 if one completion is now due (a packet, or
  * an entry on the done list where skip-on-success queues none), else the
  * error: then no packet will come. */
-static int issued(struct iocp *s, struct io_handle *h, struct io_op *op,
-                  int ok, DWORD e) {
+static int issued(struct iocp *s, struct io_handle *h, struct io_op *op, int ok,
+                  DWORD e) {
   if (ok) {
     if (h->bflags & HB_SKIP)
       push_done(s, op);
@@ -209,9 +209,9 @@ static int iocp_open(struct io_loop *loop, struct io_handle *h) {
   if (err)
     return err;
   if (s->skip && ifs_handle(h->sock) &&
-      SetFileCompletionNotificationModes(
-          (HANDLE)h->sock, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
-                               FILE_SKIP_SET_EVENT_ON_HANDLE))
+      SetFileCompletionNotificationModes((HANDLE)h->sock,
+                                         FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                             FILE_SKIP_SET_EVENT_ON_HANDLE))
     h->bflags |= HB_SKIP;
   return 0;
 }
@@ -231,8 +231,7 @@ static void post_zero_read(struct iocp *s, struct io_loop *loop,
     io__defer(loop, op, err);
 }
 
-static void post_send(struct iocp *s, struct io_loop *loop,
-                      struct io_op *op) {
+static void post_send(struct iocp *s, struct io_loop *loop, struct io_op *op) {
   memset(&op->ov, 0, sizeof op->ov);
   /* io_buf is laid out as WSABUF: the caller's array goes as it is. */
   int r = WSASend(op->h->sock, (WSABUF *)op->u.send.bufs, op->u.send.nbufs,
@@ -278,8 +277,8 @@ static void post_connect(struct iocp *s, struct io_loop *loop,
              NULL, NULL);
   }
   memset(&op->ov, 0, sizeof op->ov);
-  BOOL ok = s->connectex(h->sock, to, (int)op->u.connect.addrlen, NULL, 0,
-                         NULL, &op->ov);
+  BOOL ok = s->connectex(h->sock, to, (int)op->u.connect.addrlen, NULL, 0, NULL,
+                         &op->ov);
   int err = issued(s, h, op, ok, ok ? 0 : WSAGetLastError());
   if (err)
     io__defer(loop, op, err);
@@ -292,8 +291,8 @@ static int post_acc(struct iocp *s, struct accpool *p, struct acc *a) {
     return err;
   DWORD got = 0; /* written only if it completes at once */
   memset(&a->iop.ov, 0, sizeof a->iop.ov);
-  BOOL ok = s->acceptex(p->h->sock, a->sock, a->addrs, 0, ADDR_ROOM,
-                        ADDR_ROOM, &got, &a->iop.ov);
+  BOOL ok = s->acceptex(p->h->sock, a->sock, a->addrs, 0, ADDR_ROOM, ADDR_ROOM,
+                        &got, &a->iop.ov);
   err = issued(s, p->h, &a->iop, ok, ok ? 0 : WSAGetLastError());
   if (err) {
     io_sock_close(a->sock);
@@ -356,20 +355,11 @@ static void post_accept(struct iocp *s, struct io_loop *loop,
 static void iocp_post(struct io_loop *loop, struct io_op *op) {
   struct iocp *s = loop->bs;
   switch (op->type) {
-  case IO_OP_ACCEPT:
-    post_accept(s, loop, op);
-    break;
-  case IO_OP_RECV:
-    post_zero_read(s, loop, op);
-    break;
-  case IO_OP_SEND:
-    post_send(s, loop, op);
-    break;
-  case IO_OP_CONNECT:
-    post_connect(s, loop, op);
-    break;
-  default:
-    abort(); /* io.c never posts anything else here */
+  case IO_OP_ACCEPT: post_accept(s, loop, op); break;
+  case IO_OP_RECV: post_zero_read(s, loop, op); break;
+  case IO_OP_SEND: post_send(s, loop, op); break;
+  case IO_OP_CONNECT: post_connect(s, loop, op); break;
+  default: abort(); /* io.c never posts anything else here */
   }
 }
 
@@ -481,8 +471,8 @@ static void complete_connect(struct io_loop *loop, struct io_op *op) {
   if (!err && h->sock == IO_NOSOCK)
     err = IO_ECANCELED; /* connected, but closed meanwhile */
   /* Without this, getpeername, shutdown and others fail on Windows. */
-  if (!err && setsockopt(h->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT,
-                         NULL, 0) != 0)
+  if (!err &&
+      setsockopt(h->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0) != 0)
     err = io__sock_error();
   io__deliver(loop, op, err, 0);
 }
@@ -556,20 +546,11 @@ static void complete(struct iocp *s, struct io_loop *loop, struct io_op *op,
                      DWORD bytes) {
   op->bstate &= (uint16_t) ~(ST_DUE | ST_INLINE);
   switch (op->type) {
-  case IO_OP_BACKEND:
-    complete_accept(s, loop, (struct acc *)op);
-    break;
-  case IO_OP_RECV:
-    complete_recv(s, loop, op);
-    break;
-  case IO_OP_SEND:
-    complete_send(s, loop, op, bytes);
-    break;
-  case IO_OP_CONNECT:
-    complete_connect(loop, op);
-    break;
-  default:
-    abort();
+  case IO_OP_BACKEND: complete_accept(s, loop, (struct acc *)op); break;
+  case IO_OP_RECV: complete_recv(s, loop, op); break;
+  case IO_OP_SEND: complete_send(s, loop, op, bytes); break;
+  case IO_OP_CONNECT: complete_connect(loop, op); break;
+  default: abort();
   }
 }
 

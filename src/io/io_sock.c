@@ -74,7 +74,9 @@ static int setopt(io_sock s, int level, int name, int value) {
              : io__sock_error();
 }
 
-int io__sock_nodelay(io_sock s) { return setopt(s, IPPROTO_TCP, TCP_NODELAY, 1); }
+int io__sock_nodelay(io_sock s) {
+  return setopt(s, IPPROTO_TCP, TCP_NODELAY, 1);
+}
 
 static int is_any6(const struct sockaddr *addr) {
   const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)addr;

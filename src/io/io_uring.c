@@ -34,7 +34,7 @@
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 8192 /* reaped every turn; NODROP covers bursts */
 #define BUF_GROUP 1
-#define BUF_COUNT 128   /* power of two */
+#define BUF_COUNT 128 /* power of two */
 #define BUF_SIZE 16384
 #define REAP_BATCH 128
 
@@ -43,16 +43,16 @@
 
 struct uring {
   struct io_uring ring;
-  struct io_uring_buf_ring *br;     /* provided-buffer ring */
-  char *bufs;                       /* BUF_COUNT * BUF_SIZE bytes */
-  unsigned returned;                /* buffers added since the last advance */
-  struct io_op *nobufs;             /* recvs parked on -ENOBUFS */
-  int efd;                          /* eventfd for io_wake */
-  uint64_t efd_value;               /* the wake read's buffer */
-  struct io_op wake_op;             /* the read kept posted on efd */
-  int no_multishot;                 /* the kernel refused multishot recv */
-  unsigned nmsgs;                   /* msghdrs used since the last submit */
-  struct msghdr msgs[SQ_ENTRIES];   /* must live until io_uring_enter */
+  struct io_uring_buf_ring *br;   /* provided-buffer ring */
+  char *bufs;                     /* BUF_COUNT * BUF_SIZE bytes */
+  unsigned returned;              /* buffers added since the last advance */
+  struct io_op *nobufs;           /* recvs parked on -ENOBUFS */
+  int efd;                        /* eventfd for io_wake */
+  uint64_t efd_value;             /* the wake read's buffer */
+  struct io_op wake_op;           /* the read kept posted on efd */
+  int no_multishot;               /* the kernel refused multishot recv */
+  unsigned nmsgs;                 /* msghdrs used since the last submit */
+  struct msghdr msgs[SQ_ENTRIES]; /* must live until io_uring_enter */
 };
 
 /* Never NULL.  With the SQ full, what is queued is submitted first.  The
@@ -101,8 +101,8 @@ static int setup_ring(struct uring *u) {
     return io__from_errno(-r);
   /* We rely on: SQE data copied at submit, CQEs never dropped, and the
    * timeout argument of io_uring_enter (one syscall per turn). */
-  unsigned need = IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP |
-                  IORING_FEAT_EXT_ARG;
+  unsigned need =
+      IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG;
   if ((p.features & need) != need) {
     io_uring_queue_exit(&u->ring);
     return IO_ENOSYS;
@@ -121,8 +121,7 @@ static int setup_bufs(struct uring *u) {
    * under any load every one of them is touched soon anyway; better a
    * fixed 2 MiB per worker from the start than RSS that creeps up with
    * the first thousand messages and reads as a cost per connection. */
-  void *bufs = mmap(NULL, (size_t)BUF_COUNT * BUF_SIZE,
-                    PROT_READ | PROT_WRITE,
+  void *bufs = mmap(NULL, (size_t)BUF_COUNT * BUF_SIZE, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (bufs == MAP_FAILED)
     return IO_ENOMEM;
@@ -241,20 +240,15 @@ static void uring_post(struct io_loop *loop, struct io_op *op) {
                                    SOCK_CLOEXEC | SOCK_NONBLOCK);
     io_uring_sqe_set_data(sqe, op);
     break;
-  case IO_OP_RECV:
-    post_recv(u, op);
-    break;
-  case IO_OP_SEND:
-    post_send(u, op);
-    break;
+  case IO_OP_RECV: post_recv(u, op); break;
+  case IO_OP_SEND: post_send(u, op); break;
   case IO_OP_CONNECT:
     sqe = sqe_get(u);
     io_uring_prep_connect(sqe, op->h->sock, op->u.connect.addr,
                           op->u.connect.addrlen);
     io_uring_sqe_set_data(sqe, op);
     break;
-  default:
-    abort(); /* io.c never posts anything else here */
+  default: abort(); /* io.c never posts anything else here */
   }
 }
 
@@ -364,8 +358,8 @@ static void complete_send(struct io_loop *loop, struct uring *u,
   post_send(u, op);
 }
 
-static void complete(struct io_loop *loop, struct uring *u,
-                     struct io_op *op, int res, unsigned flags) {
+static void complete(struct io_loop *loop, struct uring *u, struct io_op *op,
+                     int res, unsigned flags) {
   switch (op->type) {
   case IO_OP_BACKEND:
     post_wake_read(u);
@@ -377,17 +371,12 @@ static void complete(struct io_loop *loop, struct uring *u,
     io__deliver(loop, op, res >= 0 ? 0 : io__from_errno(-res), more);
     break;
   }
-  case IO_OP_RECV:
-    complete_recv(loop, u, op, res, flags);
-    break;
-  case IO_OP_SEND:
-    complete_send(loop, u, op, res);
-    break;
+  case IO_OP_RECV: complete_recv(loop, u, op, res, flags); break;
+  case IO_OP_SEND: complete_send(loop, u, op, res); break;
   case IO_OP_CONNECT:
     io__deliver(loop, op, res < 0 ? io__from_errno(-res) : 0, 0);
     break;
-  default:
-    abort();
+  default: abort();
   }
 }
 
@@ -411,8 +400,8 @@ static int reap(struct io_loop *loop, struct uring *u) {
     io_uring_cq_advance(&u->ring, n);
     for (unsigned i = 0; i < n; i++) {
       if (got[i].data != IGNORED)
-        complete(loop, u, (struct io_op *)(uintptr_t)got[i].data,
-                 got[i].res, got[i].flags);
+        complete(loop, u, (struct io_op *)(uintptr_t)got[i].data, got[i].res,
+                 got[i].flags);
     }
     total += (int)n;
     if (u->returned) {

@@ -13,13 +13,13 @@
 struct io_op;
 
 struct timer_entry {
-  uint64_t due;            /* monotonic ns */
-  uint64_t seq;            /* insertion order, for ties */
+  uint64_t due; /* monotonic ns */
+  uint64_t seq; /* insertion order, for ties */
   struct io_op *op;
 };
 
 struct timer_heap {
-  struct timer_entry *v;   /* v[0] is the earliest */
+  struct timer_entry *v; /* v[0] is the earliest */
   uint32_t n, cap;
   uint64_t seq;
 };

@@ -20,11 +20,11 @@
 #define LALLOC_CLASSES (LALLOC_SMALL / 16)
 
 struct lalloc {
-  size_t used;                    /* bytes the VM holds (as it asked) */
-  size_t limit;                   /* 0 = none */
-  void *free[LALLOC_CLASSES];     /* per class, linked through the block */
-  char *bump, *bump_end;          /* the chunk being carved */
-  void *chunks;                   /* all chunks, linked through their head */
+  size_t used;                /* bytes the VM holds (as it asked) */
+  size_t limit;               /* 0 = none */
+  void *free[LALLOC_CLASSES]; /* per class, linked through the block */
+  char *bump, *bump_end;      /* the chunk being carved */
+  void *chunks;               /* all chunks, linked through their head */
 };
 
 void lalloc_init(struct lalloc *a, size_t limit);

@@ -14,11 +14,12 @@
  * read that ended early); misuse raises: a bad argument, a closed
  * connection, a second task reading (or sending) while one waits.
  */
+#include "lconn.h"
 #include "conn.h"
 #include "lhost.h"
 #include "lmain.h"
 #include "log.h"
-#include "lsched.h"
+#include "ltask.h"
 #include "worker.h"
 
 #include <lauxlib.h>
@@ -50,8 +51,8 @@ void lconn_push(lua_State *L, struct conn *c) {
  * name in the registry on every call. */
 static struct conn *toconn(lua_State *L, int idx) {
   struct conn_box *b = lua_touserdata(L, idx);
-  int ok = b && lua_getmetatable(L, idx) &&
-           lua_rawequal(L, -1, lua_upvalueindex(1));
+  int ok =
+      b && lua_getmetatable(L, idx) && lua_rawequal(L, -1, lua_upvalueindex(1));
   if (!ok)
     luaL_typeerror(L, idx, CONN_META);
   lua_pop(L, 1);
@@ -63,45 +64,44 @@ static struct conn *toconn(lua_State *L, int idx) {
 /* The API's error words: a fixed set, the same on every backend.  The
  * index of a word is what conn.lasterr keeps. */
 static const char *const words[] = {
-    NULL,           "closed",  "timeout",      "reset", "refused",
-    "unreachable",  "too long", "no resources", "error", NULL};
-enum { W_NONE, W_CLOSED, W_TIMEOUT, W_RESET, W_REFUSED, W_UNREACHABLE,
-       W_TOOLONG, W_NORES, W_ERROR };
+    NULL,          "closed",   "timeout",      "reset", "refused",
+    "unreachable", "too long", "no resources", "error", NULL};
+enum {
+  W_NONE,
+  W_CLOSED,
+  W_TIMEOUT,
+  W_RESET,
+  W_REFUSED,
+  W_UNREACHABLE,
+  W_TOOLONG,
+  W_NORES,
+  W_ERROR
+};
 
 static int word_of(int err) {
   switch (err) {
   case 0:
   case IO_ECANCELED:
-  case IO_ENOTCONN:
-    return W_CLOSED;
+  case IO_ENOTCONN: return W_CLOSED;
   case IO_ECONNRESET:
   case IO_EPIPE:
-  case IO_ECONNABORTED:
-    return W_RESET;
+  case IO_ECONNABORTED: return W_RESET;
   case IO_ECONNREFUSED:
-  case IO_EACCES:
-    return W_REFUSED;
-  case IO_ETIMEDOUT:
-    return W_TIMEOUT;
+  case IO_EACCES: return W_REFUSED;
+  case IO_ETIMEDOUT: return W_TIMEOUT;
   case IO_ENETUNREACH:
   case IO_EHOSTUNREACH:
   case IO_EADDRNOTAVAIL:
-  case IO_EAFNOSUPPORT:
-    return W_UNREACHABLE;
+  case IO_EAFNOSUPPORT: return W_UNREACHABLE;
   case IO_ENOMEM:
   case IO_ENOBUFS:
   case IO_EMFILE:
-  case IO_ENFILE:
-    return W_NORES; /* the host ran out, not the peer's doing */
-  default:
-    return W_ERROR; /* unnamed system errors: rare, logged at debug */
+  case IO_ENFILE: return W_NORES; /* the host ran out, not the peer's doing */
+  default: return W_ERROR; /* unnamed system errors: rare, logged at debug */
   }
 }
 
-const char *lconn_errstr(int err, char *buf, size_t size) {
-  (void)buf, (void)size;
-  return words[word_of(err)];
-}
+const char *lconn_errstr(int err) { return words[word_of(err)]; }
 
 static int word_index(const char *err) {
   for (int i = 1; words[i]; i++)
@@ -114,9 +114,7 @@ static int word_index(const char *err) {
 static int cfail(lua_State *L, struct conn *c, const char *err) {
   if (c)
     c->lasterr = (uint8_t)word_index(err);
-  luaL_pushfail(L);
-  lua_pushstring(L, err);
-  return 2;
+  return lhost_fail(L, err);
 }
 
 static int fail(lua_State *L, const char *err) { return cfail(L, NULL, err); }
@@ -271,8 +269,8 @@ static int lines_result(lua_State *L, struct conn *c, int n) {
   if (c && strcmp(err, "closed") != 0) {
     char peer[ADDR_TEXT_MAX];
     conn_peer(c, peer, sizeof peer);
-    log_write(LOG_DEBUG, c->set->worker, "conn:lines() ended: %s (peer %s)", err,
-              peer);
+    log_write(LOG_DEBUG, c->set->worker, "conn:lines() ended: %s (peer %s)",
+              err, peer);
   }
   if (n == 3)
     return 1; /* the partial last line */
@@ -300,8 +298,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   if (c && c->hot) { /* resumed from the loop with a chunk in hand */
     int took = 0;
-    if (c->rmode == RECV_ANY && c->rlen == 0 &&
-        !(c->flags & CONN_SKIPLINE)) {
+    if (c->rmode == RECV_ANY && c->rlen == 0 && !(c->flags & CONN_SKIPLINE)) {
       /* The hot path: the chunk becomes the Lua string itself. */
       size_t take = c->hotlen < c->want ? c->hotlen : c->want;
       lua_pushlstring(L, c->hot, take);
@@ -648,16 +645,15 @@ static int lconn_index(lua_State *L) {
   return 1; /* nil */
 }
 
-static const luaL_Reg meth[] = {
-    {"recv", lconn_recv},
-    {"read", lconn_read},
-    {"lines", lconn_lines},
-    {"send", lconn_send},
-    {"settimeout", lconn_settimeout},
-    {"setoption", lconn_setoption},
-    {"shutdown", lconn_shutdown},
-    {"close", lconn_close},
-    {NULL, NULL}};
+static const luaL_Reg meth[] = {{"recv", lconn_recv},
+                                {"read", lconn_read},
+                                {"lines", lconn_lines},
+                                {"send", lconn_send},
+                                {"settimeout", lconn_settimeout},
+                                {"setoption", lconn_setoption},
+                                {"shutdown", lconn_shutdown},
+                                {"close", lconn_close},
+                                {NULL, NULL}};
 
 static const luaL_Reg metameth[] = {
     {"__gc", lconn_gc},

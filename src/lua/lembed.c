@@ -7,7 +7,7 @@
  * needs no files beside it.  Chunk names are the source paths, so errors
  * and tracebacks point at the real files.
  */
-#include "lhost.h"
+#include "lembed.h"
 
 #include <lauxlib.h>
 #include <string.h>

@@ -7,7 +7,9 @@
  */
 #include "lmain.h"
 #include "host.h"
+#include "lembed.h"
 #include "lhost.h"
+#include "llistener.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -105,7 +107,8 @@ static int start_p(lua_State *L) {
   return 0;
 }
 
-/* ---- the hooks ------------------------------------------------------------- */
+/* ---- the hooks -------------------------------------------------------------
+ */
 
 static int vm_open(struct worker *w) {
   struct lvm *vm = calloc(1, sizeof *vm);

@@ -9,17 +9,17 @@
 
 #include "lalloc.h"
 #include "log.h"
-#include "lsched.h"
+#include "ltask.h"
 #include "worker.h"
 
 #include <lua.h>
 
 struct lvm {
-  lua_State *L;              /* the worker's VM */
-  struct lalloc alloc;       /* its allocator: counts, caps */
-  struct sched sched;        /* its tasks (lsched.h) */
+  lua_State *L;                /* the worker's VM */
+  struct lalloc alloc;         /* its allocator: counts, caps */
+  struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
-  int main_done;             /* the script's main chunk has finished */
+  int main_done;               /* the script's main chunk has finished */
 };
 
 extern const struct worker_vm lua_vm;

@@ -21,8 +21,8 @@
 
 struct addr {
   struct sockaddr_storage ss;
-  int len;                 /* bytes of ss in use */
-  int any;                 /* written as "*": every interface */
+  int len; /* bytes of ss in use */
+  int any; /* written as "*": every interface */
 };
 
 /* 0, or -1 with a message in err ("expected ip:port" ...). */
@@ -37,9 +37,9 @@ int addr_port(const struct addr *a);
  * so that a log line can still name a peer that has reset (getpeername
  * fails then).  family 0: none. */
 struct addr_small {
-  unsigned short family;   /* AF_INET, AF_INET6 or 0 */
-  unsigned short port;     /* host order */
-  unsigned char ip[16];    /* network order; 4 bytes used for AF_INET */
+  unsigned short family; /* AF_INET, AF_INET6 or 0 */
+  unsigned short port;   /* host order */
+  unsigned char ip[16];  /* network order; 4 bytes used for AF_INET */
 };
 void addr_small_set(struct addr_small *s, const struct sockaddr *sa);
 /* As addr_format; "?" for family 0. */

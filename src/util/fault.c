@@ -19,10 +19,24 @@ static void init(void) {
   atomic_store(&left[FAULT_LUA], l ? atol(l) : 0);
 }
 
-int fault_fail(int kind, const char *where) {
+static void ensure_init(void) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&ready, &expected, 1))
     init(); /* the first call comes before any worker thread exists */
+}
+
+void fault_arm(int kind, long k) {
+  ensure_init();
+  atomic_store(&left[kind], k > 0 ? k : 0);
+}
+
+long fault_left(int kind) {
+  ensure_init();
+  return atomic_load(&left[kind]);
+}
+
+int fault_fail(int kind, const char *where) {
+  ensure_init();
   if (atomic_load(&left[kind]) <= 0)
     return 0;
   if (atomic_fetch_sub(&left[kind], 1) != 1)

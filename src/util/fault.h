@@ -20,6 +20,12 @@ enum fault_kind { FAULT_C, FAULT_LUA };
 
 #ifdef HOST_FAULT_INJECTION
 int fault_fail(int kind, const char *where);
+/* For unit tests that walk in-process: the k-th next call of kind fails
+ * (k <= 0 disarms), whatever the environment said. */
+void fault_arm(int kind, long k);
+/* Calls of kind left before the armed one; <= 0 once it has fired (or
+ * when nothing is armed). */
+long fault_left(int kind);
 #else
 #define fault_fail(kind, where) 0
 #endif

@@ -98,7 +98,8 @@ static int walk_dir(const char *dir, const char *suffix,
     char path[4096];
     int exists;
     size_t dl = strlen(dir);
-    const char *sep = dl && (dir[dl - 1] == '/' || dir[dl - 1] == '\\') ? "" : "/";
+    const char *sep =
+        dl && (dir[dl - 1] == '/' || dir[dl - 1] == '\\') ? "" : "/";
     if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, sep, ns.v[i]) >=
         sizeof path)
       continue;

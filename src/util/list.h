@@ -18,7 +18,7 @@ struct list_node {
 };
 
 struct list {
-  struct list_node head;     /* sentinel: head.next is the first */
+  struct list_node head; /* sentinel: head.next is the first */
 };
 
 static inline void list_init(struct list *l) {
@@ -66,7 +66,7 @@ static inline struct list_node *list_next(const struct list *l,
 }
 
 /* The object that holds node `n` as its member `member`. */
-#define list_entry(n, type, member)                                         \
-  ((type *)(void *)((char *)(n) - offsetof(type, member)))
+#define list_entry(n, type, member)                                            \
+  ((type *)(void *)((char *)(n)-offsetof(type, member)))
 
 #endif

@@ -78,8 +78,8 @@ static void emit(int level, int worker, const char *msg, size_t len) {
     h += (size_t)snprintf(head + h, sizeof head - h, " %s [w%d] ", tags[level],
                           worker);
   else
-    h += (size_t)snprintf(head + h, sizeof head - h, " %s [main] ",
-                          tags[level]);
+    h +=
+        (size_t)snprintf(head + h, sizeof head - h, " %s [main] ", tags[level]);
   size_t total = h + len + 1;
   char *line = total <= sizeof stackbuf ? stackbuf : malloc(total);
   if (!line) { /* no memory: two writes are better than none */

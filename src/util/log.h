@@ -33,9 +33,9 @@ void log_text(int level, int worker, const char *msg, size_t len);
  * running out): at most `burst` lines per `period_ms`.  One instance is
  * used by one thread.  Zero-initialised is ready. */
 struct log_rate {
-  unsigned long long window;   /* start of the current period, ms */
-  unsigned count;              /* lines let out in it */
-  unsigned dropped;            /* lines held back since the last one out */
+  unsigned long long window; /* start of the current period, ms */
+  unsigned count;            /* lines let out in it */
+  unsigned dropped;          /* lines held back since the last one out */
 };
 /* 1 if a line may go out at now_ms (then *dropped is how many were held
  * back before it, to say so in the line), 0 if it should be dropped. */

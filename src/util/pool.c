@@ -11,8 +11,9 @@
  * the link word), so a use after pool_put is caught as with free(). */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define POISON(obj, size) \
-  ASAN_POISON_MEMORY_REGION((char *)(obj) + sizeof(void *), (size) - sizeof(void *))
+#define POISON(obj, size)                                                      \
+  ASAN_POISON_MEMORY_REGION((char *)(obj) + sizeof(void *),                    \
+                            (size) - sizeof(void *))
 #define UNPOISON(obj, size) ASAN_UNPOISON_MEMORY_REGION(obj, size)
 #else
 #define POISON(obj, size) ((void)0)

@@ -14,11 +14,11 @@
 #include <stddef.h>
 
 struct pool {
-  size_t size;              /* object size, rounded up for alignment */
-  size_t per_block;         /* objects per block */
-  void *free;               /* free objects, linked through their first word */
-  void *blocks;             /* blocks, linked through their first word */
-  size_t live;              /* objects handed out and not returned */
+  size_t size;      /* object size, rounded up for alignment */
+  size_t per_block; /* objects per block */
+  void *free;       /* free objects, linked through their first word */
+  void *blocks;     /* blocks, linked through their first word */
+  size_t live;      /* objects handed out and not returned */
 };
 
 void pool_init(struct pool *p, size_t size, size_t per_block);

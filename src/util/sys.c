@@ -1,18 +1,28 @@
 /*
- * sys.c -- threads, mutexes and process setup for POSIX and Windows
- * (see sys.h).  Thread functions return void; the trampolines adapt them
- * to each platform's signature.
+ * sys.c -- threads, mutexes, condition variables, random bytes and
+ * process setup for POSIX and Windows (see sys.h).  Thread functions
+ * return void; the trampolines adapt them to each platform's signature.
+ * Condition variables time out on the monotonic clock on POSIX, so a
+ * change of the wall clock neither shortens nor stretches a wait.
  */
 #include "sys.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef _WIN32
 #include <winsock2.h>
+#include <ntsecapi.h> /* RtlGenRandom */
 #else
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 #endif
 
 struct start {
@@ -62,6 +72,14 @@ void sys_thread_join(sys_thread t) {
 #endif
 }
 
+void sys_thread_detach(sys_thread t) {
+#ifdef _WIN32
+  CloseHandle(t);
+#else
+  pthread_detach(t);
+#endif
+}
+
 #ifdef _WIN32
 void sys_mutex_init(sys_mutex *m) { InitializeCriticalSection(m); }
 void sys_mutex_destroy(sys_mutex *m) { DeleteCriticalSection(m); }
@@ -73,6 +91,139 @@ void sys_mutex_destroy(sys_mutex *m) { pthread_mutex_destroy(m); }
 void sys_mutex_lock(sys_mutex *m) { pthread_mutex_lock(m); }
 void sys_mutex_unlock(sys_mutex *m) { pthread_mutex_unlock(m); }
 #endif
+
+/* ---- condition variables and once ----------------------------------- */
+
+#ifdef _WIN32
+void sys_cond_init(sys_cond *c) { InitializeConditionVariable(c); }
+void sys_cond_destroy(sys_cond *c) { (void)c; }
+void sys_cond_wait(sys_cond *c, sys_mutex *m) {
+  SleepConditionVariableCS(c, m, INFINITE);
+}
+int sys_cond_timedwait(sys_cond *c, sys_mutex *m, unsigned ms) {
+  if (SleepConditionVariableCS(c, m, ms))
+    return 0;
+  return GetLastError() == ERROR_TIMEOUT ? -1 : 0;
+}
+void sys_cond_signal(sys_cond *c) { WakeConditionVariable(c); }
+void sys_cond_broadcast(sys_cond *c) { WakeAllConditionVariable(c); }
+
+static BOOL CALLBACK once_tramp(PINIT_ONCE flag, PVOID fn, PVOID *ctx) {
+  (void)flag;
+  (void)ctx;
+  void (*f)(void);
+  memcpy(&f, &fn, sizeof f); /* a data pointer carried a function */
+  f();
+  return TRUE;
+}
+
+void sys_once(sys_once_flag *flag, void (*fn)(void)) {
+  PVOID p;
+  memcpy(&p, &fn, sizeof p);
+  InitOnceExecuteOnce(flag, once_tramp, p, NULL);
+}
+#else
+void sys_cond_init(sys_cond *c) {
+  pthread_condattr_t a;
+  pthread_condattr_init(&a);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  pthread_cond_init(c, &a);
+  pthread_condattr_destroy(&a);
+}
+void sys_cond_destroy(sys_cond *c) { pthread_cond_destroy(c); }
+void sys_cond_wait(sys_cond *c, sys_mutex *m) { pthread_cond_wait(c, m); }
+
+int sys_cond_timedwait(sys_cond *c, sys_mutex *m, unsigned ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return pthread_cond_timedwait(c, m, &ts) == ETIMEDOUT ? -1 : 0;
+}
+void sys_cond_signal(sys_cond *c) { pthread_cond_signal(c); }
+void sys_cond_broadcast(sys_cond *c) { pthread_cond_broadcast(c); }
+
+void sys_once(sys_once_flag *flag, void (*fn)(void)) { pthread_once(flag, fn); }
+#endif
+
+/* ---- random bytes and the clock --------------------------------------- */
+
+#ifndef _WIN32
+static int urandom(unsigned char *p, size_t n) {
+#if defined(__linux__)
+  while (n > 0) {
+    ssize_t r = getrandom(p, n, 0);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    p += r;
+    n -= (size_t)r;
+  }
+  if (n == 0)
+    return 0;
+#endif
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    p += r;
+    n -= (size_t)r;
+  }
+  close(fd);
+  return n == 0 ? 0 : -1;
+}
+#endif
+
+int sys_random(void *buf, size_t n) {
+#ifdef _WIN32
+  unsigned char *p = buf;
+  size_t left = n;
+  while (left > 0) { /* RtlGenRandom takes a ULONG length */
+    ULONG chunk = left > 65536 ? 65536 : (ULONG)left;
+    if (!RtlGenRandom(p, chunk))
+      break;
+    p += chunk;
+    left -= chunk;
+  }
+  if (left == 0)
+    return 0;
+#else
+  if (urandom(buf, n) == 0)
+    return 0;
+#endif
+  /* Nothing answered: unique per call and process, never secret. */
+  static atomic_ullong counter;
+  unsigned long long x = sys_clock_ms() ^ (unsigned long long)(size_t)buf ^
+                         (unsigned long long)(size_t)&counter ^
+                         atomic_fetch_add(&counter, 0x9e3779b97f4a7c15ULL);
+  unsigned char *q = buf;
+  x |= 1;
+  for (size_t i = 0; i < n; i++) {
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27; /* xorshift64* */
+    q[i] = (unsigned char)((x * 2685821657736338717ULL) >> 56);
+  }
+  return -1;
+}
+
+uint64_t sys_clock_ms(void) {
+#ifdef _WIN32
+  return (uint64_t)GetTickCount64();
+#else
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#endif
+}
 
 int sys_cpu_count(void) {
 #ifdef _WIN32

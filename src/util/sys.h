@@ -1,7 +1,8 @@
 /*
  * sys.h -- the little the host needs from the OS besides sockets:
- * threads, mutexes, the CPU count, blocking signals.  One header, with a
- * POSIX and a Windows half in sys.c, so nothing else has an #ifdef for it.
+ * threads, mutexes, condition variables, one-time initialisation, random
+ * bytes, the CPU count, blocking signals.  One header, with a POSIX and a
+ * Windows half in sys.c, so nothing else has an #ifdef for it.
  */
 #ifndef HOST_SYS_H
 #define HOST_SYS_H
@@ -11,20 +12,55 @@
 #include <windows.h>
 typedef HANDLE sys_thread;
 typedef CRITICAL_SECTION sys_mutex;
+typedef CONDITION_VARIABLE sys_cond;
+typedef INIT_ONCE sys_once_flag;
+#define SYS_ONCE_INIT INIT_ONCE_STATIC_INIT
 #else
 #include <pthread.h>
 typedef pthread_t sys_thread;
 typedef pthread_mutex_t sys_mutex;
+typedef pthread_cond_t sys_cond;
+typedef pthread_once_t sys_once_flag;
+#define SYS_ONCE_INIT PTHREAD_ONCE_INIT
 #endif
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* 0 on success, -1 on failure. */
 int sys_thread_start(sys_thread *t, void (*fn)(void *), void *arg);
 void sys_thread_join(sys_thread t);
+/* Lets t run on alone: its resources go when it returns; no join after. */
+void sys_thread_detach(sys_thread t);
 
 void sys_mutex_init(sys_mutex *m);
 void sys_mutex_destroy(sys_mutex *m);
 void sys_mutex_lock(sys_mutex *m);
 void sys_mutex_unlock(sys_mutex *m);
+
+/* Condition variables, used with a sys_mutex held (pthread_cond_wait's
+ * contract; SleepConditionVariableCS on Windows).  Wakeups may be
+ * spurious: wait in a loop on the predicate. */
+void sys_cond_init(sys_cond *c);
+void sys_cond_destroy(sys_cond *c);
+void sys_cond_wait(sys_cond *c, sys_mutex *m);
+/* 0 when woken (or spuriously), -1 when ms milliseconds have passed. */
+int sys_cond_timedwait(sys_cond *c, sys_mutex *m, unsigned ms);
+void sys_cond_signal(sys_cond *c);
+void sys_cond_broadcast(sys_cond *c);
+
+/* Runs fn exactly once per flag (initialised with SYS_ONCE_INIT), however
+ * many threads call it; every caller returns after fn has finished. */
+void sys_once(sys_once_flag *flag, void (*fn)(void));
+
+/* Fills buf with n bytes from the OS's cryptographic generator
+ * (getrandom or /dev/urandom; RtlGenRandom).  0, or -1 if none answered
+ * (buf then holds bytes mixed from the clock and addresses: unique, not
+ * secret). */
+int sys_random(void *buf, size_t n);
+
+/* Monotonic clock in milliseconds (arbitrary origin). */
+uint64_t sys_clock_ms(void);
 
 /* Online CPUs, at least 1. */
 int sys_cpu_count(void);

@@ -240,3 +240,17 @@ describe("identity", function()
     assert.equal('{"a":1}', cjson.encode({ a = 1 }))
   end)
 end)
+
+describe("host.listener", function()
+  it("closes at the end of its block as a to-be-closed variable", function()
+    local addr
+    do
+      local l <close> = assert(host.listen("127.0.0.1:0", function() end))
+      addr = l.address
+      assert.truthy(host.connect(addr))
+    end
+    local c, err = host.connect(addr)
+    assert.is_nil(c)
+    assert.equal("refused", err)
+  end)
+end)

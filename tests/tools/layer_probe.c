@@ -7,7 +7,7 @@
 #ifdef PROBE_LUA_HEADER
 #include <lua.h>      /* Lua's headers: only src/lua has them */
 #else
-#include "lsched.h"   /* the floor above: not on its include path */
+#include "ltask.h"    /* the floor above: not on its include path */
 #endif
 
 int layer_probe(void);

@@ -1,6 +1,6 @@
 /*
- * lsched.c -- tasks: creating, suspending, resuming and ending the
- * coroutines the host runs (see lsched.h).
+ * ltask.c -- tasks: creating, suspending, resuming and ending the
+ * coroutines the host runs (see ltask.h).
  *
  * A task is found from its thread through Lua's per-thread extra space,
  * which holds the task pointer.  A thread the script creates itself
@@ -9,7 +9,7 @@
  * coroutine.wrap is told apart and refused with a clear message (the
  * host could not resume that coroutine correctly).
  */
-#include "lsched.h"
+#include "ltask.h"
 #include "conn.h"
 #include "lmain.h"
 #include "lcompat.h"
@@ -44,8 +44,9 @@ struct task *task_current(lua_State *L, const char *what) {
     luaL_error(L,
                "%s must be called from a host task (a handler or a function "
                "started with host.spawn), not from %s",
-               what, lua_pushthread(L) ? "the main chunk's thread"
-                                       : "a coroutine created by the script");
+               what,
+               lua_pushthread(L) ? "the main chunk's thread"
+                                 : "a coroutine created by the script");
   return t;
 }
 
@@ -321,8 +322,9 @@ int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   s->w = w;
   s->task = t;
   io_op_init(&s->op, s);
-  uint64_t ns = seconds <= 0 ? 0 : seconds >= 1e9 ? (uint64_t)1e18
-                                                   : (uint64_t)(seconds * 1e9);
+  uint64_t ns = seconds <= 0     ? 0
+                : seconds >= 1e9 ? (uint64_t)1e18
+                                 : (uint64_t)(seconds * 1e9);
   int err = io_timeout(w->loop, &s->op, ns, cb);
   if (err) {
     pool_put(&sc->sleeper_pool, s);

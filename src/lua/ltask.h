@@ -1,5 +1,5 @@
 /*
- * lsched.h -- tasks: the coroutines the host runs and resumes.
+ * ltask.h -- tasks: the coroutines the host runs and resumes.
  *
  * Every handler call, host.spawn and the script's main chunk run in a
  * task.  A host call that must wait (recv, send, connect, sleep...) posts
@@ -14,8 +14,8 @@
  * logged with the worker and the peer, and only that task ends (and the
  * connection of a handler is closed).
  */
-#ifndef HOST_LSCHED_H
-#define HOST_LSCHED_H
+#ifndef HOST_LTASK_H
+#define HOST_LTASK_H
 
 #include <lua.h>
 
@@ -29,23 +29,23 @@ struct conn;
 enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
 enum task_wake {
   TASK_WAKE_NONE,
-  TASK_WAKE_WAITING,         /* in host.wait */
-  TASK_WAKE_WOKEN,           /* host.wakeup queued it */
-  TASK_WAKE_TIMEDOUT         /* its host.wait timed out */
+  TASK_WAKE_WAITING, /* in host.wait */
+  TASK_WAKE_WOKEN,   /* host.wakeup queued it */
+  TASK_WAKE_TIMEDOUT /* its host.wait timed out */
 };
 
 struct task {
   lua_State *co;
   struct worker *w;
-  struct task *next;         /* run queue */
-  struct conn *conn;         /* a handler's connection, closed at the end */
-  int ref;                   /* registry ref pinning co */
-  int nargs;                 /* when queued: values waiting on co's stack */
-  unsigned char waiting;     /* suspended in a host call */
-  unsigned char kind;        /* enum task_kind */
-  unsigned char queued;      /* on the run queue */
-  unsigned char wake;        /* host.wait state: TASK_WAKE_* */
-  struct sleeper *sleeper;   /* the timer of host.sleep/host.wait */
+  struct task *next;       /* run queue */
+  struct conn *conn;       /* a handler's connection, closed at the end */
+  int ref;                 /* registry ref pinning co */
+  int nargs;               /* when queued: values waiting on co's stack */
+  unsigned char waiting;   /* suspended in a host call */
+  unsigned char kind;      /* enum task_kind */
+  unsigned char queued;    /* on the run queue */
+  unsigned char wake;      /* host.wait state: TASK_WAKE_* */
+  struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
 };
 
 /* A host.sleep / host.wait timer.  Lives until its completion arrives,
@@ -53,18 +53,18 @@ struct task {
 struct sleeper {
   struct io_op op;
   struct worker *w;
-  struct task *task;         /* NULL once detached */
-  struct list_node node;     /* in sched.sleepers */
+  struct task *task;     /* NULL once detached */
+  struct list_node node; /* in sched.sleepers */
 };
 
 /* A worker's tasks: what runs next, what runs now, and their pools. */
 struct sched {
   struct task *runq, *runq_tail; /* tasks to resume next turn */
-  struct task *current;      /* the task running now, NULL in the loop */
-  struct list sleepers;      /* posted host.sleep / host.wait timers */
-  struct pool task_pool;     /* struct task */
-  struct pool sleeper_pool;  /* struct sleeper */
-  int ntasks;                /* live tasks */
+  struct task *current;          /* the task running now, NULL in the loop */
+  struct list sleepers;          /* posted host.sleep / host.wait timers */
+  struct pool task_pool;         /* struct task */
+  struct pool sleeper_pool;      /* struct sleeper */
+  int ntasks;                    /* live tasks */
 };
 
 void sched_init(struct sched *s);
@@ -89,15 +89,14 @@ struct task *task_of(lua_State *co);
 
 /* New task running fn (at index fnidx of L) with the nargs values above
  * it, which are popped.  It starts on the next turn, or at once if `now`
- * and no task is running (a task is never resumed from inside another).  Pushes the
- * thread on L if push is set.  NULL (and nothing pushed) if out of
- * memory. */
-struct task *task_spawn(struct worker *w, lua_State *L, int nargs,
-                        int kind, struct conn *conn, int now, int push);
+ * and no task is running (a task is never resumed from inside another).  Pushes
+ * the thread on L if push is set.  NULL (and nothing pushed) if out of memory.
+ */
+struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
+                        struct conn *conn, int now, int push);
 
 /* Suspend the running task until the host resumes it. */
-int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
-               lua_KFunction k);
+int task_yield(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 /* Resume t with the nargs values on top of t->co's stack (from the loop). */
 void task_resume(struct task *t, int nargs);
 /* Resume t on the next turn instead. */

@@ -1,0 +1,251 @@
+/*
+ * llistener.c -- host.listen and the "host.listener" type: options, the
+ * handler kept as a registry ref in the listener, and each accepted
+ * connection started as a handler task.  The listener itself (accepting,
+ * back-off, groups across workers) is src/host/listener.c.
+ */
+#include "llistener.h"
+#include "conn.h"
+#include "lconn.h"
+#include "lhost.h"
+#include "listener.h"
+#include "lmain.h"
+#include "log.h"
+#include "ltask.h"
+#include "worker.h"
+
+#include <lauxlib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LISTENER_META "host.listener"
+#define LISTEN_COUNTS "host.listen_counts"
+#define DEFAULT_BACKLOG 511
+
+/* The Lua userdata of a listener: a box, as for connections. */
+struct listener_box {
+  struct listener *l;
+};
+
+/* The handler is a registry ref, kept in the listener's ud. */
+static int handler_ref(const struct listener *l) {
+  return (int)(intptr_t)l->ud;
+}
+
+static void on_listener_free(struct listener *l) {
+  struct lvm *vm = lvm_of(l->w);
+  if (vm && vm->L) /* a forced end may come after the VM is gone */
+    luaL_unref(vm->L, LUA_REGISTRYINDEX, handler_ref(l));
+}
+
+/* Protected part of an accept: everything that may raise (memory). */
+static int accept_p(lua_State *L) {
+  struct listener *l = lua_touserdata(L, 1);
+  struct conn *c = lua_touserdata(L, 2);
+  lua_settop(L, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref(l));
+  lconn_push(L, c);
+  if (!task_spawn(l->w, L, 1, TASK_HANDLER, c, 1, 0))
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
+static void on_conn(struct listener *l, io_sock sock) {
+  struct worker *w = l->w;
+  struct conn *c = lconn_new(w);
+  if (!c) {
+    io_sock_close(sock);
+    return;
+  }
+  if (conn_open(c, sock) != 0)
+    return; /* conn_open freed c and closed the socket */
+  c->maxline = l->maxline;
+  c->maxread = l->maxread;
+  c->timeout = l->timeout;
+  lua_State *L = lvm_of(w)->L;
+  lua_pushcfunction(L, accept_p);
+  lua_pushlightuserdata(L, l);
+  lua_pushlightuserdata(L, c);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    log_write(LOG_ERROR, w->id, "cannot start a handler: %s",
+              lua_tostring(L, -1));
+    lua_pop(L, 1);
+    conn_close(c); /* no task took it: nothing raises after task_spawn */
+  }
+}
+
+static struct listener *tolistener(lua_State *L) {
+  struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
+  if (!b->l || listener_closing(b->l))
+    luaL_error(L, "attempt to use a closed listener");
+  return b->l;
+}
+
+static uint32_t opt_limit(lua_State *L, int idx, const char *name,
+                          uint32_t def) {
+  if (!idx)
+    return def;
+  lua_getfield(L, idx, name);
+  lua_Integer v =
+      lua_isnil(L, -1) ? (lua_Integer)def : luaL_checkinteger(L, -1);
+  if (v < 1 || v > ((lua_Integer)1 << 30))
+    luaL_error(L, "option '%s' out of range", name);
+  lua_pop(L, 1);
+  return (uint32_t)v;
+}
+
+int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
+  struct addr a;
+  char msg[160];
+  if (addr_parse(text, &a, msg, sizeof msg) != 0) {
+    lua_pop(L, 1);
+    lua_pushstring(L, msg);
+    return -1;
+  }
+  int backlog = (int)opt_limit(L, opts, "backlog", DEFAULT_BACKLOG);
+  uint32_t maxline = opt_limit(L, opts, "maxline", CONN_MAXLINE);
+  uint32_t maxread = opt_limit(L, opts, "maxread", CONN_MAXREAD);
+  double timeout = 0;
+  if (opts) {
+    lua_getfield(L, opts, "timeout");
+    timeout = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 1);
+  }
+  if (w->stopping) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "closed");
+    return 0;
+  }
+  /* Every worker's listen on one address is one group, whatever the
+   * spelling ("localhost:80", "127.0.0.1:080").  Port 0 asks for a fresh
+   * port each time: there the k-th listen of each worker is one group. */
+  char key[ADDR_TEXT_MAX + 32];
+  addr_format((struct sockaddr *)&a.ss, key, ADDR_TEXT_MAX);
+  if (addr_port(&a) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
+    lua_getfield(L, -1, key);
+    lua_Integer k = lua_tointeger(L, -1) + 1;
+    lua_pop(L, 1);
+    lua_pushinteger(L, k);
+    lua_setfield(L, -2, key);
+    lua_pop(L, 1);
+    size_t n = strlen(key);
+    snprintf(key + n, sizeof key - n, "#%lld", (long long)k);
+  }
+
+  struct listener *l;
+  /* Everything that may raise before the listener exists. */
+  struct listener_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->l = NULL;
+  luaL_setmetatable(L, LISTENER_META);
+  lua_insert(L, -2); /* [box, handler] */
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  int err = listener_open(w, key, &a, backlog, on_conn, on_listener_free,
+                          (void *)(intptr_t)ref, &l);
+  if (err) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lua_pop(L, 1);
+    lua_pushstring(L, io_strerror(err, msg, sizeof msg));
+    return 0;
+  }
+  l->maxline = maxline;
+  l->maxread = maxread;
+  l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
+  b->l = l;
+  l->box = b;
+  log_write(LOG_INFO, w->id, "listening on %s", l->address);
+  return 1;
+}
+
+/* host.listen(address, handler [, options]) -> listener | nil, err */
+int llistener_listen(lua_State *L) {
+  struct worker *w = lhost_worker(L);
+  const char *text = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  int opts = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    opts = 3;
+  }
+  lua_pushvalue(L, 2);
+  int r = lhost_listen(L, w, text, opts);
+  if (r < 0)
+    return luaL_argerror(L, 1, lua_tostring(L, -1));
+  if (r == 0) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+static int llistener_close(lua_State *L) {
+  listener_close(tolistener(L));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __close: a listener in a to-be-closed variable closes at the end of
+ * its block (unlike __gc, see below). */
+static int llistener_tbc(lua_State *L) {
+  struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
+  if (b->l && !listener_closing(b->l))
+    listener_close(b->l);
+  return 0;
+}
+
+static int llistener_gc(lua_State *L) {
+  /* A listener lives until closed or the host stops, not until its box
+   * is collected: `host.listen(...)` without keeping the result is the
+   * usual way to call it. */
+  struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
+  if (b->l)
+    b->l->box = NULL;
+  b->l = NULL;
+  return 0;
+}
+
+static int llistener_tostring(lua_State *L) {
+  struct listener_box *b = luaL_checkudata(L, 1, LISTENER_META);
+  if (!b->l || listener_closing(b->l))
+    lua_pushliteral(L, "host.listener (closed)");
+  else
+    lua_pushfstring(L, "host.listener (%s)", b->l->address);
+  return 1;
+}
+
+static int llistener_index(lua_State *L) {
+  const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "address") == 0) {
+    lua_pushstring(L, tolistener(L)->address);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+/* ---- the type --------------------------------------------------------- */
+
+static const luaL_Reg meth[] = {{"close", llistener_close}, {NULL, NULL}};
+
+static const luaL_Reg metameth[] = {
+    {"__gc", llistener_gc},
+    {"__close", llistener_tbc},
+    {"__tostring", llistener_tostring},
+    {"__index", NULL}, /* placeholder, set below */
+    {NULL, NULL}};
+
+void llistener_open(lua_State *L) {
+  luaL_newmetatable(L, LISTENER_META);
+  luaL_setfuncs(L, metameth, 0);
+  luaL_newlib(L, meth);
+  lua_pushcclosure(L, llistener_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, LISTEN_COUNTS);
+}
