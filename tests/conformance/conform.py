@@ -46,7 +46,7 @@ import model  # noqa: E402
 import peer as peermod  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CI_SEEDS = 60            # the fixed set: seeds 1..CI_SEEDS, and the probes
+CI_SEEDS = 160           # the fixed set: seeds 1..CI_SEEDS, and the probes
 PROBES = ["probe-sendfull", "probe-rba"]
 
 # Known differences between backends (KNOWN.md): what compare reports as
@@ -199,7 +199,7 @@ class Host:
             args += ["--backend", backend]
         args += ["--workers", str(workers), os.path.join(HERE, "handler.lua"), progfile, ctl.addr]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.errf)
+                                     stderr=self.errf, preexec_fn=_die_with_parent)
         self.lines = queue.Queue()
         threading.Thread(target=self.read_stdout, daemon=True).start()
         try:
@@ -238,6 +238,16 @@ class Host:
                 self.proc.wait(5)
                 return "hung on stop"
         return self.proc.returncode
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when the driver dies, however it dies (a
+    suite's time limit ends with SIGKILL)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def _addr(text):
@@ -331,9 +341,11 @@ class Runner:
                 done.append(seed)
                 self.report(seed, err, progs[seed], time.monotonic() - t, p.known)
 
-            with ThreadPoolExecutor(self.jobs) as ex:
-                list(ex.map(one, todo))
-            status = host.stop()
+            try:
+                with ThreadPoolExecutor(self.jobs) as ex:
+                    list(ex.map(one, todo))
+            finally:
+                status = host.stop()
             todo = [s for s in todo if s not in done]
             tail = host.stderr_tail()
             if status != 0 and not todo:
@@ -468,6 +480,9 @@ def compare(dirs):
 
 
 def main():
+    # SIGTERM (a suite's time limit) ends the run through the finally
+    # clauses, which stop the host processes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")

@@ -703,10 +703,32 @@ class Gen:
                 step = {"op": {"op": "settimeout", "t": t}, "peer": [], "expect": "ok",
                         "lens": "", "_timeout": t}
             self.commit(step)
+            if "timeout" in step["expect"] and r.random() < 0.5:
+                self.both_ways()
         self.finish()
         for k, s in enumerate(self.steps):
             s["k"] = k + 1
         return self.steps
+
+    def both_ways(self):
+        """After a timeout: the connection must work both ways, so (often)
+        a read that gets its bytes and a send that goes out follow."""
+        r = self.r
+        if self.eof or self.rst or self.pclosed or self.sshut:
+            return
+        if is_small(self.T):
+            t = r.choice((None, LARGE))
+            self.commit({"op": {"op": "settimeout", "t": t}, "peer": [], "expect": "ok",
+                         "lens": "", "_timeout": t})
+        want = ["read", "send"]
+        r.shuffle(want)
+        for kind in want:
+            for _ in range(40):
+                step = self.propose_read() if kind == "read" else self.propose_send()
+                if (step and step["expect"].startswith("ok")
+                        and not any(a[0] in ("hc", "rst", "pclose") for a in step["peer"])):
+                    self.commit(step)
+                    break
 
 
 def _lens(o):
