@@ -95,6 +95,11 @@ script_tests() { # HOST BACKEND
     HOST_EXPECT_BACKEND=$2 "$1" --backend "$2" test tests/lua scripts/examples
 }
 
+# The TLS tests' private PKI, made once per run (tests/tools/make-certs.sh).
+certs_dir=$(mktemp -d "${TMPDIR:-/tmp}/host-certs.XXXXXX")
+trap 'rm -rf "$certs_dir"' EXIT
+export HOST_TEST_CERTS=$certs_dir/pki
+
 e2e_tests() { # HOST BACKEND
     python3 tests/e2e/run.py --host "$1" --backend "$2"
 }
@@ -178,6 +183,7 @@ echo)
     ;;
 all | linux)
     ensure_packages
+    bash tests/tools/make-certs.sh "$HOST_TEST_CERTS" >/dev/null
     echo "== build: release (-Werror), with the bench tools"
     build build -DHOST_BENCH=ON
     linux_suites build release

@@ -10,6 +10,7 @@
  * completion arrives.
  */
 #include "conn.h"
+#include "conn_internal.h"
 #include "fault.h"
 
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 
 static void on_deadline(struct io_op *op);
-static void post_timer(struct conn *c, uint64_t due);
 static void on_stream(struct io_op *op);
 
 /* ---- the set ----------------------------------------------------------- */
@@ -40,6 +40,8 @@ void conn_set_free(struct conn_set *s) {
   pool_destroy(&s->timer_pool);
   while (s->nspare > 0)
     free(s->spare[--s->nspare]);
+  while (s->nospare > 0)
+    free(s->ospare[--s->nospare]);
 }
 
 void conn_set_abort_all(struct conn_set *s) {
@@ -101,6 +103,9 @@ static void maybe_free(struct conn *c) {
   }
   list_remove(&c->node);
   s->nconns--;
+  conn_drop_output(c);
+  if (c->tls)
+    conn_tls_free(c);
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
   if (c->rbuf)
@@ -121,15 +126,9 @@ int conn_open(struct conn *c, io_sock sock) {
     maybe_free(c);
     return err;
   }
-  c->flags &= (uint16_t)~CONN_HANDLE_DONE;
+  c->flags &= ~CONN_HANDLE_DONE;
   conn_cache_peer(c);
   return 0;
-}
-
-void conn_connect(struct conn *c, const struct sockaddr *addr, int len,
-                  io_op_cb cb) {
-  io_connect(c->set->loop, &c->h, &c->wreq->op, addr, len, cb);
-  c->flags &= (uint16_t)~CONN_HANDLE_DONE; /* a handle now, even failed */
 }
 
 void conn_cache_peer(struct conn *c) {
@@ -184,7 +183,7 @@ static void stream_counted(struct conn *c, int counted) {
 static inline void wake_reader(struct conn *c) {
   if (!(c->flags & CONN_RWAIT))
     return;
-  c->flags &= (uint16_t)~CONN_RWAIT;
+  c->flags &= ~CONN_RWAIT;
   c->ev->input(c);
 }
 
@@ -201,7 +200,7 @@ static int can_linger(struct conn *c) {
 }
 
 static void end_linger(struct conn *c) {
-  c->flags &= (uint16_t)~CONN_LINGER;
+  c->flags &= ~CONN_LINGER;
   io_close(&c->h, on_handle_closed);
 }
 
@@ -209,7 +208,7 @@ static int post_stream(struct conn *c) {
   return io_recv_multi(&c->h, &c->rop, on_stream);
 }
 
-static struct conn_timer *timer_of(struct conn *c) {
+struct conn_timer *conn_timer_of(struct conn *c) {
   if (!c->timer) {
     struct conn_timer *t = pool_zget(&c->set->timer_pool);
     if (!t)
@@ -228,7 +227,7 @@ static int start_linger(struct conn *c) {
   if (!(c->flags & CONN_SHUTDOWN) && io_shutdown(&c->h) != 0)
     return -1;
   c->flags |= CONN_SHUTDOWN;
-  struct conn_timer *t = timer_of(c);
+  struct conn_timer *t = conn_timer_of(c);
   if (!t)
     return -1; /* no deadline, no linger: it must end */
   if (!io_posted(&c->rop) && post_stream(c) != 0)
@@ -247,6 +246,12 @@ static int start_linger(struct conn *c) {
   return 0;
 }
 
+void conn_finish_close(struct conn *c) {
+  c->flags &= ~CONN_DRAIN;
+  if (!can_linger(c) || start_linger(c) != 0)
+    io_close(&c->h, on_handle_closed);
+}
+
 void conn_close(struct conn *c) {
   if (c->flags & CONN_CLOSING)
     return;
@@ -255,15 +260,39 @@ void conn_close(struct conn *c) {
     maybe_free(c);
     return;
   }
-  if (!can_linger(c) || start_linger(c) != 0)
-    io_close(&c->h, on_handle_closed);
   /* The stream's final completion would tell a waiting reader too, but a
    * lingering stream goes on: tell it now, the same way either way. */
   wake_reader(c);
+  if (c->tls && !(c->flags & CONN_RESET))
+    conn_tls_close(c); /* close_notify joins what is to be sent */
+  if ((c->flags & (CONN_RESET | CONN_CONNECTING)) || c->werr ||
+      !conn_sending(c)) {
+    conn_finish_close(c);
+    return;
+  }
+  /* What was written goes first, for CONN_LINGER_MS at most. */
+  c->flags |= CONN_DRAIN;
+  struct conn_timer *t = conn_timer_of(c);
+  if (t) {
+    uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+    t->rdue = 0;
+    t->wdue = due;
+    if (!io_posted(&t->op))
+      post_timer(c, due);
+    else if (t->due > due)
+      io_cancel(c->set->loop, &t->op);
+  }
+  if (!c->wreq && conn_flush(c) != 0)
+    conn_finish_close(c); /* it cannot go: close */
 }
 
 void conn_abort(struct conn *c) {
   conn_close(c);
+  if (c->flags & CONN_DRAIN) {
+    c->flags &= ~CONN_DRAIN;
+    conn_drop_output(c);
+    io_close(&c->h, on_handle_closed); /* cancels the send in flight */
+  }
   if (c->flags & CONN_LINGER)
     end_linger(c);
 }
@@ -296,6 +325,13 @@ static void on_stream(struct io_op *op) {
     end_linger(c); /* the peer closed (or reset): nothing can be lost now */
     return;
   }
+  if (res > 0 && c->tls) {
+    if (!conn_closing(c))
+      conn_tls_input(c, op->u.recv.data, (size_t)res);
+    if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
+      io_cancel(c->set->loop, op);
+    return;
+  }
   if (res > 0) {
     if (conn_closing(c))
       return; /* nobody will read it */
@@ -312,12 +348,27 @@ static void on_stream(struct io_op *op) {
     return;
   }
   stream_counted(c, 0); /* the stream's final completion */
-  if (res == 0)
+  if (res == 0 && c->tls)
+    conn_tls_eof(c); /* close_notify or not, and a handshake cut short */
+  else if (res == 0)
     c->flags |= CONN_EOF;
   else if (res != IO_ECANCELED)
     c->rerr = res; /* sticky: a reset connection stays reset */
+  if (c->tls && res < 0 && res != IO_ECANCELED)
+    conn_tls_fail(c, NULL); /* a handshake waiting for input is over */
   /* IO_ECANCELED: paused, or closing; a waiting reader re-posts. */
   wake_reader(c);
+}
+
+void conn_wake_reader(struct conn *c) { wake_reader(c); }
+
+int conn_ensure_stream(struct conn *c) {
+  if (io_posted(&c->rop))
+    return 0;
+  int err = post_stream(c);
+  if (!err)
+    stream_counted(c, 1);
+  return err;
 }
 
 int conn_wait_input(struct conn *c, size_t need) {
@@ -330,7 +381,7 @@ int conn_wait_input(struct conn *c, size_t need) {
   c->flags |= CONN_RWAIT;
   c->rneed = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
   if (c->timeout) {
-    struct conn_timer *t = timer_of(c);
+    struct conn_timer *t = conn_timer_of(c);
     if (t) {
       uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
       t->rdue = due;
@@ -347,16 +398,16 @@ int conn_wait_input(struct conn *c, size_t need) {
 
 /* ---- buffered input ---------------------------------------------------- */
 
-int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
+char *conn_rbuf_space(struct conn *c, size_t want, size_t *room) {
   struct conn_set *s = c->set;
-  if (c->rlen && c->rpos + c->rlen + n > c->rcap && c->rpos) {
+  if (c->rlen && c->rpos + c->rlen + want > c->rcap && c->rpos) {
     memmove(c->rbuf, c->rbuf + c->rpos, c->rlen); /* slide to the front */
     c->rpos = 0;
   }
-  if (c->rpos + c->rlen + n > c->rcap) {
-    size_t need = (size_t)c->rpos + c->rlen + n;
+  if (c->rpos + c->rlen + want > c->rcap) {
+    size_t need = (size_t)c->rpos + c->rlen + want;
     if (need > UINT32_MAX || fault_fail(FAULT_C, "read buffer"))
-      return -1;
+      return NULL;
     if (!c->rbuf && need <= CONN_RBUF_CHUNK && s->nspare > 0) {
       c->rbuf = s->spare[--s->nspare];
       c->rcap = CONN_RBUF_CHUNK;
@@ -366,12 +417,21 @@ int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
         cap *= 2;
       char *nb = realloc(c->rbuf, cap);
       if (!nb)
-        return -1;
+        return NULL;
       c->rbuf = nb;
       c->rcap = (uint32_t)cap;
     }
   }
-  memcpy(c->rbuf + c->rpos + c->rlen, p, n);
+  *room = c->rcap - c->rpos - c->rlen;
+  return c->rbuf + c->rpos + c->rlen;
+}
+
+int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
+  size_t room;
+  char *dst = conn_rbuf_space(c, n, &room);
+  if (!dst)
+    return -1;
+  memcpy(dst, p, n);
   c->rlen += (uint32_t)n;
   return 0;
 }
@@ -386,20 +446,21 @@ void conn_rbuf_consume(struct conn *c, size_t n) {
 /* ---- deadlines ------------------------------------------------------------
  */
 
-static void post_timer(struct conn *c, uint64_t due) {
+void post_timer(struct conn *c, uint64_t due) {
   struct conn_timer *t = c->timer;
   t->due = due;
   if (io_timeout_at(c->set->loop, &t->op, due, on_deadline) != 0)
     t->due = 0; /* no memory for the timer: the deadline is not kept */
 }
 
-void conn_arm_send(struct conn *c) {
+void conn_wait_output(struct conn *c) {
+  c->flags |= CONN_WWAIT;
   if (!c->timeout) {
     if (c->timer)
       c->timer->wdue = 0; /* an earlier send's deadline is not this one's */
     return;
   }
-  struct conn_timer *t = timer_of(c);
+  struct conn_timer *t = conn_timer_of(c);
   if (!t)
     return; /* no memory: this operation waits without a deadline */
   uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
@@ -416,8 +477,10 @@ static uint64_t next_due(const struct conn *c) {
   uint64_t next = 0;
   if ((c->flags & CONN_RWAIT) && t->rdue)
     next = t->rdue;
-  if (c->wreq && t->wdue && !(c->flags & CONN_WTIMEDOUT) &&
-      (!next || t->wdue < next))
+  int wwait =
+      ((c->flags & CONN_WWAIT) && c->wreq && !(c->flags & CONN_WTIMEDOUT)) ||
+      conn_tls_handshaking(c);
+  if (wwait && t->wdue && (!next || t->wdue < next))
     next = t->wdue;
   return next;
 }
@@ -433,17 +496,21 @@ static void on_deadline(struct io_op *op) {
   }
   uint64_t now = io_clock();
   if (c->flags & CONN_CLOSING) {
-    if ((c->flags & CONN_LINGER) && t->rdue) {
-      if (t->rdue <= now)
-        end_linger(c); /* maybe_free gives t back */
-      else if (!io_posted(&t->op))
-        post_timer(c, t->rdue);
-    }
+    uint64_t due = (c->flags & CONN_LINGER)  ? t->rdue
+                   : (c->flags & CONN_DRAIN) ? t->wdue
+                                             : 0;
+    if (due && due <= now)
+      conn_abort(c); /* the peer would not take it: maybe_free gives t back */
+    else if (due && !io_posted(&t->op))
+      post_timer(c, due);
     return; /* else maybe_free will give it back */
   }
+  if (c->tls && conn_tls_handshake_overdue(c, now))
+    return; /* the handshake failed: the waiting task was told */
   /* The writer first: telling the reader runs script code, which may post
    * new operations; those have deadlines of their own. */
-  if (c->wreq && t->wdue && t->wdue <= now && !(c->flags & CONN_WTIMEDOUT)) {
+  if ((c->flags & CONN_WWAIT) && c->wreq && t->wdue && t->wdue <= now &&
+      !(c->flags & CONN_WTIMEDOUT)) {
     t->wdue = 0;
     c->flags |= CONN_WTIMEDOUT;
     io_cancel(c->set->loop, &c->wreq->op);
@@ -463,21 +530,4 @@ static void on_deadline(struct io_op *op) {
     else if (t->due > next)
       io_cancel(c->set->loop, &t->op);
   }
-}
-
-/* ---- output ---------------------------------------------------------------
- */
-
-struct conn_wreq *conn_wreq_take(struct conn *c) {
-  struct conn_wreq *r = pool_get(&c->set->wreq_pool);
-  if (!r)
-    return NULL;
-  io_op_init(&r->op, c);
-  c->wreq = r;
-  return r;
-}
-
-void conn_wreq_give(struct conn *c) {
-  pool_put(&c->set->wreq_pool, c->wreq);
-  c->wreq = NULL;
 }

@@ -26,7 +26,18 @@
  * (0 = none): arming with no timeout clears it, so an old deadline never
  * reaches a newer operation.
  *
- * Closing with input the peer may still be sending is graceful, as
+ * Output.  conn_write copies bytes into the connection's output buffer
+ * and marks it dirty; the worker flushes dirty connections before its
+ * loop waits (conn_set_flush), so what the tasks of one turn wrote goes
+ * out in one gathered send per connection.  conn_send posts the queue
+ * followed by buffers the caller keeps alive until the send completes
+ * (a Lua string on a waiting task's stack: no copy).  One send is in
+ * flight at a time; what is queued meanwhile goes when it completes.  A
+ * writer that waits is told through events->output.
+ *
+ * Closing sends what is queued first (for CONN_LINGER_MS at most), then
+ * is graceful with input too.  Closing with input the peer may still be
+ * sending is graceful, as
  * nginx's lingering close: writing is shut down (the peer reads what was
  * sent, then end of stream), input is read and dropped until the peer
  * closes or CONN_LINGER_MS pass, and only then is the socket closed.
@@ -46,8 +57,12 @@
 
 struct worker;
 struct conn;
+struct conn_tls;
+struct tls_config;
 
 #define CONN_SEND_BATCH 4        /* strings gathered into one send */
+#define CONN_OBUF_CHUNK 16384    /* output buffers come in this size first */
+#define CONN_OBUF_HIGH 65536     /* queued bytes past which writes wait */
 #define CONN_MAXLINE 65536       /* default line limit */
 #define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
@@ -55,18 +70,28 @@ struct conn;
 #define CONN_LINGER_MS 5000      /* at most this long draining input on close */
 
 /* conn.flags */
-#define CONN_EOF 0x01         /* the peer finished sending */
-#define CONN_RTIMEDOUT 0x02   /* the waiting read was ended by its deadline */
-#define CONN_WTIMEDOUT 0x04   /* the send/connect was, likewise */
-#define CONN_CLOSING 0x08     /* close requested */
-#define CONN_SHUTDOWN 0x10    /* no more sends */
-#define CONN_HANDLE_DONE 0x20 /* the handle's close callback ran */
-#define CONN_SKIPLINE 0x40    /* dropping input up to the next '\n' */
-#define CONN_LINGER 0x80      /* closing: draining input before the close */
-#define CONN_SENT 0x100       /* something was sent: a reset would lose it */
-#define CONN_RESET 0x200      /* close abortively (conn_reset) */
-#define CONN_RWAIT 0x400      /* a reader waits for input */
-#define CONN_STREAM 0x800     /* the stream is posted (counted: nstreams) */
+#define CONN_EOF 0x01          /* the peer finished sending */
+#define CONN_RTIMEDOUT 0x02    /* the waiting read was ended by its deadline */
+#define CONN_WTIMEDOUT 0x04    /* the send/connect was, likewise */
+#define CONN_CLOSING 0x08      /* close requested */
+#define CONN_SHUTDOWN 0x10     /* no more sends */
+#define CONN_HANDLE_DONE 0x20  /* the handle's close callback ran */
+#define CONN_SKIPLINE 0x40     /* dropping input up to the next '\n' */
+#define CONN_LINGER 0x80       /* closing: draining input before the close */
+#define CONN_SENT 0x100        /* something was sent: a reset would lose it */
+#define CONN_RESET 0x200       /* close abortively (conn_reset) */
+#define CONN_RWAIT 0x400       /* a reader waits for input */
+#define CONN_STREAM 0x800      /* the stream is posted (counted: nstreams) */
+#define CONN_WWAIT 0x1000      /* a writer waits for the send (or connect) */
+#define CONN_DRAIN 0x2000      /* closing: sending what was queued first */
+#define CONN_CONNECTING 0x4000 /* wreq is a connect */
+#define CONN_DIRTY 0x8000      /* queued output, on set->dirty */
+#define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
+#define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
+#define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
+
+/* c->rerr when TLS failed: conn_tls_detail() says why. */
+#define CONN_ETLS (-3000)
 
 /* What a connection tells the layer above, which installs it. */
 struct conn_events {
@@ -77,13 +102,19 @@ struct conn_events {
    * CONN_RWAIT is clear by then.  Runs from the loop, or from conn_close
    * (possibly inside the script's own call). */
   void (*input)(struct conn *c);
+  /* The waiting writer should look again: the send (or the connect) it
+   * waited for completed (c->werr, CONN_WTIMEDOUT tell how).  CONN_WWAIT
+   * is clear by then.  Runs from the loop. */
+  void (*output)(struct conn *c);
 };
 
 /* The send or connect in flight, taken from the set's pool only while
  * one is: an idle connection does not carry it. */
 struct conn_wreq {
-  struct io_op op;                     /* the kernel's while posted */
-  struct io_buf bufs[CONN_SEND_BATCH]; /* the strings being sent */
+  struct io_op op;                         /* the kernel's while posted */
+  struct io_buf bufs[CONN_SEND_BATCH + 1]; /* the queue, then the strings */
+  char *owned;                             /* the queue's buffer, or NULL */
+  uint32_t ownedcap;                       /* its size */
 };
 
 /* The deadline timer of a connection that has a timeout.  It can outlive
@@ -111,6 +142,9 @@ struct conn_set {
   struct pool timer_pool; /* struct conn_timer */
   char *spare[16];        /* idle read buffers of CONN_RBUF_CHUNK */
   int nspare;
+  char *ospare[16]; /* idle output buffers of CONN_OBUF_CHUNK */
+  int nospare;
+  struct conn *dirty; /* connections with queued output (dirty_next) */
 };
 
 struct conn {
@@ -119,7 +153,11 @@ struct conn {
   struct conn_set *set;
   struct list_node node; /* in set->conns */
   const struct conn_events *ev;
-  struct conn_wreq *wreq;   /* the send/connect in flight, or NULL */
+  struct conn_wreq *wreq;  /* the send/connect in flight, or NULL */
+  struct conn_tls *tls;    /* TLS on this connection, or NULL */
+  struct conn *dirty_next; /* on set->dirty (CONN_DIRTY) */
+  char *obuf;              /* queued output: obuf[0 .. olen) */
+  uint32_t olen, ocap;
   struct conn_timer *timer; /* set once a deadline was armed */
   const char *hot;          /* the chunk being offered (ev->input only) */
   uint32_t hotlen;          /* bytes of it not taken yet */
@@ -132,7 +170,7 @@ struct conn {
   int rerr;               /* sticky receive error (IO_E*), 0 = none */
   int werr;               /* sticky send error */
   struct addr_small peer; /* the peer's address, cached when known */
-  uint16_t flags;         /* CONN_* */
+  uint32_t flags;         /* CONN_* */
   /* Owned by the layer above (lconn.c); kept here, packed, because an
    * idle connection's size is what 10,000 idle connections cost. */
   uint8_t rmode;   /* the pending read's mode */
@@ -168,11 +206,10 @@ int conn_set_reading(const struct conn_set *s);
 struct conn *conn_new(struct conn_set *s, const struct conn_events *ev);
 /* Adopt an accepted socket; on failure the conn is freed. */
 int conn_open(struct conn *c, io_sock sock);
-/* Start connecting (the handle is created here); `cb` gets the connect's
- * completion on c->wreq, which must have been taken.  Remembers the
- * peer's address when it completes with success (conn_cache_peer). */
-void conn_connect(struct conn *c, const struct sockaddr *addr, int len,
-                  io_op_cb cb);
+/* Start connecting (the handle is created here).  Its completion sets
+ * c->werr (0: connected; the peer's address is then remembered) and tells
+ * a waiting writer (conn_wait_output).  0, or IO_ENOMEM. */
+int conn_connect(struct conn *c, const struct sockaddr *addr, int len);
 /* Request a close (idempotent).  A waiting reader is told (ev->input); a
  * send in flight completes cancelled; a connection the peer may still be
  * sending on lingers (see the top). */
@@ -215,23 +252,47 @@ static inline void conn_hot_take(struct conn *c, size_t n) {
 
 /* ---- output ------------------------------------------------------------ */
 
-/* A send/connect record for c (NULL if out of memory), and its return
- * once its completion has been handled. */
-struct conn_wreq *conn_wreq_take(struct conn *c);
-void conn_wreq_give(struct conn *c);
-/* Start the deadline of the send or connect just posted on c->wreq, if
- * the connection has a timeout.  On expiry the op is cancelled and
- * CONN_WTIMEDOUT set; its completion tells the writer. */
-void conn_arm_send(struct conn *c);
-/* A send's completion: records what it means for the connection (bytes
- * went out, a sticky error, a deadline that lost the race to the send). */
-static inline void conn_sent(struct conn *c, const struct io_op *op) {
-  if (op->u.send.total > 0)
-    c->flags |= CONN_SENT;
-  if (op->res >= 0)
-    c->flags &= (uint16_t)~CONN_WTIMEDOUT; /* the send won the race */
-  else if (op->res != IO_ECANCELED)
-    c->werr = op->res; /* sticky */
-}
+/* Queues n bytes (copied) to go out with the next send; 0, or IO_ENOMEM.
+ * The worker flushes before its loop waits, so no data is left behind. */
+int conn_write(struct conn *c, const char *p, size_t n);
+static inline size_t conn_queued(const struct conn *c) { return c->olen; }
+/* Posts the queue followed by bufs[0 .. n): n <= CONN_SEND_BATCH and, in
+ * all, at most IO_SEND_MAXBYTES (with the queue).  *taken says how many
+ * bytes of bufs the send carries: all of them on a plain connection;
+ * with TLS what the engine encrypted (the rest waits: send it after this
+ * one).  The caller keeps bufs' memory alive until the send completes.
+ * 0; IO_EBUSY while a send is in flight (wait for it); the sticky error;
+ * or IO_ENOMEM. */
+int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken);
+/* Posts the queue if there is one and no send is in flight (else it goes
+ * when that one completes).  0, or an error as conn_send's. */
+int conn_flush(struct conn *c);
+/* Output queued or in flight (TLS records included). */
+int conn_sending(const struct conn *c);
+/* A writer waits for the send or connect in flight: CONN_WWAIT, and the
+ * write deadline armed if the connection has a timeout.  On expiry the
+ * op is cancelled and CONN_WTIMEDOUT set; its completion tells it. */
+void conn_wait_output(struct conn *c);
+/* Every dirty connection's queue goes out (the worker, before it waits). */
+void conn_set_flush(struct conn_set *s);
+
+/* ---- TLS (conn_tls.c) ------------------------------------------------- */
+
+/* Starts TLS on c (accepted: the server side; connected: the client
+ * side, with servername for SNI and verification) with the handshake due
+ * within handshake_ms.  The waiting task (conn_wait_handshake) is told
+ * through events->output when it ends: conn_tls_ready() then, or
+ * c->rerr == CONN_ETLS (or IO_ETIMEDOUT for the deadline).  0, or
+ * IO_ENOMEM. */
+int conn_tls_start(struct conn *c, struct tls_config *cfg,
+                   const char *servername, uint32_t handshake_ms);
+/* A task waits for the handshake (CONN_WWAIT; the deadline is the one
+ * conn_tls_start armed). */
+void conn_wait_handshake(struct conn *c);
+int conn_tls_ready(const struct conn *c);
+/* Why TLS failed ("certificate verify failed: ..."), "" if it has not. */
+const char *conn_tls_detail(const struct conn *c);
+/* The session, for what its handshake agreed on (tls_info); NULL. */
+struct tls_session *conn_tls_session(const struct conn *c);
 
 #endif

@@ -25,6 +25,7 @@
 #include "host.h"
 #include "group.h"
 #include "log.h"
+#include "resolve.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -233,6 +234,7 @@ int host_run(const struct host_config *cfg) {
   h->nworkers = cfg->workers;
   sys_mutex_init(&h->lock);
   group_registry_init(&h->reg);
+  h->resolver = resolve_new(NULL);
   atomic_init(&h->failed, 0);
   atomic_init(&h->running, 0);
   atomic_init(&h->stops, 0);
@@ -264,6 +266,10 @@ int host_run(const struct host_config *cfg) {
   wait_workers(h);
   for (int i = 0; i < started; i++)
     worker_join(h->workers[i]);
+  /* Requests still out come back cancelled, into inboxes that
+   * worker_free empties; a lookup stuck in getaddrinfo is left behind. */
+  if (h->resolver)
+    resolve_stop(h->resolver, 1000);
 #ifdef _WIN32
   AcquireSRWLockExclusive(&console_lock);
   console_host = NULL; /* a late Ctrl-C must not reach freed workers */

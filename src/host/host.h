@@ -53,6 +53,8 @@ struct host {
   _Atomic uint64_t force_at; /* io_clock() after which the process ends
                                  even with workers still running; 0: no */
   struct group_registry reg; /* the listener groups (group.c) */
+  struct resolver *resolver; /* names, off the loops (resolve.h); NULL if
+                                it could not start */
   sys_mutex lock;            /* orders a failure and the exit code */
   atomic_int failed;         /* a script failure was reported */
 #ifndef _WIN32

@@ -9,6 +9,7 @@
 #include "group.h"
 #include "host.h"
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -30,6 +31,8 @@ static void maybe_free(struct listener *l) {
     *(struct listener **)l->box = NULL;
   if (l->on_free)
     l->on_free(l);
+  if (l->tls)
+    tls_config_unref(l->tls);
   free(l);
 }
 

@@ -20,6 +20,7 @@
 struct worker;
 struct group;
 struct listener;
+struct tls_config;
 
 #define ACCEPT_PAUSE_MS 100
 
@@ -46,6 +47,9 @@ struct listener {
   void *ud;                    /* the owner's (the handler, say) */
   uint32_t maxline, maxread;   /* options given to each connection */
   uint32_t timeout;            /* ms, 0 = none */
+  struct tls_config *tls;      /* accepted connections speak TLS (a
+                                  reference, dropped at the free) */
+  uint32_t handshake;          /* ms a TLS handshake may take */
   int flags;                   /* LISTENER_* */
   struct log_rate warned;      /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */

@@ -60,6 +60,11 @@ static void drain_inbox(struct worker *w) {
   sys_mutex_unlock(&w->inbox_lock);
   while (m) {
     struct msg *next = m->next;
+    if (m->type == MSG_CALL) {
+      m->call(w, m, !w->killing); /* it frees m */
+      m = next;
+      continue;
+    }
     if (m->type == MSG_STOP) {
       worker_stop(w, m->grace);
     } else if (m->type == MSG_ACCEPTED) {
@@ -130,7 +135,7 @@ void worker_stop(struct worker *w, double grace) {
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
-  if (w->ready || !list_empty(&w->listeners))
+  if (w->ready || !list_empty(&w->listeners) || w->conns.dirty)
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
@@ -149,6 +154,7 @@ int worker_idle(struct worker *w) { return !waiting(w); }
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
+    conn_set_flush(&w->conns); /* what this turn wrote goes out now */
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }
@@ -223,7 +229,10 @@ void worker_free(struct worker *w) {
     struct msg *next = m->next;
     if (m->type == MSG_ACCEPTED)
       io_sock_close(m->sock);
-    free(m);
+    if (m->type == MSG_CALL)
+      m->call(w, m, 0);
+    else
+      free(m);
     m = next;
   }
   sys_mutex_destroy(&w->inbox_lock);

@@ -38,8 +38,12 @@ struct worker_vm {
 };
 
 enum msg_type {
-  MSG_STOP,    /* begin a graceful stop (a second one: stop at once) */
-  MSG_ACCEPTED /* a connection handed over by the accepting worker */
+  MSG_STOP,     /* begin a graceful stop (a second one: stop at once) */
+  MSG_ACCEPTED, /* a connection handed over by the accepting worker */
+  MSG_CALL      /* call(w, m, 1) on the worker (e.g. a name resolved); or
+                   call(w, m, 0) to free it where it cannot run (the
+                   worker is stopping or gone).  call owns m: the message
+                   may be embedded in the caller's own record. */
 };
 
 struct msg {
@@ -48,6 +52,7 @@ struct msg {
   io_sock sock;        /* MSG_ACCEPTED */
   struct group *group; /* MSG_ACCEPTED: the listener group (group.h) */
   double grace;        /* MSG_STOP: seconds */
+  void (*call)(struct worker *w, struct msg *m, int run); /* MSG_CALL */
 };
 
 struct worker {

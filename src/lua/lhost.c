@@ -10,10 +10,12 @@
 #include "host.h"
 #include "lconn.h"
 #include "lembed.h"
+#include "lresolve.h"
 #include "llistener.h"
 #include "lmain.h"
 #include "log.h"
 #include "ltask.h"
+#include "ltls.h"
 #include "worker.h"
 
 #include <lauxlib.h>
@@ -191,17 +193,13 @@ static int lhost_stop(lua_State *L) {
 
 /* ---- the module ---------------------------------------------------------- */
 
-static const luaL_Reg funcs[] = {{"listen", llistener_listen},
-                                 {"connect", lconn_connect},
-                                 {"sleep", lhost_sleep},
-                                 {"wait", lhost_wait},
-                                 {"wakeup", lhost_wakeup},
-                                 {"spawn", lhost_spawn},
-                                 {"now", lhost_now},
-                                 {"log", lhost_log},
-                                 {"stop", lhost_stop},
-                                 {"_idle", lhost_idle},
-                                 {NULL, NULL}};
+static const luaL_Reg funcs[] = {
+    {"listen", llistener_listen}, {"connect", lconn_connect},
+    {"resolve", lresolve_lua},    {"sleep", lhost_sleep},
+    {"wait", lhost_wait},         {"wakeup", lhost_wakeup},
+    {"spawn", lhost_spawn},       {"now", lhost_now},
+    {"log", lhost_log},           {"stop", lhost_stop},
+    {"_idle", lhost_idle},        {NULL, NULL}};
 
 static void push_module(lua_State *L, struct worker *w) {
   const struct host_config *cfg = &w->host->cfg;
@@ -252,6 +250,7 @@ void lhost_setup(lua_State *L, struct worker *w) {
   task_guard_coroutines(L);
   lconn_open(L);
   llistener_open(L);
+  ltls_open(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   push_module(L, w);
   lua_setfield(L, -2, "host");

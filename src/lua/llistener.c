@@ -12,6 +12,8 @@
 #include "lmain.h"
 #include "log.h"
 #include "ltask.h"
+#include "ltls.h"
+#include "tls.h"
 #include "worker.h"
 
 #include <lauxlib.h>
@@ -45,6 +47,8 @@ static int accept_p(lua_State *L) {
   struct conn *c = lua_touserdata(L, 2);
   lua_settop(L, 0);
   lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref(l));
+  if (l->tls) /* the handshake first, in the task, then the handler */
+    ltls_push_acceptor(L);
   lconn_push(L, c);
   if (!task_spawn(l->w, L, 1, TASK_HANDLER, c, 1, 0))
     return luaL_error(L, "not enough memory");
@@ -63,6 +67,10 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
+  if (l->tls && conn_tls_start(c, l->tls, NULL, l->handshake) != 0) {
+    conn_close(c);
+    return;
+  }
   lua_State *L = lvm_of(w)->L;
   lua_pushcfunction(L, accept_p);
   lua_pushlightuserdata(L, l);
@@ -106,10 +114,21 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   int backlog = (int)opt_limit(L, opts, "backlog", DEFAULT_BACKLOG);
   uint32_t maxline = opt_limit(L, opts, "maxline", CONN_MAXLINE);
   uint32_t maxread = opt_limit(L, opts, "maxread", CONN_MAXREAD);
-  double timeout = 0;
+  double timeout = 0, handshake = 10;
+  struct tls_config *tls = NULL;
   if (opts) {
     lua_getfield(L, opts, "timeout");
     timeout = luaL_optnumber(L, -1, 0);
+    lua_getfield(L, opts, "handshake");
+    handshake = luaL_optnumber(L, -1, 10);
+    lua_pop(L, 2);
+    if (!(handshake > 0))
+      luaL_error(L, "option 'handshake' must be positive");
+    if (lua_getfield(L, opts, "tls") != LUA_TNIL) {
+      if (!lua_istable(L, -1))
+        luaL_error(L, "option 'tls' must be a table {cert =, key =, ...}");
+      tls = ltls_config(L, -1, 1);
+    }
     lua_pop(L, 1);
   }
   if (w->stopping) {
@@ -154,6 +173,8 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   l->maxline = maxline;
   l->maxread = maxread;
   l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
+  l->tls = tls ? tls_config_ref(tls) : NULL;
+  l->handshake = conn_timeout_ms(handshake);
   b->l = l;
   l->box = b;
   log_write(LOG_INFO, w->id, "listening on %s", l->address);

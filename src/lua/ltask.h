@@ -46,6 +46,7 @@ struct task {
   unsigned char queued;    /* on the run queue */
   unsigned char wake;      /* host.wait state: TASK_WAKE_* */
   struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
+  void *ud;                /* what else it waits on (lresolve.c) */
 };
 
 /* A host.sleep / host.wait timer.  Lives until its completion arrives,

@@ -112,7 +112,7 @@ describe("host.connect", function()
   end)
 
   it("raises on a malformed address", function()
-    checkerr("expected ip:port", host.connect, "nowhere")
+    checkerr("expected host:port", host.connect, "nowhere")
     checkerr("cannot connect to '*'", host.connect, "*:80")
     checkerr("negative timeout", host.connect, "127.0.0.1:1", -1)
   end)
