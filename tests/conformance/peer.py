@@ -7,15 +7,18 @@ half-close, a reset, reading paused or stopped), answers "G k", and waits
 for "E k secs JSON", which Checker.step() holds against the model at the
 exact stream position.  One thread per program; every wait is bounded.
 """
+import fcntl
 import json
 import select
 import socket
 import struct
+import termios
 import time
 import traceback
 
 import known
 import model
+import payload
 
 STEP_LIMIT = 30.0        # no step of a program takes this long
 DRAIN_LIMIT = 20.0       # time for the last bytes to arrive at the end
@@ -315,6 +318,7 @@ class Peer:
         self.r_err = None
         self.gone = False         # we reset or closed our socket
         self.wr_shut = False
+        self.rst_wait = None      # since when a reset waits for its bytes to go
         self.probe = None         # probe_rba, for the probe that uses it
 
     # ---- sockets ----
@@ -414,6 +418,14 @@ class Peer:
                 continue
             if not self.wq or now < self.wake_at:
                 return
+            if self.wq[0][0] == "rst" and self.unacked() > 0:
+                # a reset drops what the kernel has not delivered yet: the
+                # bytes written before it must be the host's first
+                self.rst_wait = self.rst_wait or now
+                if now - self.rst_wait > STEP_LIMIT / 3:
+                    raise Fail("the peer's bytes were not taken by the host before its reset")
+                self.wake_at = now + 0.005
+                return
             item = self.wq.pop(0)
             if item[0] == "w":
                 self.wbuf = item[1]
@@ -427,6 +439,12 @@ class Peer:
                 self.sock.close()
                 self.gone = True
                 self.chk.rst = True
+
+    def unacked(self):
+        """Bytes written to the socket that the host's kernel has not
+        acknowledged yet (SIOCOUTQ)."""
+        buf = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
 
     def writes_done(self):
         return self.gone or (not self.wq and not self.wbuf)
@@ -491,7 +509,12 @@ class Peer:
         self.ctl.setblocking(True)
         self.ctl.sendall(b"G %d\n" % k)
         self.ctl.setblocking(False)
-        line = self.ctl_line("end of op %d %s" % (k, model.describe(step["op"])))
+        try:
+            line = self.ctl_line("end of op %d %s" % (k, model.describe(step["op"])))
+        except Hang as e:
+            if self.chk.backend == "io_uring" and step["op"]["op"] in ("send", "par", "sender2"):
+                raise Known("B7", "op %d %s: %s" % (k, model.describe(step["op"]), e))
+            raise
         parts = line.split(" ", 3)
         if len(parts) != 4 or parts[0] != "E" or parts[1] != str(k):
             raise Fail("op %d: control: expected 'E %d ...', got %r" % (k, k, line[:200]))
@@ -518,7 +541,7 @@ class Peer:
         """Every byte of the sends so far is here: those that returned
         true, and the last one returned true (after one that timed out,
         only the next send that returns true says where it ended)."""
-        err, done = model.parse_s2p(bytes(self.rx), self.chk.sends)
+        err, done = payload.parse_s2p(bytes(self.rx), self.chk.sends)
         if err:
             raise Fail("the bytes the peer received: " + err)
         return done and (not self.chk.sends or self.chk.sends[-1][2] == "ok")
@@ -552,7 +575,7 @@ class Peer:
         if not self.gone:
             self.pump(lambda: self.r_eof or self.r_err is not None, DRAIN_LIMIT,
                       "end of stream after the handler returned")
-        err, done = model.parse_s2p(bytes(self.rx), self.chk.sends)
+        err, done = payload.parse_s2p(bytes(self.rx), self.chk.sends)
         if err:
             raise Fail("the bytes the peer received: " + err)
         if not done and not self.chk.rst:
