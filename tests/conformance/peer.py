@@ -317,7 +317,6 @@ class Peer:
         self.r_eof = False
         self.r_err = None
         self.gone = False         # we reset or closed our socket
-        self.wr_shut = False
         self.rst_wait = None      # since when a reset waits for its bytes to go
         self.probe = None         # probe_rba, for the probe that uses it
 
@@ -433,7 +432,6 @@ class Peer:
                 self.wake_at = now + item[1]
             elif item[0] == "hc":
                 self.sock.shutdown(socket.SHUT_WR)
-                self.wr_shut = True
             elif item[0] == "rst":
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.sock.close()
