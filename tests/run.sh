@@ -212,7 +212,7 @@ all | linux)
     ;;
 conformance)
     ensure_packages
-    build build -DHOST_BENCH=OFF
+    build build
     conformance_mode "${2:-2000}"
     print_summary
     exit "$any_failed"

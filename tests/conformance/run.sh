@@ -8,7 +8,7 @@
 #   BACKEND   io_uring, epoll or iocp (iocp: the host runs under Wine; a
 #             Wine prefix with a persistent wineserver is made for the run
 #             unless WINEPREFIX names one already)
-#   seeds     default `ci`: the fixed set CI runs (seeds 1..160 and the
+#   seeds     default `ci`: the fixed set CI runs (seeds 1..130 and the
 #             probes); N runs seeds 1..N; A-B a range
 #
 # Environment: CONFORM_SAVE=DIR keeps each passing program's transcript
