@@ -8,6 +8,11 @@
 #                             ASan+UBSan, the Windows cross build) and run
 #                             every suite on every backend
 #   bash tests/run.sh linux   the Linux builds and suites only
+#   bash tests/run.sh conformance N
+#                             the conformance test (tests/conformance/) with
+#                             N seeds on io_uring and on epoll (release
+#                             build), then their transcripts compared; with
+#                             HOST_CONFORMANCE_WINE=1 on IOCP under Wine too
 #
 # Missing Debian packages are installed first (as root, with apt-get).
 # Every suite prints "N passed, N failed" last; the summary at the end
@@ -104,7 +109,11 @@ fault_walk() { # HOST BACKEND
     python3 tests/fault/walk.py "$1" --backend "$2"
 }
 
-export -f unit_tests script_tests e2e_tests fault_walk
+conformance() { # HOST BACKEND [SEEDS...]
+    bash tests/conformance/run.sh "$@"
+}
+
+export -f unit_tests script_tests e2e_tests fault_walk conformance
 
 linux_suites() { # BUILD_DIR LABEL
     local dir=$1 label=$2 why
@@ -119,7 +128,39 @@ linux_suites() { # BUILD_DIR LABEL
         fi
         suite "script-level, $backend ($label)" 600 script_tests "$dir/host" "$backend"
         suite "end-to-end, $backend ($label)" 900 e2e_tests "$dir/host" "$backend"
+        if [[ $label == release ]]; then
+            suite "conformance, $backend ($label)" 300 conformance "$dir/host" "$backend"
+        fi
     done
+}
+
+# The conformance mode: N seeds on each backend, then the transcripts of
+# the same seeds compared across backends.
+conformance_mode() { # N
+    local n=$1 saved backend
+    saved=$(mktemp -d "${TMPDIR:-/tmp}/host-conform-saved.XXXXXX")
+    for backend in io_uring epoll; do
+        if ! build/host --backend "$backend" --version >/dev/null 2>&1; then
+            summary+=("$(printf '%-34s %s' "conformance, $backend" "SKIPPED: unavailable")")
+            continue
+        fi
+        CONFORM_SAVE=$saved/$backend suite "conformance, $backend ($n seeds)" $((n + 600)) \
+            conformance build/host "$backend" "$n" probes
+    done
+    if [[ ${HOST_CONFORMANCE_WINE:-0} == 1 ]]; then
+        local win=${HOST_WIN_BUILD:-build-win}
+        if [[ ! -x $win/host.exe ]]; then
+            bash cmake/apt-ensure.sh gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev
+            cmake -S . -B "$win" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+                -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake -DHOST_WERROR=ON >/dev/null
+            cmake --build "$win" -j "$jobs"
+        fi
+        CONFORM_SAVE=$saved/iocp suite "conformance, iocp (Wine, $n seeds)" $((3 * n + 600)) \
+            conformance "cmake/wine-run.sh $win/host.exe" iocp "$n" probes
+    fi
+    suite "conformance, backends compared" 600 \
+        bash -c 'python3 tests/conformance/conform.py compare "$1"/*' compare "$saved"
+    rm -rf "$saved"
 }
 
 print_summary() {
@@ -170,8 +211,15 @@ all | linux)
     print_summary
     exit "$any_failed"
     ;;
+conformance)
+    ensure_packages
+    build build
+    conformance_mode "${2:-2000}"
+    print_summary
+    exit "$any_failed"
+    ;;
 *)
-    echo "usage: bash tests/run.sh [echo|all|linux]" >&2
+    echo "usage: bash tests/run.sh [echo|all|linux|conformance N]" >&2
     exit 2
     ;;
 esac

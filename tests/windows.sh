@@ -21,6 +21,7 @@
 #   end-to-end      tests/e2e/run.py with the host under Wine
 #   bench check     bench/wine-check: the load generator verifies every
 #                   echoed byte from host.exe (correctness, not speed)
+#   conformance     tests/conformance/run.sh: the fixed set of seeds on IOCP
 # Each suite ends with its "N passed, N failed" line; the last line of
 # the output is the total.  The exit status is non-zero if anything failed.
 # The prefix and its wineserver are removed on every exit path.
@@ -173,12 +174,17 @@ bench_check() {
     bench/wine-check "cmake/wine-run.sh $build/host.exe" build/bench/loadgen
 }
 
+conformance() {
+    bash tests/conformance/run.sh "cmake/wine-run.sh $build/host.exe" iocp
+}
+
 # timeout runs programs, not functions: the suites run in a child bash.
 export build jobs
-export -f unit_tests script_tests script_tests_noskip e2e_tests bench_check
+export -f unit_tests script_tests script_tests_noskip e2e_tests bench_check conformance
 suite "unit (Wine)" 600 bash -c unit_tests
 suite "script-level, iocp (Wine)" 600 bash -c script_tests
 suite "script-level, iocp, no skip (Wine)" 600 bash -c script_tests_noskip
 suite "end-to-end, iocp (Wine)" 900 bash -c e2e_tests
 suite "bench correctness, iocp (Wine)" 600 bash -c bench_check
+suite "conformance, iocp (Wine)" 600 bash -c conformance
 finish
