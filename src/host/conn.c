@@ -108,6 +108,8 @@ static void maybe_free(struct conn *c) {
     conn_tls_free(c);
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
+  if (c->holder)
+    *c->holder = NULL;
   if (c->rbuf)
     release_rbuf(c);
   pool_put(&s->conn_pool, c);
@@ -348,6 +350,12 @@ static void on_stream(struct io_op *op) {
     return;
   }
   stream_counted(c, 0); /* the stream's final completion */
+  /* The kernel reports a socket's reset to one caller: when a send took
+   * it, the receive side sees only an end of stream.  That end is the
+   * reset, on every backend, not an orderly close (conn_on_sent
+   * does the same when the end of stream came first). */
+  if (res == 0 && (c->werr == IO_ECONNRESET || c->werr == IO_EPIPE))
+    res = IO_ECONNRESET;
   if (res == 0 && c->tls)
     conn_tls_eof(c); /* close_notify or not, and a handshake cut short */
   else if (res == 0)

@@ -237,6 +237,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->co = co;
   t->kind = (unsigned char)kind;
   t->conn = conn;
+  if (conn)
+    conn->holder = &t->conn; /* cleared if conn is freed before t ends */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -259,15 +261,19 @@ static void finish(struct task *t, int returned) {
   struct worker *w = t->w;
   struct sched *s = &lvm_of(w)->sched;
   lua_State *L = lvm_of(w)->L;
-  if (t->conn)
+  if (t->conn) {
+    t->conn->holder = NULL; /* t goes back to its pool */
     conn_close(t->conn);
+  }
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   int status = LUA_OK;
-  if (returned)
-    lua_settop(t->co, 0);
-  else
+  if (!returned)
     status = lcompat_closethread(t->co, L);
+  /* Lua 5.4.4's reset leaves the error object on the stack, where
+   * coroutine.status would see a suspended coroutine and resume would
+   * call the object: a task that ended is dead. */
+  lua_settop(t->co, 0);
   /* A handler's thread that the script never held (it did not call
    * coroutine.running, which would let it keep the thread and wake or
    * inspect it later) is kept for the next handler. */

@@ -28,22 +28,6 @@ class Ctx:
         return None
 
 
-def _b2(x):
-    # after the peer reset: "closed" (or read("a") succeeding) where the
-    # reset should show, because a send took the socket's error first
-    if not x.st.rst or x.st.eof:
-        return False
-    err = x.got_err()
-    if err == "closed":
-        return True
-    if x.op["op"] == "reada" and isinstance(x.vals, list) and len(x.vals) == 1:
-        return True
-    v = x.vals
-    if x.op["op"] == "lines" and isinstance(v, list) and len(v) >= 2 and v[-2] is None:
-        return v[-1] == b"closed"
-    return False
-
-
 def _b4(x):
     # io_uring: a send of several strings that has to wait for room
     # returns nil, "error" (EAGAIN; "resource temporarily unavailable"
@@ -62,16 +46,11 @@ def _b7(x):
 
 
 BUGS = [
-    ("B2", "\"closed\" instead of \"reset\" after the peer reset, once a send saw it", _b2),
     ("B4", "io_uring: a send that must wait returns \"error\" (EAGAIN)", _b4),
     ("B7", "io_uring: a send cancelled by its timeout hangs or ends in EINTR", _b7),
 ]
 
-# B3: a handler that closes its own connection and goes on: when it
-# returns, the host closes the conn again -- freed by then, and maybe
-# reused by another connection, which gets closed instead.  Programs with
-# conn:close() in the middle would break other programs of the process.
-AVOID = {"B3"}
+AVOID = set()  # none now (B3, fixed, was one)
 
 
 def match(ctx):
