@@ -14,7 +14,7 @@
 # -Werror, check that host.exe needs no DLL beside it, make one Wine
 # prefix in a temp dir with a persistent wineserver (each program start
 # is then ~0.3 s instead of ~4 s), and run:
-#   unit            ctest through the emulator (test_io.exe on iocp, with
+#   unit            ctest through the emulator (test_io_*.exe on iocp, with
 #                   and without skip-on-success, and the other unit tests)
 #   script-level    host.exe test tests/lua scripts/examples (iocp)
 #   (no skip)       the same with HOST_IOCP_SKIP=0
