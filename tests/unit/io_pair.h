@@ -8,10 +8,13 @@
  *
  *  - `struct rec` and rec_cb(), a callback that records what it saw;
  *  - RUN_UNTIL(), which turns the loop until a condition holds (bounded);
- *  - `struct pair`: a loop with a listener and two connected handles, and
- *    a send and a receive record of its own, opened by pair_open() and
- *    closed by pair_close(), which also checks that the loop is left
- *    empty (io_loop_close() == 0);
+ *  - `struct fixture`: a loop and what a test holds on it (handles,
+ *    timers, memory the kernel may read), released by a failed assertion
+ *    through t.h's t_on_failure(); fix_close() is the test's own end and
+ *    checks that the loop is left empty (io_loop_close() == 0);
+ *  - `struct pair`: a fixture with a listener and two connected handles,
+ *    and a send and a receive record of its own, opened by pair_open()
+ *    and closed by pair_close();
  *  - io_suite_main(), the main() of every suite: it runs the suite on
  *    every backend that works here, or on the one named by argv[1]
  *    (exit code 77, ctest's skip, when this machine blocks that one).
@@ -27,6 +30,8 @@
 #include "sys.h"
 #include "t.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef _WIN32
@@ -87,10 +92,137 @@ static inline int port_of(struct io_handle *h) {
       io_loop_run(loop, 0);                                                 \
   } while (0)
 
+/* Makes sure op is no longer posted: cancelled and completed if it still
+ * was (a helper's own record must not outlive its frame posted). */
+static inline void settle(struct io_loop *loop, struct io_op *op) {
+  if (!io_posted(op))
+    return;
+  io_cancel(loop, op);
+  RUN_UNTIL(loop, !io_posted(op));
+}
+
+/* ---- the fixture: a loop and what a test holds on it -------------------- */
+
+#define FIX_MAX 8 /* entries of each kind a test may register */
+
+/*
+ * Registered things belong to the test until it fails: then the cleanup
+ * cancels the timers, closes the handles, runs the loop until nothing is
+ * left, closes it, and frees the memory (only if the loop did close: the
+ * kernel may otherwise still read it).  On the test's own path,
+ * fix_close() closes the loop (the test has closed everything) and frees
+ * the memory.  Registered records and handles stay where the test keeps
+ * them; they must live until the test returns.
+ */
+struct fixture {
+  struct io_loop *loop;
+  struct {
+    struct io_handle *h;     /* an array of handles */
+    int n;                   /* its length */
+  } hs[FIX_MAX];             /* closed on failure */
+  int nhs;
+  struct io_op *ops[FIX_MAX]; /* timers: cancelled on failure */
+  int nops;
+  void *mem[FIX_MAX];        /* freed once the loop is closed */
+  int nmem;
+  int done;                  /* the loop is closed, the memory freed */
+};
+
+static inline void fix_full(const char *what) {
+  fprintf(stderr, "io_pair.h: more than %d %s in one test\n", FIX_MAX, what);
+  abort(); /* a test's own mistake, not a failure of what it tests */
+}
+
+static inline void fix_free_mem(struct fixture *f) {
+  for (int i = 0; i < f->nmem; i++)
+    free(f->mem[i]);
+  f->nmem = 0;
+  f->done = 1;
+}
+
+/* The failure path (t_on_failure's cleanup).  A guard timer of its own
+ * bounds it to about a second even if the test left something
+ * unregistered behind (then the loop stays open: a leak that points at
+ * the test). */
+static inline void fix_abandon(void *ctx) {
+  struct fixture *f = ctx;
+  struct io_op guard;
+  struct rec grec = {0};
+  for (int i = 0; i < f->nops; i++)
+    io_cancel(f->loop, f->ops[i]);
+  for (int i = 0; i < f->nhs; i++)
+    for (int j = 0; j < f->hs[i].n; j++)
+      io_close(&f->hs[i].h[j], NULL); /* no-op if unopened or closing */
+  io_op_init(&guard, &grec);
+  if (io_timeout(f->loop, &guard, 1000000000ull, rec_cb) != 0)
+    return;
+  RUN_UNTIL(f->loop, grec.calls || io_loop_alive(f->loop) == 1);
+  settle(f->loop, &guard);
+  if (io_loop_close(f->loop) == 0)
+    fix_free_mem(f);
+}
+
+/* Opens the loop and arms the cleanup; 0 or io_loop_open()'s error. */
+static inline int fix_open(struct fixture *f, void (*on_wake)(void *ud),
+                           void *ud) {
+  memset(f, 0, sizeof *f);
+  int err = io_loop_open(&f->loop, be, on_wake, ud);
+  if (err == 0)
+    t_on_failure(fix_abandon, f);
+  return err;
+}
+
+/* Registers n handles, not yet opened (it zeroes them): closed if the
+ * test fails, whatever state they reached. */
+static inline void fix_handles(struct fixture *f, struct io_handle *h,
+                               int n) {
+  if (f->nhs == FIX_MAX)
+    fix_full("handle arrays");
+  memset(h, 0, (size_t)n * sizeof *h);
+  f->hs[f->nhs].h = h;
+  f->hs[f->nhs++].n = n;
+}
+
+/* Initialises a timer's record (io_op_init) and registers it: cancelled
+ * if the test fails. */
+static inline void fix_timer(struct fixture *f, struct io_op *op,
+                             void *data) {
+  if (f->nops == FIX_MAX)
+    fix_full("timers");
+  io_op_init(op, data);
+  f->ops[f->nops++] = op;
+}
+
+/* size zeroed bytes that fix_close() (or the cleanup) frees; NULL if
+ * out of memory. */
+static inline void *fix_alloc(struct fixture *f, size_t size) {
+  if (f->nmem == FIX_MAX)
+    fix_full("allocations");
+  void *m = calloc(1, size);
+  if (m)
+    f->mem[f->nmem++] = m;
+  return m;
+}
+
+/* The test's own end, once it has closed everything: io_loop_close()'s
+ * result.  Only on success is the cleanup disarmed and the memory freed;
+ * an IO_EBUSY leaves both to the failed assertion that follows. */
+static inline int fix_close(struct fixture *f) {
+  int err = io_loop_close(f->loop);
+  if (err)
+    return err;
+  t_on_failure(NULL, NULL);
+  fix_free_mem(f);
+  return 0;
+}
+
+/* ---- the pair ----------------------------------------------------------- */
+
 /* A connected pair: a listener, a client and the server side, with the
  * records a test posts most (sop/srec, rop/rrec), ready to post. */
 struct pair {
-  struct io_loop *loop;
+  struct fixture fx;         /* the loop; the cleanup closes lh, ch, sh */
+  struct io_loop *loop;      /* fx.loop, for short */
   struct io_handle lh;       /* the listener */
   struct io_handle ch;       /* the client: connected to lh */
   struct io_handle sh;       /* the server side: lh's accepted socket */
@@ -102,15 +234,20 @@ struct pair {
   struct sockaddr_in addr;   /* lh's address */
 };
 
-/* Opens the loop and the pair on it; 0, or a negative step number. */
+/* Opens the fixture and the pair on it; 0, or a negative step number
+ * (the cleanup is armed from the first step on). */
 static inline int pair_open(struct pair *p) {
   memset(p, 0, sizeof *p);
+  if (fix_open(&p->fx, NULL, NULL) != 0)
+    return -1;
+  p->loop = p->fx.loop;
+  fix_handles(&p->fx, &p->lh, 1);
+  fix_handles(&p->fx, &p->ch, 1);
+  fix_handles(&p->fx, &p->sh, 1);
   io_op_init(&p->aop, &p->arec);
   io_op_init(&p->cop, &p->crec);
   io_op_init(&p->sop, &p->srec);
   io_op_init(&p->rop, &p->rrec);
-  if (io_loop_open(&p->loop, be, NULL, NULL) != 0)
-    return -1;
   p->addr = loopback(0);
   if (io_listen(p->loop, &p->lh, (struct sockaddr *)&p->addr,
                 sizeof p->addr, 16, 0) != 0)
@@ -129,7 +266,7 @@ static inline int pair_open(struct pair *p) {
 }
 
 /* Closes every handle of the pair and checks the loop is left empty:
- * io_loop_close()'s result, or -1 if a close callback never came. */
+ * fix_close()'s result, or -1 if a close callback never came. */
 static inline int pair_close(struct pair *p) {
   closed_count = 0;
   io_close(&p->lh, count_close);
@@ -138,7 +275,7 @@ static inline int pair_close(struct pair *p) {
   RUN_UNTIL(p->loop, closed_count == 3);
   if (closed_count != 3)
     return -1;
-  return io_loop_close(p->loop);
+  return fix_close(&p->fx);
 }
 
 /* Runs the loop for about ms milliseconds (a timer keeps it bounded). */
@@ -149,6 +286,7 @@ static inline void run_for(struct io_loop *loop, unsigned ms) {
   if (io_timeout(loop, &tick, (uint64_t)ms * 1000000u, rec_cb) != 0)
     return;
   RUN_UNTIL(loop, trec.calls == 1);
+  settle(loop, &tick);
 }
 
 /* One recv of at most max bytes on h into r, run to its completion;
@@ -162,6 +300,7 @@ static inline int recv_once(struct pair *p, struct io_handle *h,
   if (err)
     return err;
   RUN_UNTIL(p->loop, r->calls > calls);
+  settle(p->loop, &op);
   return r->calls == calls + 1 ? 0 : -1;
 }
 
@@ -177,6 +316,7 @@ static inline int send_now(struct pair *p, struct io_handle *h,
   if (err)
     return err;
   RUN_UNTIL(p->loop, srec.calls == 1);
+  settle(p->loop, &sop);
   return srec.calls == 1 ? srec.res : -1000;
 }
 

@@ -5,20 +5,23 @@
  * descriptors).  Run on every backend that works here, or only on the
  * one named by argv[1].
  *
- * Each test ends by asserting io_loop_close() == 0: no op or handle left
- * behind.
+ * Each test ends by asserting fix_close() == 0 (io_loop_close(): no op or
+ * handle left behind); a test that fails leaves the same to its fixture's
+ * cleanup (io_pair.h).
  */
 #include "io_pair.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static void connect_refused(void) {
-  struct io_loop *loop;
+  struct fixture f;
   struct io_handle lh, ch;
   struct io_op cop;
   struct rec crec = {0};
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  struct io_loop *loop = f.loop;
+  fix_handles(&f, &lh, 1);
+  fix_handles(&f, &ch, 1);
   /* A port that was just free: bind, read it, close. */
   struct sockaddr_in sa = loopback(0);
   T_ASSERT_EQ(io_listen(loop, &lh, (struct sockaddr *)&sa, sizeof sa, 1, 0),
@@ -34,13 +37,16 @@ static void connect_refused(void) {
   T_ASSERT_EQ(crec.res, IO_ECONNREFUSED);
   io_close(&ch, count_close);
   RUN_UNTIL(loop, closed_count == 2);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 static void listen_in_use(void) {
-  struct io_loop *loop;
+  struct fixture f;
   struct io_handle a, b;
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  struct io_loop *loop = f.loop;
+  fix_handles(&f, &a, 1);
+  fix_handles(&f, &b, 1);
   struct sockaddr_in sa = loopback(0);
   T_ASSERT_EQ(io_listen(loop, &a, (struct sockaddr *)&sa, sizeof sa, 1, 0),
               0);
@@ -50,12 +56,14 @@ static void listen_in_use(void) {
   closed_count = 0;
   io_close(&a, count_close);
   RUN_UNTIL(loop, closed_count == 1);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
-/* Starts n more connects to the pair's listener, records ready. */
+/* Starts n more connects to the pair's listener, on handles that the
+ * fixture closes if the test fails. */
 static void connect_more(struct pair *p, int n, struct io_handle *h,
                          struct io_op *ops, struct rec *recs) {
+  fix_handles(&p->fx, h, n);
   memset(recs, 0, (size_t)n * sizeof *recs);
   for (int i = 0; i < n; i++) {
     io_op_init(&ops[i], &recs[i]);
@@ -97,12 +105,18 @@ static void multishot_accept(void) {
  * every one completes, each with IO_OP_MORE, and nothing else does. */
 static void accept_burst(void) {
   enum { N = 100 };
-  struct io_loop *loop;
-  struct io_handle lh, *ch = calloc(N, sizeof *ch);
-  struct io_op aop, *cops = calloc(N, sizeof *cops);
-  struct rec arec = {0}, *crecs = calloc(N, sizeof *crecs);
+  struct fixture f;
+  struct io_handle lh;
+  struct io_op aop;
+  struct rec arec = {0};
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  struct io_loop *loop = f.loop;
+  struct io_handle *ch = fix_alloc(&f, N * sizeof *ch);
+  struct io_op *cops = fix_alloc(&f, N * sizeof *cops);
+  struct rec *crecs = fix_alloc(&f, N * sizeof *crecs);
   T_ASSERT(ch && cops && crecs);
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
+  fix_handles(&f, &lh, 1);
+  fix_handles(&f, ch, N);
   struct sockaddr_in sa = loopback(0);
   T_ASSERT_EQ(io_listen(loop, &lh, (struct sockaddr *)&sa, sizeof sa, 256,
                         0), 0);
@@ -146,8 +160,7 @@ static void accept_burst(void) {
   T_ASSERT_EQ(arec.calls, N + 1);
   T_ASSERT_EQ(arec.res, IO_ECANCELED);
   T_ASSERT_EQ(arec.more, 0);
-  free(ch), free(cops), free(crecs);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 /* An accept callback that closes its listener.  Connections the kernel
@@ -216,7 +229,7 @@ static void close_listener_in_accept_callback(void) {
   io_close(&p.ch, count_close);
   io_close(&p.sh, count_close);
   RUN_UNTIL(p.loop, closed_count == 6);
-  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+  T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
 #ifndef _WIN32
@@ -247,7 +260,7 @@ static void accept_emfile_disarms(void) {
   struct rlimit old, low;
   T_ASSERT_EQ(pair_open(&p), 0);
   T_ASSERT_EQ(end_pair_accept(&p), 0);
-  io_op_init(&guard, &grec);
+  fix_timer(&p.fx, &guard, &grec);
   io_op_init(&aop, &g);
   T_ASSERT_EQ(io_timeout(p.loop, &guard, 5000000000ull, rec_cb), 0);
   connect_more(&p, 1, &extra[0], &cops[0], &crecs[0]);

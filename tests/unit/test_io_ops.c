@@ -5,7 +5,9 @@
  * backend that works here, or only on the one named by argv[1].
  *
  * Each test drives one loop on loopback with the API itself on both ends
- * and ends by asserting io_loop_close() == 0: no op or handle left behind.
+ * and ends by asserting fix_close() == 0 (io_loop_close(): no op or
+ * handle left behind); a test that fails leaves the same to its
+ * fixture's cleanup (io_pair.h), which the last test here checks.
  * Where time matters, a test asserts order and lower bounds (a timer
  * never fires early), never that something has *not* happened yet: a
  * loaded machine may deliver several completions in one turn.
@@ -13,7 +15,6 @@
 #include "io_pair.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 
 #ifdef _WIN32
@@ -27,11 +28,11 @@ static int under_wine(void) {
 /* ---- the loop and its timers ------------------------------------------ */
 
 static void loop_open_close(void) {
-  struct io_loop *loop;
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
-  T_ASSERT_EQ(io_loop_alive(loop), 0);
-  T_ASSERT_EQ(io_loop_run(loop, 1), 0);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  struct fixture f;
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  T_ASSERT_EQ(io_loop_alive(f.loop), 0);
+  T_ASSERT_EQ(io_loop_run(f.loop, 1), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 /* Timers write their name (the byte op->data points at) and the time
@@ -51,13 +52,14 @@ static void log_fired(struct io_op *op) {
 
 static void timeouts_fire_in_order(void) {
   static char names[] = "abc";
-  struct io_loop *loop;
+  struct fixture f;
   struct io_op a, b, c;
   memset(&fired, 0, sizeof fired);
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
-  io_op_init(&a, &names[0]);
-  io_op_init(&b, &names[1]);
-  io_op_init(&c, &names[2]);
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  struct io_loop *loop = f.loop;
+  fix_timer(&f, &a, &names[0]);
+  fix_timer(&f, &b, &names[1]);
+  fix_timer(&f, &c, &names[2]);
   uint64_t start = io_clock();
   T_ASSERT_EQ(io_timeout(loop, &a, 30000000, log_fired), 0);
   T_ASSERT_EQ(io_timeout(loop, &b, 10000000, log_fired), 0);
@@ -70,15 +72,16 @@ static void timeouts_fire_in_order(void) {
   T_ASSERT(fired.at[1] - start >= 20000000);
   T_ASSERT(fired.at[2] - start >= 30000000);
   T_ASSERT_EQ(io_loop_alive(loop), 0);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 static void timeout_cancel_completes_once(void) {
-  struct io_loop *loop;
+  struct fixture f;
   struct io_op a;
   struct rec ra = {0};
-  T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
-  io_op_init(&a, &ra);
+  T_ASSERT_EQ(fix_open(&f, NULL, NULL), 0);
+  struct io_loop *loop = f.loop;
+  fix_timer(&f, &a, &ra);
   T_ASSERT_EQ(io_timeout(loop, &a, 5000000000ull, rec_cb), 0);
   io_cancel(loop, &a);
   io_cancel(loop, &a); /* a second cancel is a no-op */
@@ -87,7 +90,7 @@ static void timeout_cancel_completes_once(void) {
   io_loop_run(loop, 1);
   T_ASSERT_EQ(ra.calls, 1);
   T_ASSERT_EQ(ra.res, IO_ECANCELED);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 /* ---- receives and sends ----------------------------------------------- */
@@ -153,11 +156,11 @@ static void eof_after_peer_close(void) {
 static void big_send_to_slow_reader(void) {
   struct pair p;
   size_t size = 8u << 20;
-  char *big = malloc(size);
+  T_ASSERT_EQ(pair_open(&p), 0);
+  char *big = fix_alloc(&p.fx, size);
   T_ASSERT(big != NULL);
   for (size_t i = 0; i < size; i++)
     big[i] = (char)(i * 7);
-  T_ASSERT_EQ(pair_open(&p), 0);
   struct io_buf b = io_buf_make(big, size);
   T_ASSERT_EQ(io_send(&p.sh, &p.sop, &b, 1, rec_cb), 0);
   /* Let the sender fill the socket buffers before reading anything: 8 MiB
@@ -181,7 +184,6 @@ static void big_send_to_slow_reader(void) {
   RUN_UNTIL(p.loop, p.srec.calls == 1);
   T_ASSERT_EQ(p.srec.res, (long long)size);
   T_ASSERT_EQ(got, size);
-  free(big);
   T_ASSERT_EQ(pair_close(&p), 0);
 }
 
@@ -304,9 +306,9 @@ static int send_until_blocked(struct pair *p, struct io_buf *b) {
 static void cancel_parked_send(void) {
   struct pair p;
   size_t size = 16u << 20;
-  char *big = calloc(1, size);
-  T_ASSERT(big != NULL);
   T_ASSERT_EQ(pair_open(&p), 0);
+  char *big = fix_alloc(&p.fx, size);
+  T_ASSERT(big != NULL);
   struct io_buf b = io_buf_make(big, size);
   T_ASSERT_EQ(send_until_blocked(&p, &b), 0);
   io_cancel(p.loop, &p.sop);
@@ -317,7 +319,6 @@ static void cancel_parked_send(void) {
   T_ASSERT_EQ(p.srec.calls, 1);
   T_ASSERT_EQ(p.srec.res, IO_ECANCELED);
   T_ASSERT(p.sop.u.send.total > 0 && p.sop.u.send.total < size);
-  free(big);
   T_ASSERT_EQ(pair_close(&p), 0);
 }
 
@@ -341,7 +342,7 @@ static void close_cancels_pending(void) {
   RUN_UNTIL(p.loop, closed_count == 3);
   T_ASSERT_EQ(p.arec.more, 0);
   T_ASSERT_EQ(p.arec.res, IO_ECANCELED);
-  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+  T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
 /* Closing a handle with a receive and a send pending completes both,
@@ -349,9 +350,9 @@ static void close_cancels_pending(void) {
 static void close_cancels_both_sides(void) {
   struct pair p;
   size_t size = 16u << 20;
-  char *big = calloc(1, size);
-  T_ASSERT(big != NULL);
   T_ASSERT_EQ(pair_open(&p), 0);
+  char *big = fix_alloc(&p.fx, size);
+  T_ASSERT(big != NULL);
   struct io_buf b = io_buf_make(big, size);
   T_ASSERT_EQ(send_until_blocked(&p, &b), 0);
   T_ASSERT_EQ(io_recv(&p.sh, &p.rop, 16, rec_cb), 0);
@@ -368,8 +369,7 @@ static void close_cancels_both_sides(void) {
   io_close(&p.lh, count_close);
   io_close(&p.ch, count_close);
   RUN_UNTIL(p.loop, closed_count == 3);
-  free(big);
-  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+  T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
 /* Closes the client abortively (its peer, sh, gets a reset). */
@@ -401,7 +401,7 @@ static void peer_reset(void) {
   io_close(&p.lh, count_close);
   io_close(&p.sh, count_close);
   RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+  T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
 /* A send to a peer that reset the connection fails with an error, and
@@ -426,7 +426,7 @@ static void send_after_peer_reset(void) {
   io_close(&p.lh, count_close);
   io_close(&p.sh, count_close);
   RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(io_loop_close(p.loop), 0);
+  T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
 /* ---- wake-ups from another thread ------------------------------------- */
@@ -443,13 +443,14 @@ static void waker(void *arg) {
 }
 
 static void wake_from_thread(void) {
-  struct io_loop *loop;
+  struct fixture f;
   struct io_op guard;
   struct rec grec = {0};
   sys_thread t;
   woken = 0;
-  T_ASSERT_EQ(io_loop_open(&loop, be, on_wake, NULL), 0);
-  io_op_init(&guard, &grec);
+  T_ASSERT_EQ(fix_open(&f, on_wake, NULL), 0);
+  struct io_loop *loop = f.loop;
+  fix_timer(&f, &guard, &grec);
   T_ASSERT_EQ(io_timeout(loop, &guard, 5000000000ull, rec_cb), 0);
   T_ASSERT_EQ(sys_thread_start(&t, waker, loop), 0);
   RUN_UNTIL(loop, woken >= 1);
@@ -459,7 +460,7 @@ static void wake_from_thread(void) {
   io_cancel(loop, &guard);
   RUN_UNTIL(loop, grec.calls == 1);
   T_ASSERT_EQ(grec.res, IO_ECANCELED);
-  T_ASSERT_EQ(io_loop_close(loop), 0);
+  T_ASSERT_EQ(fix_close(&f), 0);
 }
 
 static void strerror_names(void) {
@@ -469,6 +470,53 @@ static void strerror_names(void) {
   T_ASSERT_STREQ(io_strerror(IO_EADDRINUSE, buf, sizeof buf),
                  "address already in use");
   T_ASSERT(strlen(io_strerror(IO_ESYS(5), buf, sizeof buf)) > 0);
+}
+
+/* ---- the fixture's own failure path ----------------------------------- */
+
+/* Fails with everything a test can hold posted: a parked send reading
+ * fixture memory, a receive, a timer and the pair's accept. */
+static int reached_the_failure;
+static void fail_holding_everything(struct pair *p, struct io_op *timer,
+                                    struct rec *trec) {
+  size_t size = 16u << 20;
+  T_ASSERT_EQ(pair_open(p), 0);
+  char *big = fix_alloc(&p->fx, size);
+  T_ASSERT(big != NULL);
+  struct io_buf b = io_buf_make(big, size);
+  T_ASSERT_EQ(send_until_blocked(p, &b), 0);
+  T_ASSERT_EQ(io_recv(&p->sh, &p->rop, 16, rec_cb), 0);
+  fix_timer(&p->fx, timer, trec);
+  T_ASSERT_EQ(io_timeout(p->loop, timer, 5000000000ull, rec_cb), 0);
+  reached_the_failure = 1;
+  fprintf(stderr, "  (a failure provoked by failed_test_releases_"
+                  "its_fixture follows)\n");
+  T_ASSERT_EQ(reached_the_failure, 0);
+}
+
+/* The cleanup cancels and closes everything, closes the loop and frees
+ * the memory (a sanitizer build would also report a leak). */
+static void failed_test_releases_its_fixture(void) {
+  struct pair p;
+  struct io_op timer;
+  struct rec trec = {0};
+  int before = t_failed_asserts;
+  reached_the_failure = 0;
+  fail_holding_everything(&p, &timer, &trec);
+  int failures = t_failed_asserts - before;
+  t_failed_asserts = before; /* provoked: not this suite's failure */
+  T_ASSERT_EQ(reached_the_failure, 1);
+  T_ASSERT_EQ(failures, 1);
+  T_ASSERT_EQ(p.fx.done, 1); /* the loop closed, the memory freed */
+  /* Each op completed once.  How the send and the receive end depends on
+   * which close the kernel sees first (IOCP: the peer's reset). */
+  T_ASSERT_EQ(p.srec.calls, 1);
+  T_ASSERT(p.srec.res < 0);
+  T_ASSERT_EQ(p.rrec.calls, 1);
+  T_ASSERT_EQ(trec.calls, 1);
+  T_ASSERT_EQ(trec.res, IO_ECANCELED);
+  T_ASSERT_EQ(p.arec.more, 0);
+  T_ASSERT_EQ(p.arec.res, IO_ECANCELED);
 }
 
 static void run_all(void) {
@@ -491,6 +539,7 @@ static void run_all(void) {
   T_RUN(send_after_peer_reset);
   T_RUN(wake_from_thread);
   T_RUN(strerror_names);
+  T_RUN(failed_test_releases_its_fixture);
 }
 
 int main(int argc, char **argv) { return io_suite_main(argc, argv, run_all); }
