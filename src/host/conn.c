@@ -263,8 +263,11 @@ void conn_close(struct conn *c) {
     return;
   }
   /* The stream's final completion would tell a waiting reader too, but a
-   * lingering stream goes on: tell it now, the same way either way. */
+   * lingering stream goes on: tell it now, the same way either way.  A
+   * waiting writer too: what it wrote may drain on, but its wait is over
+   * (it gets "closed"). */
   wake_reader(c);
+  conn_wake_writer(c);
   if (c->tls && !(c->flags & CONN_RESET))
     conn_tls_close(c); /* close_notify joins what is to be sent */
   if ((c->flags & (CONN_RESET | CONN_CONNECTING)) || c->werr ||

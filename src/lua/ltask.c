@@ -227,7 +227,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     lua_pushvalue(L, -1);
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  struct task *t = task_alloc(w);
+  /* lua_xmove does not grow the thread's stack: room for fn and args. */
+  struct task *t = lua_checkstack(co, nargs + 1) ? task_alloc(w) : NULL;
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, nargs + 2);

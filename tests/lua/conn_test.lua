@@ -354,10 +354,8 @@ describe("conn lifetime", function()
   end)
 
   it("a task blocked in send gets nil, 'closed' when another task closes the conn", function()
-    -- Since conn_out, lconn_send.c's send_k answers true when the conn's
-    -- box is gone (its SEND_DONE check comes before the closed one),
-    -- although the bytes never went out.  Remove this line once fixed:
-    pending("a send waiting at close returns true, not nil, 'closed'")
+    -- send_k used to answer true here (its SEND_DONE check came before
+    -- the closed one), although the bytes never went out.
     local server = h.accepting()
     local client = assert(host.connect(server.listener.address))
     local result
