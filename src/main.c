@@ -35,9 +35,15 @@ static const char usage_text[] =
     "  --backend NAME       auto, io_uring, epoll or iocp (default: auto)\n"
     "  --grace SECONDS      time handlers get to finish on stop (default 5)\n"
     "  --memory-limit MB    cap each worker's Lua memory (default: none)\n"
+    "  --slice SECONDS      a task that runs this long without waiting is\n"
+    "                       paused for the others (default 0.01; 0: never)\n"
+    "  --cpu-limit SECONDS  a task that runs this long without waiting is\n"
+    "                       ended (default 30; 0: no limit)\n"
     "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
     "  -h, --help           this text\n"
-    "  -v, --version        version and I/O backend\n";
+    "  -v, --version        version and I/O backend\n"
+    "  --dump PID           make the host process PID log what each of its\n"
+    "                       tasks is doing (as SIGUSR1 does), and exit\n";
 
 static int usage(const char *fmt, const char *arg) {
   fprintf(stderr, "host: ");
@@ -91,6 +97,8 @@ int main(int argc, char **argv) {
   cfg.vm = &lua_vm;
   cfg.grace = 5;
   cfg.workers = 0;
+  cfg.slice = 0.010;
+  cfg.cpu_limit = 30;
 
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -115,10 +123,20 @@ int main(int argc, char **argv) {
       want_version = 1;
       continue;
     }
+    if (strcmp(a, "--dump") == 0) {
+      char err[160];
+      if (!v || parse_number(v, 1, 4294967295.0, &n) != 0 || n != (long long)n)
+        return usage("--dump wants a process id, not '%s'", v ? v : "");
+      if (host_request_dump((unsigned long)n, err, sizeof err) != 0) {
+        fprintf(stderr, "host: %s\n", err);
+        return HOST_EXIT_FAILED;
+      }
+      return HOST_EXIT_OK;
+    }
     int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
                 strcmp(a, "--backend") == 0 || strcmp(a, "--grace") == 0 ||
-                strcmp(a, "--memory-limit") == 0 ||
-                strcmp(a, "--log-level") == 0;
+                strcmp(a, "--memory-limit") == 0 || strcmp(a, "--slice") == 0 ||
+                strcmp(a, "--cpu-limit") == 0 || strcmp(a, "--log-level") == 0;
     if (!takes)
       return usage("unknown option '%s'", a);
     if (!v)
@@ -142,6 +160,14 @@ int main(int argc, char **argv) {
       if (parse_number(v, 1, 1 << 20, &n) != 0)
         return usage("--memory-limit wants megabytes, not '%s'", v);
       cfg.memory_limit = (size_t)(n * 1024 * 1024);
+    } else if (strcmp(a, "--slice") == 0) {
+      if (parse_number(v, 0, 60, &n) != 0 || (n > 0 && n < 0.001))
+        return usage("--slice wants seconds (0, or 0.001 to 60), not '%s'", v);
+      cfg.slice = n;
+    } else if (strcmp(a, "--cpu-limit") == 0) {
+      if (parse_number(v, 0, 1e6, &n) != 0)
+        return usage("--cpu-limit wants seconds (0 to 1e6), not '%s'", v);
+      cfg.cpu_limit = n;
     } else {
       int level = log_level_parse(v);
       if (level < 0)

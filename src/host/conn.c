@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "conn_internal.h"
 #include "fault.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,10 @@ static void on_stream(struct io_op *op);
 /* ---- the set ----------------------------------------------------------- */
 
 void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
-                   int *stopping) {
+                   int *stopping, struct worker_stats *stats) {
   memset(s, 0, sizeof *s);
   s->loop = loop;
+  s->stats = stats;
   s->worker = worker;
   s->stopping = stopping;
   list_init(&s->conns);
@@ -42,6 +44,7 @@ void conn_set_free(struct conn_set *s) {
     free(s->spare[--s->nspare]);
   while (s->nospare > 0)
     free(s->ospare[--s->nospare]);
+  s->buf_bytes = 0;
 }
 
 void conn_set_abort_all(struct conn_set *s) {
@@ -83,8 +86,10 @@ static void release_rbuf(struct conn *c) {
   if (c->rcap == CONN_RBUF_CHUNK &&
       s->nspare < (int)(sizeof s->spare / sizeof *s->spare))
     s->spare[s->nspare++] = c->rbuf;
-  else
+  else {
     free(c->rbuf);
+    s->buf_bytes -= c->rcap;
+  }
   c->rbuf = NULL;
   c->rpos = c->rlen = c->rcap = 0;
 }
@@ -103,6 +108,10 @@ static void maybe_free(struct conn *c) {
   }
   list_remove(&c->node);
   s->nconns--;
+  if (c->flags & CONN_COUNTED) {
+    stat_dec(&s->stats->open);
+    stat_inc(&s->stats->closed);
+  }
   conn_drop_output(c);
   if (c->tls)
     conn_tls_free(c);
@@ -126,7 +135,9 @@ int conn_open(struct conn *c, io_sock sock) {
     maybe_free(c);
     return err;
   }
-  c->flags &= ~CONN_HANDLE_DONE;
+  c->flags = (c->flags & ~CONN_HANDLE_DONE) | CONN_COUNTED;
+  stat_inc(&c->set->stats->accepted);
+  stat_inc(&c->set->stats->open);
   conn_cache_peer(c);
   return 0;
 }
@@ -326,6 +337,7 @@ static void on_stream(struct io_op *op) {
     return;
   }
   if (res > 0 && c->tls) {
+    stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (!conn_closing(c))
       conn_tls_input(c, op->u.recv.data, (size_t)res);
     if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
@@ -333,6 +345,7 @@ static void on_stream(struct io_op *op) {
     return;
   }
   if (res > 0) {
+    stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (conn_closing(c))
       return; /* nobody will read it */
     c->hot = op->u.recv.data;
@@ -418,6 +431,7 @@ char *conn_rbuf_space(struct conn *c, size_t want, size_t *room) {
       char *nb = realloc(c->rbuf, cap);
       if (!nb)
         return NULL;
+      s->buf_bytes += cap - c->rcap;
       c->rbuf = nb;
       c->rcap = (uint32_t)cap;
     }

@@ -89,6 +89,7 @@ struct tls_config;
 #define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
 #define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
+#define CONN_COUNTED 0x80000   /* counted as open (accepted or connected) */
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -145,6 +146,8 @@ struct conn_set {
   char *ospare[16]; /* idle output buffers of CONN_OBUF_CHUNK */
   int nospare;
   struct conn *dirty; /* connections with queued output (dirty_next) */
+  size_t buf_bytes;   /* read and output buffers held, spares included */
+  struct worker_stats *stats; /* the worker's counters (worker.h) */
 };
 
 struct conn {
@@ -184,7 +187,7 @@ struct conn {
 /* ---- the set ----------------------------------------------------------- */
 
 void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
-                   int *stopping);
+                   int *stopping, struct worker_stats *stats);
 /* After every conn is freed (a forced stop may leave pooled objects:
  * their pools go as a whole). */
 void conn_set_free(struct conn_set *s);

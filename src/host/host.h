@@ -34,6 +34,10 @@ struct host_config {
   int workers;         /* --workers */
   double grace;        /* --grace, seconds */
   size_t memory_limit; /* --memory-limit, bytes per worker VM */
+  double slice;        /* --slice, seconds a task runs before it is
+                          paused for the others (0: never) */
+  double cpu_limit;    /* --cpu-limit, seconds a task may run without
+                          waiting before it is ended (0: no limit) */
   const struct io_backend *backend;
   const struct worker_vm *vm; /* what each worker runs (worker.h) */
   int test_mode;              /* `host test`: argv are the test files */
@@ -55,6 +59,7 @@ struct host {
   struct group_registry reg; /* the listener groups (group.c) */
   struct resolver *resolver; /* names, off the loops (resolve.h); NULL if
                                 it could not start */
+  struct watchdog *watchdog; /* watchdog.h; NULL if it could not start */
   sys_mutex lock;            /* orders a failure and the exit code */
   atomic_int failed;         /* a script failure was reported */
 #ifndef _WIN32
@@ -74,5 +79,14 @@ void host_fail(struct host *h, const char *msg);
 void host_set_exit(struct host *h, int code);
 /* A worker thread has finished. */
 void host_worker_done(struct host *h);
+/* Any thread: every worker writes what its tasks are doing to the log
+ * (its VM's dump hook, run from its inbox: a worker stuck in a task
+ * answers once it is back in its loop). */
+void host_dump(struct host *h);
+/* `host --dump PID`: asks the host process PID to dump its tasks
+ * (SIGUSR1 on POSIX; on Windows, the named event HOST_DUMP_EVENT that
+ * every host process waits on).  0, or -1 with a message in err. */
+int host_request_dump(unsigned long pid, char *err, size_t errsize);
+#define HOST_DUMP_EVENT "Local\\host-dump-%lu" /* with the process id */
 
 #endif

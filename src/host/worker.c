@@ -77,6 +77,38 @@ static void drain_inbox(struct worker *w) {
 
 static void on_wake(void *ud) { drain_inbox(ud); }
 
+int worker_inbox_length(struct worker *w) {
+  int n = 0;
+  sys_mutex_lock(&w->inbox_lock);
+  for (struct msg *m = w->inbox; m; m = m->next)
+    n++;
+  sys_mutex_unlock(&w->inbox_lock);
+  return n;
+}
+
+/* ---- what the watchdog reads ------------------------------------------- */
+
+/* A seqlock with one writer at a time: the worker, or its interrupt
+ * while the worker is stopped, which is why a write already in progress
+ * makes the second one give up rather than wait.  Plain byte copies: this
+ * may run in a signal handler. */
+void worker_publish_where(struct worker *w, const char *text) {
+  struct worker_pulse *p = &w->pulse;
+  uint32_t v = atomic_load_explicit(&p->where_ver, memory_order_relaxed);
+  if (v & 1)
+    return;
+  atomic_store_explicit(&p->where_ver, v + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  size_t i = 0;
+  for (; text[i] && i + 1 < sizeof p->where; i++)
+    p->where[i] = text[i];
+  p->where[i] = 0;
+  atomic_store_explicit(&p->where_run,
+                        atomic_load_explicit(&p->runs, memory_order_relaxed),
+                        memory_order_relaxed);
+  atomic_store_explicit(&p->where_ver, v + 2, memory_order_release);
+}
+
 /* ---- stopping -------------------------------------------------------- */
 
 /* Returns how many tasks were still alive. */
@@ -151,10 +183,28 @@ static int waiting(struct worker *w) {
 
 int worker_idle(struct worker *w) { return !waiting(w); }
 
+void worker_pump(struct worker *w) {
+  conn_set_flush(&w->conns);
+  io_loop_run(w->loop, 1);
+}
+
+/* The gauges of host.stats() that are not kept as things happen: worth
+ * a turn's work only now and then. */
+void worker_publish(struct worker *w) {
+  w->published = io_now(w->loop);
+  stat_set(&w->stats.timers, (uint64_t)io_loop_timers(w->loop));
+  stat_set(&w->stats.buf_bytes, (uint64_t)w->conns.buf_bytes);
+  if (w->vm && w->host->cfg.vm->publish)
+    w->host->cfg.vm->publish(w);
+}
+
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
     conn_set_flush(&w->conns); /* what this turn wrote goes out now */
+    if ((!w->ready || ++w->turns % WORKER_PUBLISH_TURNS == 0) &&
+        io_now(w->loop) - w->published >= WORKER_PUBLISH_MS * 1000000ull)
+      worker_publish(w); /* before it blocks, or now and then */
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }
@@ -192,7 +242,7 @@ static void thread_main(void *arg) {
     host_worker_done(w->host);
     return;
   }
-  conn_set_init(&w->conns, w->loop, w->id, &w->killing);
+  conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);

@@ -85,8 +85,12 @@ static int word_index(const char *err) {
 }
 
 int lconn_fail(lua_State *L, struct conn *c, const char *err) {
+  int word = word_index(err);
+  struct task *t = task_of(L);
   if (c)
-    c->lasterr = (uint8_t)word_index(err);
+    c->lasterr = (uint8_t)word;
+  if (t && word < WORKER_NWORDS)
+    stat_inc(&t->w->stats.errors[word]);
   return lhost_fail(L, err);
 }
 
@@ -186,7 +190,7 @@ static int shutdown_k(lua_State *L, int status, lua_KContext ctx) {
       return lconn_fail_code(L, c, err);
     conn_wait_output(c);
     c->writer = t;
-    return task_yield(L, t, 0, shutdown_k);
+    return task_yield(L, t, TASK_SEND, 0, shutdown_k);
   }
   c->flags |= CONN_SHUTDOWN;
   int err = io_shutdown(&c->h);

@@ -216,7 +216,7 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
                       io_strerror(err, msg, sizeof msg));
   }
   c->reader = t;
-  return task_yield(L, t, ctx, read_k);
+  return task_yield(L, t, TASK_RECV, ctx, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {

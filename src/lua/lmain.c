@@ -10,6 +10,7 @@
 #include "lembed.h"
 #include "lhost.h"
 #include "llistener.h"
+#include "lstats.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static int vm_open(struct worker *w) {
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   sched_init(&vm->sched);
+  guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     host_fail(w->host, "not enough memory for a Lua state");
@@ -139,6 +141,10 @@ static int vm_open(struct worker *w) {
 static int vm_turn(struct worker *w) {
   task_run_queue(w);
   return lvm_of(w)->sched.runq != NULL;
+}
+
+static void vm_publish(struct worker *w) {
+  stat_set(&w->stats.lua_bytes, (uint64_t)lvm_of(w)->alloc.used);
 }
 
 static int vm_kill(struct worker *w) {
@@ -168,4 +174,7 @@ const struct worker_vm lua_vm = {
     .turn = vm_turn,
     .kill = vm_kill,
     .close = vm_close,
+    .interrupt = guard_interrupt,
+    .publish = vm_publish,
+    .dump = lstats_dump,
 };

@@ -8,17 +8,20 @@
 #define HOST_LMAIN_H
 
 #include "lalloc.h"
+#include "lguard.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
 
 #include <lua.h>
+#include <stddef.h>
 
 struct lvm {
   lua_State *L;                /* the worker's VM */
   struct lalloc alloc;         /* its allocator: counts, caps */
   struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
+  struct guard guard;          /* time slices, cpu limit (lguard.h) */
   int main_done;               /* the script's main chunk has finished */
 };
 
@@ -26,6 +29,13 @@ extern const struct worker_vm lua_vm;
 
 static inline struct lvm *lvm_of(const struct worker *w) {
   return (struct lvm *)w->vm;
+}
+
+/* The lvm of a thread of that VM: its allocator's state is inside. */
+static inline struct lvm *lvm_of_state(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return (struct lvm *)((char *)ud - offsetof(struct lvm, alloc));
 }
 
 /* The script's main task returned nres values (on co's stack), or failed

@@ -247,6 +247,64 @@ int sys_init(void) {
 #endif
 }
 
+/* ---- interrupting a thread ---------------------------------------------- */
+
+static void (*interrupt_fn)(void *);
+
+#ifdef _WIN32
+int sys_interrupt_init(void (*fn)(void *)) {
+  interrupt_fn = fn;
+  return 0;
+}
+
+int sys_thread_interrupt(sys_thread t, void *arg) {
+  if (!interrupt_fn || SuspendThread(t) == (DWORD)-1)
+    return -1;
+  /* SuspendThread only asks; GetThreadContext returns once t is really
+   * stopped, and makes what it wrote visible here. */
+  CONTEXT ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.ContextFlags = CONTEXT_CONTROL;
+  GetThreadContext(t, &ctx);
+  interrupt_fn(arg);
+  ResumeThread(t);
+  return 0;
+}
+#else
+#define INTERRUPT_SIGNAL (SIGRTMIN + 2) /* +1 is host.c's wake-up */
+
+static void on_interrupt(int sig, siginfo_t *si, void *uc) {
+  (void)sig;
+  (void)uc;
+  int saved = errno;
+  if (interrupt_fn && si->si_code == SI_QUEUE)
+    interrupt_fn(si->si_value.sival_ptr);
+  errno = saved;
+}
+
+int sys_interrupt_init(void (*fn)(void *)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_interrupt;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  interrupt_fn = fn;
+  return sigaction(INTERRUPT_SIGNAL, &sa, NULL);
+}
+
+int sys_thread_interrupt(sys_thread t, void *arg) {
+#if defined(__linux__)
+  union sigval v;
+  v.sival_ptr = arg;
+  return pthread_sigqueue(t, INTERRUPT_SIGNAL, v) == 0 ? 0 : -1;
+#else
+  (void)t;
+  (void)arg;
+  return -1; /* only Linux carries the argument with the signal */
+#endif
+}
+#endif
+
 void sys_sleep_ms(unsigned ms) {
 #ifdef _WIN32
   Sleep(ms);

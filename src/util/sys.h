@@ -71,4 +71,15 @@ int sys_init(void);
 /* Sleep the calling thread (tests and back-off only). */
 void sys_sleep_ms(unsigned ms);
 
+/* Interrupting a running thread, as a signal would.  After
+ * sys_interrupt_init(fn) (once, before any thread is interrupted),
+ * sys_thread_interrupt(t, arg) makes fn(arg) run while t is stopped
+ * between two of its instructions: on t itself, in a signal handler, on
+ * POSIX (a real-time signal, SA_RESTART); on the calling thread while t
+ * is suspended, on Windows.  So fn may do only what a signal handler
+ * may: no locks, no allocation, no stdio, and it must not assume which
+ * thread it runs on.  t must not have been joined.  0, or -1. */
+int sys_interrupt_init(void (*fn)(void *arg));
+int sys_thread_interrupt(sys_thread t, void *arg);
+
 #endif

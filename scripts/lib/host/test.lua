@@ -368,7 +368,7 @@ local function run_task(fns)
   serial = serial + 1
   local token, me = serial, coroutine.running()
   local waiting = true
-  host.spawn(function()
+  local co = host.spawn(function()
     local ok, err = true, nil
     for _, fn in ipairs(fns) do
       local okf, errf = xpcall(fn, function(e)
@@ -385,6 +385,7 @@ local function run_task(fns)
     local left = deadline - host.now()
     if left <= 0 then
       ok, err = false, ("timed out after %g s"):format(M.timeout)
+      host._cancel(co) -- a test that computes for ever stops here
       break
     end
     ok, err = host.wait(math.min(left, 0.05))
@@ -411,6 +412,10 @@ local function run_test(befores, fn, afters)
   if ok and #task_errs > 0 then
     ok, err = false, ("a task raised an error during this test (take " ..
       "expected ones with task_errors()):\n%s"):format(table.concat(task_errs, "\n"))
+  end
+  if not ok and #task_errs > 0 then -- e.g. the test's own task was killed
+    err = ("%s\nand a task raised an error during this test:\n%s"):format(
+      tostring(err), table.concat(task_errs, "\n"))
   end
   task_errs = {}
   return ok, err
