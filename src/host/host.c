@@ -322,8 +322,9 @@ int host_run(const struct host_config *cfg) {
   if (started < h->nworkers && !atomic_load(&h->failed))
     host_fail(h, "not enough memory for the workers");
   if (started == h->nworkers && watchdog_start(h) != 0)
-    log_write(LOG_WARN, 0, "cannot start the watchdog: tasks run unwatched "
-                           "(no time slices, no cpu limit)");
+    log_write(LOG_WARN, 0,
+              "cannot start the watchdog: tasks run unwatched "
+              "(no time slices, no cpu limit)");
   wait_workers(h);
   watchdog_stop(h); /* it interrupts workers: before they are joined */
   for (int i = 0; i < started; i++)

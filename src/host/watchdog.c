@@ -59,8 +59,8 @@ static void ask(struct worker *w, int what) {
 
 /* Copies where the worker said run `run` is, if it has said so since
  * version `since` of its text; 0 if it has not. */
-static int read_where(struct worker *w, uint64_t run, uint32_t since,
-                      char *buf, size_t size) {
+static int read_where(struct worker *w, uint64_t run, uint32_t since, char *buf,
+                      size_t size) {
   struct worker_pulse *p = &w->pulse;
   for (int tries = 0; tries < 4; tries++) {
     uint32_t v = atomic_load_explicit(&p->where_ver, memory_order_acquire);

@@ -55,10 +55,10 @@ struct worker_vm {
  * (watchdog.c) on another thread: lock-free, written only by the worker
  * (or by its interrupt, while it is stopped), read by anyone. */
 struct worker_pulse {
-  _Atomic uint64_t runs;     /* +1 as a task starts and as it stops
-                                running: odd while one runs */
-  _Atomic uint64_t hooked;   /* `runs` when the VM last acted on a request */
-  _Atomic int ask;           /* WORKER_ASK_* the interrupt is to pass on */
+  _Atomic uint64_t runs;      /* +1 as a task starts and as it stops
+                                 running: odd while one runs */
+  _Atomic uint64_t hooked;    /* `runs` when the VM last acted on a request */
+  _Atomic int ask;            /* WORKER_ASK_* the interrupt is to pass on */
   _Atomic uint32_t where_ver; /* odd while `where` is being written */
   _Atomic uint64_t where_run; /* the run `where` describes */
   char where[200];            /* "task 7 (handler, peer ...) at f.lua:12" */
@@ -91,19 +91,19 @@ struct msg {
  * the loop (worker_publish), which is exact as seen from the worker's
  * own tasks and a turn late from another worker's. */
 struct worker_stats {
-  stat_counter accepted;              /* connections accepted */
-  stat_counter connected;             /* connections made (host.connect) */
-  stat_counter closed;                /* connections freed, of both kinds */
-  stat_counter open;                  /* connections alive (gauge) */
-  stat_counter bytes_in, bytes_out;   /* payload received / sent */
-  stat_counter tasks;                 /* live tasks (gauge) */
+  stat_counter accepted;               /* connections accepted */
+  stat_counter connected;              /* connections made (host.connect) */
+  stat_counter closed;                 /* connections freed, of both kinds */
+  stat_counter open;                   /* connections alive (gauge) */
+  stat_counter bytes_in, bytes_out;    /* payload received / sent */
+  stat_counter tasks;                  /* live tasks (gauge) */
   stat_counter waiting[WORKER_NWAITS]; /* suspended tasks, by wait */
-  stat_counter errors[WORKER_NWORDS]; /* nil, err results, by word */
-  stat_counter forced_yields;         /* tasks paused by their slice */
-  stat_counter cpu_kills;             /* tasks ended at the cpu limit */
-  stat_counter lua_bytes;             /* the VM's memory (per turn) */
-  stat_counter buf_bytes;             /* connection buffers (per turn) */
-  stat_counter timers;                /* timers posted (per turn) */
+  stat_counter errors[WORKER_NWORDS];  /* nil, err results, by word */
+  stat_counter forced_yields;          /* tasks paused by their slice */
+  stat_counter cpu_kills;              /* tasks ended at the cpu limit */
+  stat_counter lua_bytes;              /* the VM's memory (per turn) */
+  stat_counter buf_bytes;              /* connection buffers (per turn) */
+  stat_counter timers;                 /* timers posted (per turn) */
 };
 
 struct worker {
@@ -111,8 +111,8 @@ struct worker {
   struct host *host;
   struct io_loop *loop;
   sys_thread thread;
-  void *vm;  /* the VM's own state (host->cfg.vm's) */
-  int ready; /* the VM has tasks ready: do not block */
+  void *vm;           /* the VM's own state (host->cfg.vm's) */
+  int ready;          /* the VM has tasks ready: do not block */
   unsigned turns;     /* turns of the loop (publishing the gauges) */
   uint64_t published; /* io_now() when the gauges were published */
 

@@ -85,7 +85,7 @@ static inline long long io__to_ms(int64_t ns, long long cap) {
 }
 
 struct io_loop {
-  struct io_loop_head head;  /* first: io_now() reads head.now */
+  struct io_loop_head head; /* first: io_now() reads head.now */
   const struct io_backend *be;
   void *bs;                  /* the backend's state */
   struct timer_heap timers;  /* posted IO_OP_TIMEOUT ops */

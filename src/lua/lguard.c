@@ -117,7 +117,8 @@ static void publish_where(struct worker *w, struct task *t, lua_State *L) {
   worker_publish_where(w, buf);
 }
 
-/* ---- the hook ------------------------------------------------------------- */
+/* ---- the hook -------------------------------------------------------------
+ */
 
 static void on_count(lua_State *L, lua_Debug *ar);
 
@@ -186,7 +187,8 @@ static void on_count(lua_State *L, lua_Debug *ar) {
   lua_yield(L, 0); /* task_resume queues it again */
 }
 
-/* ---- the interrupt -------------------------------------------------------- */
+/* ---- the interrupt --------------------------------------------------------
+ */
 
 void guard_interrupt(struct worker *w, int ask) {
   struct lvm *vm = lvm_of(w);
