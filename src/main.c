@@ -16,6 +16,7 @@
 #include "sys.h"
 
 #include <lua.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,11 @@ static const char usage_text[] =
     "  --workers N          worker threads (default: one per CPU)\n"
     "  --backend NAME       auto, io_uring, epoll or iocp (default: auto)\n"
     "  --grace SECONDS      time handlers get to finish on stop (default 5)\n"
-    "  --memory-limit MB    cap each worker's Lua memory (default: none)\n"
+    "  --memory-limit MB    cap each worker's memory: its Lua VM and its\n"
+    "                       connections' buffers (default: 3/4 of the\n"
+    "                       machine's memory, shared out among the workers)\n"
+    "  --max-connections N  open connections, all workers (default: the\n"
+    "                       descriptor limit less 1/8, at least 32 less)\n"
     "  --slice SECONDS      a task that runs this long without waiting is\n"
     "                       paused for the others (default 0.01; 0: never)\n"
     "  --cpu-limit SECONDS  a task that runs this long without waiting is\n"
@@ -59,6 +64,24 @@ static int parse_number(const char *s, double lo, double hi, double *out) {
     return -1;
   *out = v;
   return 0;
+}
+
+/* Room for the descriptors that are not connections: the workers'
+ * loops and listening sockets, the standard streams, files the scripts
+ * open. */
+static int default_max_connections(void) {
+  long fds = sys_fd_limit();
+  if (fds <= 0)
+    return 0; /* no such limit: memory bounds it (--memory-limit) */
+  long room = fds / 8 > 32 ? fds / 8 : 32;
+  return fds - room > 1 ? (int)(fds - room) : 1;
+}
+
+/* 3/4 of the machine's memory (or of the control group's limit), shared
+ * out among the workers; none if it is unknown. */
+static size_t default_memory_limit(int workers) {
+  uint64_t total = sys_memory() / 4 * 3 / (uint64_t)workers;
+  return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
 
 struct files {
@@ -93,6 +116,7 @@ int main(int argc, char **argv) {
   struct host_config cfg;
   const char *backend = "auto";
   int want_version = 0, log_level_set_explicitly = 0, i;
+  int max_connections_set = 0;
   memset(&cfg, 0, sizeof cfg);
   cfg.vm = &lua_vm;
   cfg.grace = 5;
@@ -136,7 +160,9 @@ int main(int argc, char **argv) {
     int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
                 strcmp(a, "--backend") == 0 || strcmp(a, "--grace") == 0 ||
                 strcmp(a, "--memory-limit") == 0 || strcmp(a, "--slice") == 0 ||
-                strcmp(a, "--cpu-limit") == 0 || strcmp(a, "--log-level") == 0;
+                strcmp(a, "--cpu-limit") == 0 ||
+                strcmp(a, "--log-level") == 0 ||
+                strcmp(a, "--max-connections") == 0;
     if (!takes)
       return usage("unknown option '%s'", a);
     if (!v)
@@ -160,6 +186,11 @@ int main(int argc, char **argv) {
       if (parse_number(v, 1, 1 << 20, &n) != 0)
         return usage("--memory-limit wants megabytes, not '%s'", v);
       cfg.memory_limit = (size_t)(n * 1024 * 1024);
+    } else if (strcmp(a, "--max-connections") == 0) {
+      if (parse_number(v, 0, 1 << 30, &n) != 0 || n != (int)n)
+        return usage("--max-connections wants a count (0: none), not '%s'", v);
+      cfg.max_connections = (int)n;
+      max_connections_set = 1;
     } else if (strcmp(a, "--slice") == 0) {
       if (parse_number(v, 0, 60, &n) != 0 || (n > 0 && n < 0.001))
         return usage("--slice wants seconds (0, or 0.001 to 60), not '%s'", v);
@@ -177,6 +208,7 @@ int main(int argc, char **argv) {
     }
   }
 
+  sys_heap_setup();
   if (sys_init() != 0) {
     fprintf(stderr, "host: cannot initialise the socket library\n");
     return HOST_EXIT_FAILED;
@@ -235,6 +267,10 @@ int main(int argc, char **argv) {
   }
   if (cfg.workers == 0)
     cfg.workers = sys_cpu_count();
+  if (!max_connections_set)
+    cfg.max_connections = default_max_connections();
+  if (!cfg.memory_limit)
+    cfg.memory_limit = default_memory_limit(cfg.workers);
   if (cfg.nlisten == 0)
     cfg.listen[cfg.nlisten++] = HOST_DEFAULT_LISTEN;
 

@@ -71,6 +71,8 @@ int conn_write(struct conn *c, const char *p, size_t n) {
       size_t cap = c->ocap ? c->ocap : CONN_OBUF_CHUNK;
       while (cap < need)
         cap *= 2;
+      if (!conn_set_fits(s, cap - c->ocap))
+        return IO_ENOMEM; /* the worker's memory limit */
       char *nb = realloc(c->obuf, cap);
       if (!nb)
         return IO_ENOMEM;
@@ -199,6 +201,8 @@ static void on_connected(struct io_op *op) {
     c->flags |= CONN_COUNTED;
     stat_inc(&c->set->stats->connected);
     stat_inc(&c->set->stats->open);
+    if (c->set->limit)
+      atomic_fetch_add(&c->set->limit->open, 1);
     conn_cache_peer(c);
   }
   conn_wake_writer(c);

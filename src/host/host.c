@@ -27,6 +27,7 @@
  */
 #include "host.h"
 #include "group.h"
+#include "listener.h"
 #include "log.h"
 #include "resolve.h"
 #include "watchdog.h"
@@ -126,6 +127,45 @@ static void dump_call(struct worker *w, struct msg *m, int run) {
   if (run && w->host->cfg.vm->dump)
     w->host->cfg.vm->dump(w);
   free(m);
+}
+
+void host_limit_log(struct host *h, int pausing, int open) {
+  if (!pausing) {
+    if (atomic_exchange(&h->limit_logged, 0))
+      log_write(LOG_INFO, 0, "%d connections open: accepting again", open);
+    return;
+  }
+  uint64_t now = sys_clock_ms() | 1; /* never 0 */
+  static _Atomic uint64_t last;      /* the last pause logged */
+  uint64_t prev = atomic_load(&last);
+  if ((prev && now - prev < LISTENER_WARN_MS) ||
+      !atomic_compare_exchange_strong(&last, &prev, now))
+    return;
+  atomic_store(&h->limit_logged, now);
+  log_write(LOG_WARN, 0,
+            "%d connections open, the limit (--max-connections): accepting "
+            "paused until some close",
+            open);
+}
+
+static void resume_call(struct worker *w, struct msg *m, int run) {
+  if (run)
+    listener_resume(w);
+  free(m);
+}
+
+/* Below the connection limit again: every worker's paused listeners
+ * accept again (any worker's thread: through the inboxes). */
+static void resume_accepting(struct conn_limit *lim) {
+  struct host *h = (struct host *)((char *)lim - offsetof(struct host, limit));
+  host_limit_log(h, 0, atomic_load(&lim->open));
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
+    if (!m)
+      continue; /* that worker accepts again at its next pause, if any */
+    m->call = resume_call;
+    worker_post(h->workers[i], m);
+  }
 }
 
 void host_dump(struct host *h) {
@@ -299,6 +339,10 @@ int host_run(const struct host_config *cfg) {
   atomic_init(&h->stops, 0);
   atomic_init(&h->exit_code, HOST_EXIT_OK);
   atomic_init(&h->force_at, 0);
+  atomic_init(&h->limit.open, 0);
+  atomic_init(&h->limit.paused, 0);
+  h->limit.max = cfg->max_connections;
+  h->limit.resume = resume_accepting;
   h->workers = calloc((size_t)h->nworkers, sizeof *h->workers);
 #ifdef _WIN32
   console_host = h;

@@ -121,6 +121,8 @@ static int kill_tasks(struct worker *w) {
   conn_set_abort_all(&w->conns); /* no lingering either */
   if (io_posted(&w->grace_op))
     io_cancel(w->loop, &w->grace_op);
+  if (io_posted(&w->trim_op))
+    io_cancel(w->loop, &w->trim_op);
   return n;
 }
 
@@ -173,7 +175,8 @@ static int waiting(struct worker *w) {
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
   int other = io_loop_alive(w->loop) - conn_set_streams(&w->conns) -
-              (io_posted(&w->grace_op) ? 1 : 0);
+              (io_posted(&w->grace_op) ? 1 : 0) -
+              (io_posted(&w->trim_op) ? 1 : 0);
   if (other > 0)
     return 1;
   /* Only streams are left (rare: a worker with a listener never gets
@@ -198,13 +201,59 @@ void worker_publish(struct worker *w) {
     w->host->cfg.vm->publish(w);
 }
 
+static size_t held(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
+  return w->conns.buf_bytes + (vm->memory && w->vm ? vm->memory(w) : 0);
+}
+
+void worker_trim(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
+  size_t before = held(w);
+  conn_set_trim(&w->conns);
+  size_t vm_now = vm->trim && w->vm ? vm->trim(w) : 0;
+  w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
+  w->trimmed = io_now(w->loop);
+  sys_trim_heap(); /* the C library's free pages */
+  log_write(LOG_DEBUG, w->id, "memory given back: %zu KiB held, was %zu KiB",
+            w->mem_trimmed >> 10, before >> 10);
+}
+
+static void maybe_trim(struct worker *w);
+
+static void on_trim_due(struct io_op *op) {
+  struct worker *w = op->data;
+  if (op->res == 0 && !w->killing)
+    maybe_trim(w);
+}
+
+/* Before the loop blocks: after a peak, give memory back; if that is too
+ * soon after the last time, a timer comes back to it (the loop may block
+ * for good, with the peak's memory held). */
+static void maybe_trim(struct worker *w) {
+  size_t now = held(w);
+  if (now > w->mem_peak)
+    w->mem_peak = now;
+  if (w->mem_peak - now < WORKER_TRIM_BYTES &&
+      now < w->mem_trimmed + WORKER_TRIM_BYTES)
+    return; /* nothing worth it */
+  uint64_t since = io_now(w->loop) - w->trimmed;
+  if (since >= WORKER_TRIM_MS * 1000000ull)
+    worker_trim(w);
+  else if (!io_posted(&w->trim_op) && !w->stopping)
+    io_timeout(w->loop, &w->trim_op, WORKER_TRIM_MS * 1000000ull - since,
+               on_trim_due); /* no memory for it: the next idle turn */
+}
+
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   while (waiting(w)) {
     conn_set_flush(&w->conns); /* what this turn wrote goes out now */
     if ((!w->ready || ++w->turns % WORKER_PUBLISH_TURNS == 0) &&
-        io_now(w->loop) - w->published >= WORKER_PUBLISH_MS * 1000000ull)
+        io_now(w->loop) - w->published >= WORKER_PUBLISH_MS * 1000000ull) {
       worker_publish(w); /* before it blocks, or now and then */
+      if (!w->ready)
+        maybe_trim(w);
+    }
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }
@@ -242,7 +291,8 @@ static void thread_main(void *arg) {
     host_worker_done(w->host);
     return;
   }
-  conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats);
+  conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats,
+                &w->host->limit);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
@@ -262,6 +312,7 @@ struct worker *worker_new(struct host *host, int id) {
   w->id = id;
   w->host = host;
   io_op_init(&w->grace_op, w);
+  io_op_init(&w->trim_op, w);
   list_init(&w->listeners);
   sys_mutex_init(&w->inbox_lock);
   return w;

@@ -45,6 +45,11 @@ struct worker_vm {
   void (*publish)(struct worker *w);
   /* Log what every task is doing (SIGUSR1, `host --dump`).  Optional. */
   void (*dump)(struct worker *w);
+  /* Give back what the VM keeps for later (worker_trim); returns the
+   * memory it holds now, in bytes.  Optional. */
+  size_t (*trim)(struct worker *w);
+  /* The memory the VM holds now, in bytes.  Optional. */
+  size_t (*memory)(struct worker *w);
 };
 
 /* What the watchdog asks of a run (worker_vm.interrupt). */
@@ -115,6 +120,9 @@ struct worker {
   int ready;          /* the VM has tasks ready: do not block */
   unsigned turns;     /* turns of the loop (publishing the gauges) */
   uint64_t published; /* io_now() when the gauges were published */
+  uint64_t trimmed;   /* io_now() when memory was last given back */
+  size_t mem_peak;    /* the most held since then (worker_trim) */
+  size_t mem_trimmed; /* what was held right after */
 
   sys_mutex inbox_lock; /* guards inbox and loop_ready */
   struct msg *inbox, *inbox_tail;
@@ -129,6 +137,8 @@ struct worker {
   int stopping;          /* graceful stop begun: no more accepts */
   int killing;           /* grace over: nothing resumes any more */
   struct io_op grace_op; /* fires when the grace period ends */
+  struct io_op trim_op;  /* a trim put off (maybe_trim): not a reason to
+                            stay, as the grace timer is not */
 };
 
 /* A task starts / stops running (the VM calls these around each run;
@@ -156,6 +166,15 @@ void worker_pump(struct worker *w);
 #define WORKER_PUBLISH_MS 10
 #define WORKER_PUBLISH_TURNS 64
 void worker_publish(struct worker *w);
+
+/* Memory is given back (pools, spare buffers, the VM's free chunks after
+ * a full collection, the C library's free pages) when the worker is
+ * about to wait, at most every WORKER_TRIM_MS, and only if it held at
+ * least WORKER_TRIM_BYTES more than it holds now, or than it held after
+ * the last time: after a peak, not on every idle moment. */
+#define WORKER_TRIM_MS 1000
+#define WORKER_TRIM_BYTES (1u << 20)
+void worker_trim(struct worker *w);
 
 /* Messages waiting in the inbox (any thread; takes the inbox lock). */
 int worker_inbox_length(struct worker *w);

@@ -8,11 +8,37 @@
 #include "lalloc.h"
 #include "fault.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK (64 * 1024)
-#define CHUNK_HEAD 16 /* links the chunks; keeps blocks 16-aligned */
+#define CHUNK (64 * 1024) /* and its alignment */
+#define CHUNK_HEAD 16     /* struct chunk; keeps blocks 16-aligned */
+
+struct chunk {
+  struct chunk *next; /* the allocator's chunks */
+  size_t live;        /* its blocks in use */
+};
+
+static struct chunk *chunk_of(void *p) {
+  return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+}
+
+static void *chunk_alloc(void) {
+#ifdef _WIN32
+  return _aligned_malloc(CHUNK, CHUNK);
+#else
+  return aligned_alloc(CHUNK, CHUNK);
+#endif
+}
+
+static void chunk_free(void *c) {
+#ifdef _WIN32
+  _aligned_free(c);
+#else
+  free(c);
+#endif
+}
 
 #if defined(__SANITIZE_ADDRESS__)
 #define USE_CLASSES 0
@@ -33,15 +59,18 @@ static void *take(struct lalloc *a, size_t size) {
   void *p = a->free[c];
   if (p) {
     a->free[c] = *(void **)p;
+    chunk_of(p)->live++;
     return p;
   }
   size_t rounded = (c + 1) * 16;
   if (a->bump_end - a->bump < (ptrdiff_t)rounded) {
-    char *chunk = malloc(CHUNK);
+    struct chunk *chunk = chunk_alloc();
     if (!chunk)
       return NULL;
-    *(void **)chunk = a->chunks;
+    chunk->next = a->chunks;
+    chunk->live = 0;
     a->chunks = chunk;
+    a->nchunks++;
     /* What is left of the old chunk is not lost: it is carved into the
      * largest classes it fits, so the next requests of those sizes find
      * it on their free lists. */
@@ -52,11 +81,12 @@ static void *take(struct lalloc *a, size_t size) {
       a->free[k] = a->bump;
       a->bump += (k + 1) * 16;
     }
-    a->bump = chunk + CHUNK_HEAD;
-    a->bump_end = chunk + CHUNK;
+    a->bump = (char *)chunk + CHUNK_HEAD;
+    a->bump_end = (char *)chunk + CHUNK;
   }
   p = a->bump;
   a->bump += rounded;
+  chunk_of(p)->live++;
   return p;
 }
 
@@ -64,6 +94,7 @@ static void give(struct lalloc *a, void *p, size_t size) {
   size_t c = cls(size);
   *(void **)p = a->free[c];
   a->free[c] = p;
+  chunk_of(p)->live--;
 }
 
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -79,7 +110,8 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->used -= old;
     return NULL;
   }
-  if (a->limit && nsize > old && a->used - old + nsize > a->limit)
+  if (a->limit && nsize > old &&
+      a->used - old + nsize + (a->other ? *a->other : 0) > a->limit)
     return NULL;
   if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;
@@ -106,12 +138,48 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-void lalloc_destroy(struct lalloc *a) {
-  while (a->chunks) {
-    void *next = *(void **)a->chunks;
-    free(a->chunks);
-    a->chunks = next;
+size_t lalloc_trim(struct lalloc *a) {
+  struct chunk *current = a->bump ? chunk_of(a->bump - 1) : NULL;
+  size_t empty = 0;
+  for (struct chunk *c = a->chunks; c; c = c->next)
+    empty += c->live == 0 && c != current;
+  if (!empty)
+    return 0;
+  /* The free blocks of the empty chunks leave their lists... */
+  for (size_t k = 0; k < LALLOC_CLASSES; k++) {
+    void **link = &a->free[k];
+    while (*link) {
+      struct chunk *c = chunk_of(*link);
+      if (c->live == 0 && c != current)
+        *link = *(void **)*link;
+      else
+        link = (void **)*link;
+    }
   }
+  /* ...then the chunks go. */
+  struct chunk **cl = (struct chunk **)&a->chunks;
+  while (*cl) {
+    struct chunk *c = *cl;
+    if (c->live == 0 && c != current) {
+      *cl = c->next;
+      chunk_free(c);
+      a->nchunks--;
+    } else {
+      cl = &c->next;
+    }
+  }
+  return empty;
+}
+
+void lalloc_destroy(struct lalloc *a) {
+  struct chunk *c = a->chunks;
+  while (c) {
+    struct chunk *next = c->next;
+    chunk_free(c);
+    c = next;
+  }
+  a->chunks = NULL;
+  a->nchunks = 0;
   memset(a->free, 0, sizeof a->free);
   a->bump = a->bump_end = NULL;
 }

@@ -10,6 +10,15 @@
  * coroutine, stack and box cost exactly their size.  Larger blocks go to
  * malloc.  Under AddressSanitizer everything goes to malloc, so Lua's own
  * memory errors are still caught.
+ *
+ * Chunks are aligned to their size, so a block finds its chunk's header
+ * with a mask; the header counts the chunk's live blocks, and
+ * lalloc_trim returns the chunks that have none (after a peak, such as
+ * 100,000 connections that have gone: the worker calls it when idle).
+ *
+ * The limit covers more than the VM: `other`, if set, is the rest of what
+ * the worker holds (its connections' buffers: conn.h), so that the VM
+ * and the buffers share one --memory-limit.
  */
 #ifndef HOST_LALLOC_H
 #define HOST_LALLOC_H
@@ -22,6 +31,8 @@
 struct lalloc {
   size_t used;                /* bytes the VM holds (as it asked) */
   size_t limit;               /* 0 = none */
+  const size_t *other;        /* counted against the limit too, or NULL */
+  size_t nchunks;             /* chunks held */
   void *free[LALLOC_CLASSES]; /* per class, linked through the block */
   char *bump, *bump_end;      /* the chunk being carved */
   void *chunks;               /* all chunks, linked through their head */
@@ -30,6 +41,8 @@ struct lalloc {
 void lalloc_init(struct lalloc *a, size_t limit);
 /* The lua_Alloc; ud is the struct lalloc. */
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* Frees the chunks none of whose blocks is in use; returns how many. */
+size_t lalloc_trim(struct lalloc *a);
 /* After lua_close: returns the chunks. */
 void lalloc_destroy(struct lalloc *a);
 

@@ -156,6 +156,23 @@ static int lconn_settimeout(lua_State *L) {
   return 0;
 }
 
+/* conn:setdeadline(seconds | nil): every operation that waits past this
+ * instant returns nil, "timeout", whatever trickles in meanwhile. */
+static int lconn_setdeadline(lua_State *L) {
+  struct conn *c = lconn_check(L, 1);
+  uint64_t due = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    double s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0, 2, "negative time");
+    due = io_clock() + (s >= 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9));
+    if (!due)
+      due = 1; /* 0 would mean none */
+  }
+  if (conn_set_deadline(c, due) != 0)
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
 static int lconn_setoption(lua_State *L) {
   struct conn *c = lconn_check(L, 1);
   static const char *const names[] = {"maxline", "maxread", NULL};
@@ -285,6 +302,7 @@ static const luaL_Reg meth[] = {{"recv", lconn_recv},
                                 {"buffered", lconn_buffered},
                                 {"starttls", ltls_starttls},
                                 {"settimeout", lconn_settimeout},
+                                {"setdeadline", lconn_setdeadline},
                                 {"setoption", lconn_setoption},
                                 {"shutdown", lconn_shutdown},
                                 {"close", lconn_close},

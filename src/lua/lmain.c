@@ -119,6 +119,10 @@ static int vm_open(struct worker *w) {
   }
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
+  /* One limit for the VM and the connections' buffers. */
+  vm->alloc.other = &w->conns.buf_bytes;
+  w->conns.mem_other = &vm->alloc.used;
+  w->conns.mem_limit = w->host->cfg.memory_limit;
   sched_init(&vm->sched);
   guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
@@ -147,6 +151,19 @@ static void vm_publish(struct worker *w) {
   stat_set(&w->stats.lua_bytes, (uint64_t)lvm_of(w)->alloc.used);
 }
 
+static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
+
+/* After a peak: a full collection (an idle VM allocates nothing, so its
+ * garbage would stay), then the chunks and pooled tasks nobody uses. */
+static size_t vm_trim(struct worker *w) {
+  struct lvm *vm = lvm_of(w);
+  lua_gc(vm->L, LUA_GCCOLLECT);
+  lalloc_trim(&vm->alloc);
+  pool_trim(&vm->sched.task_pool);
+  pool_trim(&vm->sched.sleeper_pool);
+  return vm->alloc.used;
+}
+
 static int vm_kill(struct worker *w) {
   int n = lvm_of(w)->sched.ntasks;
   task_drop_all(w);
@@ -163,6 +180,7 @@ static void vm_close(struct worker *w) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
   }
+  w->conns.mem_other = NULL; /* it pointed into vm */
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);
@@ -177,4 +195,6 @@ const struct worker_vm lua_vm = {
     .interrupt = guard_interrupt,
     .publish = vm_publish,
     .dump = lstats_dump,
+    .trim = vm_trim,
+    .memory = vm_memory,
 };

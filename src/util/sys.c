@@ -10,6 +10,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -233,6 +237,64 @@ int sys_cpu_count(void) {
 #else
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
+#endif
+}
+
+void sys_heap_setup(void) {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
+void sys_trim_heap(void) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+long sys_fd_limit(void) {
+#ifdef _WIN32
+  return 0;
+#else
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit up = rl;
+    up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+      rl = up;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 30)
+    return 1 << 30;
+  return (long)rl.rlim_cur;
+#endif
+}
+
+uint64_t sys_memory(void) {
+#ifdef _WIN32
+  MEMORYSTATUSEX ms;
+  ms.dwLength = sizeof ms;
+  return GlobalMemoryStatusEx(&ms) ? (uint64_t)ms.ullTotalPhys : 0;
+#else
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  uint64_t total = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+#if defined(__linux__)
+  int fd = open("/sys/fs/cgroup/memory.max", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[32];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0) {
+      buf[n] = 0;
+      char *end;
+      unsigned long long cg = strtoull(buf, &end, 10);
+      if (end != buf && cg > 0 && (!total || cg < total))
+        total = cg; /* "max" (no limit) does not parse */
+    }
+  }
+#endif
+  return total;
 #endif
 }
 

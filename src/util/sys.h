@@ -65,6 +65,23 @@ uint64_t sys_clock_ms(void);
 /* Online CPUs, at least 1. */
 int sys_cpu_count(void);
 
+/* The number of descriptors the process may open, after raising its
+ * soft limit to the hard one (as Go's runtime does: the soft limit is
+ * only a default for programs that cannot cope with more); 0 where there
+ * is no such limit (Windows: sockets are bounded by memory). */
+long sys_fd_limit(void);
+
+/* Large blocks are mapped and unmapped one by one (glibc: a fixed
+ * M_MMAP_THRESHOLD, not one that grows after the first large free), so
+ * a peak of large buffers is given back as it is freed.  Once, early. */
+void sys_heap_setup(void);
+/* Gives the C library's free pages back to the system (malloc_trim). */
+void sys_trim_heap(void);
+
+/* Physical memory in bytes, or the control group's memory limit if that
+ * is lower (Linux, cgroup v2 memory.max); 0 if unknown. */
+uint64_t sys_memory(void);
+
 /* One-time process setup: ignore SIGPIPE, start Winsock. 0 or -1. */
 int sys_init(void);
 
