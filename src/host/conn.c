@@ -380,7 +380,12 @@ static void on_stream(struct io_op *op) {
   if (res > 0) {
     stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (conn_closing(c))
-      return; /* nobody will read it */
+      return;      /* nobody will read it */
+    if (c->rerr) { /* no room for it (the error stays): stop receiving */
+      if (io_posted(op))
+        io_cancel(c->set->loop, op);
+      return;
+    }
     c->hot = op->u.recv.data;
     c->hotlen = (uint32_t)res;
     wake_reader(c); /* the hot path: it may take the chunk in place */

@@ -154,18 +154,31 @@ static void resume_call(struct worker *w, struct msg *m, int run) {
   free(m);
 }
 
+static void pause_call(struct worker *w, struct msg *m, int run) {
+  if (run)
+    listener_pause(w);
+  free(m);
+}
+
+static void broadcast(struct host *h,
+                      void (*call)(struct worker *, struct msg *, int)) {
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
+    if (!m)
+      continue; /* no memory: that worker finds out at its next accept */
+    m->call = call;
+    worker_post(h->workers[i], m);
+  }
+}
+
+void host_limit_reached(struct host *h) { broadcast(h, pause_call); }
+
 /* Below the connection limit again: every worker's paused listeners
  * accept again (any worker's thread: through the inboxes). */
 static void resume_accepting(struct conn_limit *lim) {
   struct host *h = (struct host *)((char *)lim - offsetof(struct host, limit));
   host_limit_log(h, 0, atomic_load(&lim->open));
-  for (int i = 0; h->workers && i < h->nworkers; i++) {
-    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
-    if (!m)
-      continue; /* that worker accepts again at its next pause, if any */
-    m->call = resume_call;
-    worker_post(h->workers[i], m);
-  }
+  broadcast(h, resume_call);
 }
 
 void host_dump(struct host *h) {

@@ -88,6 +88,9 @@ void host_worker_done(struct host *h);
  * or resumed (0): logs it, the pauses at most once per
  * LISTENER_WARN_MS and a resume only after a pause that was logged. */
 void host_limit_log(struct host *h, int pausing, int open);
+/* Any worker: the connection limit was reached: every worker's listeners
+ * pause (listener_pause, through the inboxes). */
+void host_limit_reached(struct host *h);
 /* Any thread: every worker writes what its tasks are doing to the log
  * (its VM's dump hook, run from its inbox: a worker stuck in a task
  * answers once it is back in its loop). */

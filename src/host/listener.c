@@ -34,13 +34,30 @@ static int full(struct listener *l, int more) {
   l->flags |= LISTENER_FULL;
   if (more)
     io_cancel(l->w->loop, &l->aop);
-  if (!atomic_exchange(&lim->paused, 1))
+  if (!atomic_exchange(&lim->paused, 1)) {
     host_limit_log(l->w->host, 1, open);
+    host_limit_reached(l->w->host); /* the other workers pause too */
+  }
   /* A close that came before `paused` was set did not resume: look. */
   if (atomic_load(&lim->open) < conn_limit_low(lim) &&
       atomic_exchange(&lim->paused, 0))
     lim->resume(lim);
   return 1;
+}
+
+void listener_pause(struct worker *w) {
+  struct conn_limit *lim = &w->host->limit;
+  if (!atomic_load(&lim->paused))
+    return; /* resumed meanwhile */
+  for (struct list_node *n = list_first(&w->listeners); n;
+       n = list_next(&w->listeners, n)) {
+    struct listener *l = list_entry(n, struct listener, node);
+    if (!(l->flags & LISTENER_ACCEPTS) || (l->flags & LISTENER_FULL))
+      continue;
+    l->flags |= LISTENER_FULL;
+    if (io_posted(&l->aop))
+      io_cancel(w->loop, &l->aop);
+  }
 }
 
 void listener_resume(struct worker *w) {

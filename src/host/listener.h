@@ -9,10 +9,12 @@
  * is logged and accepting goes on.
  *
  * At the host's connection limit (--max-connections, conn.h's
- * conn_limit) a listener stops accepting after the accept that reached
- * it (each worker's may take one more in flight) and waits, with no
- * operation posted, until a close brings the count below the limit's
- * low mark; then the host asks every worker to listener_resume().
+ * conn_limit) the listener whose accept reached it stops accepting and
+ * the host tells the other workers' to stop too (listener_pause, through
+ * their inboxes: an accept already under way there may still land, so
+ * the count can pass the limit by a few); they wait, with no operation
+ * posted, until a close brings the count below the limit's low mark;
+ * then the host asks every worker to listener_resume().
  */
 #ifndef HOST_LISTENER_H
 #define HOST_LISTENER_H
@@ -80,8 +82,10 @@ static inline int listener_closing(const struct listener *l) {
 }
 /* Starts accepting on l->h, which group.c has just opened. */
 void listener_start(struct listener *l);
-/* The connection count is below the limit again: w's listeners that
- * paused there accept again (on w, from the host's message). */
+/* The host reached its connection limit (on w, from the host's message:
+ * the worker whose accept reached it paused at once) / is below it again:
+ * w's listeners stop / start accepting. */
+void listener_pause(struct worker *w);
 void listener_resume(struct worker *w);
 
 #endif

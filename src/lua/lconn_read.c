@@ -157,6 +157,11 @@ static int try_read(lua_State *L, struct conn *c) {
     return read_fail(L, c, "closed");
   if (c->rerr == CONN_ETLS) /* nil, "tls", the engine's reason */
     return lconn_fail_code(L, c, c->rerr);
+  if (c->rerr == IO_ENOMEM) { /* the worker's memory: nothing to return */
+    if (c->rlen)
+      conn_rbuf_consume(c, c->rlen);
+    return lconn_fail(L, c, "no resources");
+  }
   if (c->rerr)
     return read_fail(L, c, lconn_words[lconn_word_of(c->rerr)]);
   return -1;

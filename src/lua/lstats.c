@@ -170,7 +170,7 @@ static void add_task(struct task *t, void *ud) {
   if (!lua_checkstack(t->co, 1))
     return;
   push_task(wk->L, t, wk->self);
-  lua_rawseti(wk->L, -2, ++wk->n);
+  lua_rawseti(wk->L, 1, ++wk->n); /* the list: tasks_p's first slot */
 }
 
 static int by_id(lua_State *L) {
@@ -180,14 +180,15 @@ static int by_id(lua_State *L) {
   return 1;
 }
 
-/* [] -> this worker's tasks, by id. */
+/* [worker] -> this worker's tasks, by id (the list at index 1: the walk
+ * has the registry's key on top). */
 static int tasks_p(lua_State *L) {
   struct worker *w = lua_touserdata(L, 1);
   struct walk wk = {L, lvm_of(w)->sched.current, 0};
   lua_settop(L, 0);
   luaL_checkstack(L, 8, NULL);
   lua_newtable(L);
-  task_each(w, add_task, &wk);
+  task_each(w, L, add_task, &wk);
   lua_getglobal(L, "table");
   lua_getfield(L, -1, "sort");
   lua_remove(L, -2);

@@ -455,9 +455,8 @@ void sleeper_release(struct worker *w, struct sleeper *s) {
 
 void task_cancel(struct task *t) { t->guard |= TASK_CANCELLED; }
 
-void task_each(struct worker *w, void (*fn)(struct task *t, void *ud),
-               void *ud) {
-  lua_State *L = lvm_of(w)->L;
+void task_each(struct worker *w, lua_State *L,
+               void (*fn)(struct task *t, void *ud), void *ud) {
   if (!lua_checkstack(L, 3))
     return;
   lua_pushnil(L);

@@ -149,8 +149,9 @@ void task_drop_all(struct worker *w);
 void task_cancel(struct task *t);
 
 /* Calls fn(t, ud) for every live task of the worker (a walk of the
- * registry: for host.tasks() and the SIGUSR1 dump, not a hot path). */
-void task_each(struct worker *w, void (*fn)(struct task *t, void *ud),
-               void *ud);
+ * registry, on L's stack, with its key on top while fn runs: for
+ * host.tasks() and the SIGUSR1 dump, not a hot path). */
+void task_each(struct worker *w, lua_State *L,
+               void (*fn)(struct task *t, void *ud), void *ud);
 
 #endif

@@ -65,7 +65,7 @@ def example(name):
 class Host:
     """A running host process; stderr goes to a file we can search."""
 
-    def __init__(self, args, env=None, backend=True, preexec=None):
+    def __init__(self, args, env=None, backend=True, preexec=None, stdin=None):
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
         self.err = open(self.errpath, "wb")
         cmd = list(HOST_CMD)
@@ -74,7 +74,8 @@ class Host:
         cmd += args
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
                                      stderr=self.err, env=full_env, preexec_fn=preexec)
         self._out = None
 
