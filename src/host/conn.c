@@ -523,11 +523,34 @@ int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
   return 0;
 }
 
+/* A buffer that grew for a burst goes back to one chunk once little of
+ * it is left: what a flooding peer made it grow to is not held while a
+ * slow reader works through the rest. */
+static void shrink_rbuf(struct conn *c) {
+  struct conn_set *s = c->set;
+  char *nb;
+  if (s->nspare > 0) {
+    nb = s->spare[--s->nspare]; /* counted already */
+  } else {
+    if (fault_fail(FAULT_C, "read buffer") || !(nb = malloc(CONN_RBUF_CHUNK)))
+      return; /* keep the big one */
+    s->buf_bytes += CONN_RBUF_CHUNK;
+  }
+  memcpy(nb, c->rbuf + c->rpos, c->rlen);
+  free(c->rbuf);
+  s->buf_bytes -= c->rcap;
+  c->rbuf = nb;
+  c->rpos = 0;
+  c->rcap = CONN_RBUF_CHUNK;
+}
+
 void conn_rbuf_consume(struct conn *c, size_t n) {
   c->rpos += (uint32_t)n;
   c->rlen -= (uint32_t)n;
   if (c->rlen == 0)
     release_rbuf(c); /* an idle connection pins no buffer */
+  else if (c->rcap > 2 * CONN_RBUF_HIGH && c->rlen <= CONN_RBUF_CHUNK / 2)
+    shrink_rbuf(c);
 }
 
 /* ---- deadlines ------------------------------------------------------------
