@@ -61,11 +61,11 @@ void conn_set_abort_all(struct conn_set *s) {
 void conn_set_trim(struct conn_set *s) {
   while (s->nspare > 0) {
     free(s->spare[--s->nspare]);
-    s->buf_bytes -= CONN_RBUF_CHUNK;
+    conn_set_shrank(s, CONN_RBUF_CHUNK);
   }
   while (s->nospare > 0) {
     free(s->ospare[--s->nospare]);
-    s->buf_bytes -= CONN_OBUF_CHUNK;
+    conn_set_shrank(s, CONN_OBUF_CHUNK);
   }
   pool_trim(&s->conn_pool);
   pool_trim(&s->wreq_pool);
@@ -105,7 +105,7 @@ static void release_rbuf(struct conn *c) {
     s->spare[s->nspare++] = c->rbuf;
   else {
     free(c->rbuf);
-    s->buf_bytes -= c->rcap;
+    conn_set_shrank(s, c->rcap);
   }
   c->rbuf = NULL;
   c->rpos = c->rlen = c->rcap = 0;
@@ -448,6 +448,8 @@ int conn_wait_input(struct conn *c, size_t need) {
   }
   c->flags |= CONN_RWAIT;
   c->rneed = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+  if (!c->timer && !c->timeout && !c->idle)
+    return 0; /* the common case: no deadline at all */
   uint64_t due = op_due(c);
   if (due || c->idle) {
     struct conn_timer *t = conn_timer_of(c);
@@ -504,7 +506,7 @@ char *conn_rbuf_space(struct conn *c, size_t want, size_t *room) {
       char *nb = realloc(c->rbuf, cap);
       if (!nb)
         return NULL;
-      s->buf_bytes += cap - c->rcap;
+      conn_set_grew(s, cap - c->rcap);
       c->rbuf = nb;
       c->rcap = (uint32_t)cap;
     }
@@ -534,11 +536,11 @@ static void shrink_rbuf(struct conn *c) {
   } else {
     if (fault_fail(FAULT_C, "read buffer") || !(nb = malloc(CONN_RBUF_CHUNK)))
       return; /* keep the big one */
-    s->buf_bytes += CONN_RBUF_CHUNK;
+    conn_set_grew(s, CONN_RBUF_CHUNK);
   }
   memcpy(nb, c->rbuf + c->rpos, c->rlen);
   free(c->rbuf);
-  s->buf_bytes -= c->rcap;
+  conn_set_shrank(s, c->rcap);
   c->rbuf = nb;
   c->rpos = 0;
   c->rcap = CONN_RBUF_CHUNK;

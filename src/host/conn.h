@@ -178,6 +178,8 @@ struct conn_set {
   size_t mem_limit;        /* the worker's memory limit (buffers + other), 0 */
   const size_t *mem_other; /* the rest of the worker's memory counted
                               against it (its VM's), or NULL */
+  size_t *other_room;      /* what the rest may hold, kept up to date as the
+                              buffers change (mem_limit - buf_bytes), or NULL */
   struct worker_stats *stats; /* the worker's counters (worker.h) */
   struct conn_limit *limit;   /* the host's, or NULL */
 };
@@ -226,6 +228,20 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
 /* After every conn is freed (a forced stop may leave pooled objects:
  * their pools go as a whole). */
 void conn_set_free(struct conn_set *s);
+/* The buffers hold n more bytes / n bytes fewer. */
+static inline void conn_set_grew(struct conn_set *s, size_t n) {
+  s->buf_bytes += n;
+  if (s->other_room && s->mem_limit)
+    *s->other_room =
+        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+}
+static inline void conn_set_shrank(struct conn_set *s, size_t n) {
+  s->buf_bytes -= n;
+  if (s->other_room && s->mem_limit)
+    *s->other_room =
+        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+}
+
 /* Can the worker hold `more` bytes of buffers within its limit? */
 static inline int conn_set_fits(const struct conn_set *s, size_t more) {
   size_t other = s->mem_other ? *s->mem_other : 0;

@@ -26,7 +26,7 @@ static void obuf_release(struct conn_set *s, char *buf, uint32_t cap) {
     s->ospare[s->nospare++] = buf;
   } else {
     free(buf);
-    s->buf_bytes -= cap;
+    conn_set_shrank(s, cap);
   }
 }
 
@@ -76,7 +76,7 @@ int conn_write(struct conn *c, const char *p, size_t n) {
       char *nb = realloc(c->obuf, cap);
       if (!nb)
         return IO_ENOMEM;
-      s->buf_bytes += cap - c->ocap;
+      conn_set_grew(s, cap - c->ocap);
       c->obuf = nb;
       c->ocap = (uint32_t)cap;
     }

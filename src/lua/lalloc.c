@@ -17,7 +17,7 @@
 
 struct chunk {
   struct chunk *next; /* the allocator's chunks */
-  size_t live;        /* its blocks in use */
+  size_t free;        /* bytes of its blocks that are free (lalloc_trim) */
 };
 
 static struct chunk *chunk_of(void *p) {
@@ -48,7 +48,7 @@ static void chunk_free(void *c) {
 
 void lalloc_init(struct lalloc *a, size_t limit) {
   memset(a, 0, sizeof *a);
-  a->limit = limit;
+  a->room = limit ? limit : SIZE_MAX;
 }
 
 static int small(size_t size) { return USE_CLASSES && size <= LALLOC_SMALL; }
@@ -59,7 +59,6 @@ static void *take(struct lalloc *a, size_t size) {
   void *p = a->free[c];
   if (p) {
     a->free[c] = *(void **)p;
-    chunk_of(p)->live++;
     return p;
   }
   size_t rounded = (c + 1) * 16;
@@ -68,7 +67,7 @@ static void *take(struct lalloc *a, size_t size) {
     if (!chunk)
       return NULL;
     chunk->next = a->chunks;
-    chunk->live = 0;
+    chunk->free = 0;
     a->chunks = chunk;
     a->nchunks++;
     /* What is left of the old chunk is not lost: it is carved into the
@@ -86,7 +85,6 @@ static void *take(struct lalloc *a, size_t size) {
   }
   p = a->bump;
   a->bump += rounded;
-  chunk_of(p)->live++;
   return p;
 }
 
@@ -94,7 +92,6 @@ static void give(struct lalloc *a, void *p, size_t size) {
   size_t c = cls(size);
   *(void **)p = a->free[c];
   a->free[c] = p;
-  chunk_of(p)->live--;
 }
 
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -110,8 +107,7 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->used -= old;
     return NULL;
   }
-  if (a->limit && nsize > old &&
-      a->used - old + nsize + (a->other ? *a->other : 0) > a->limit)
+  if (nsize > old && a->used - old + nsize > a->room)
     return NULL;
   if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;
@@ -138,19 +134,31 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
+/* A chunk other than the one being carved is all free when its free
+ * blocks add up to all of it but the few bytes (< 16) its carving may
+ * have left over.  Counted here, by a walk of the free lists, so that
+ * taking and giving blocks pays nothing for it. */
+static int all_free(const struct chunk *c, const struct chunk *current) {
+  return c != current && c->free > CHUNK - CHUNK_HEAD - 16;
+}
+
 size_t lalloc_trim(struct lalloc *a) {
   struct chunk *current = a->bump ? chunk_of(a->bump - 1) : NULL;
+  for (struct chunk *c = a->chunks; c; c = c->next)
+    c->free = 0;
+  for (size_t k = 0; k < LALLOC_CLASSES; k++)
+    for (void *p = a->free[k]; p; p = *(void **)p)
+      chunk_of(p)->free += (k + 1) * 16;
   size_t empty = 0;
   for (struct chunk *c = a->chunks; c; c = c->next)
-    empty += c->live == 0 && c != current;
+    empty += all_free(c, current);
   if (!empty)
     return 0;
   /* The free blocks of the empty chunks leave their lists... */
   for (size_t k = 0; k < LALLOC_CLASSES; k++) {
     void **link = &a->free[k];
     while (*link) {
-      struct chunk *c = chunk_of(*link);
-      if (c->live == 0 && c != current)
+      if (all_free(chunk_of(*link), current))
         *link = *(void **)*link;
       else
         link = (void **)*link;
@@ -160,7 +168,7 @@ size_t lalloc_trim(struct lalloc *a) {
   struct chunk **cl = (struct chunk **)&a->chunks;
   while (*cl) {
     struct chunk *c = *cl;
-    if (c->live == 0 && c != current) {
+    if (all_free(c, current)) {
       *cl = c->next;
       chunk_free(c);
       a->nchunks--;

@@ -152,7 +152,7 @@ static void on_count(lua_State *L, lua_Debug *ar) {
   struct task *t = vm->sched.current;
   (void)ar;
   g->hooks++;
-  if (!t || !atomic_load_explicit(&g->running, memory_order_relaxed)) {
+  if (!t || !worker_running(t->w)) {
     lua_sethook(L, NULL, 0, 0); /* armed for a run that is over */
     return;
   }
@@ -195,10 +195,12 @@ void guard_interrupt(struct worker *w, int ask) {
   if (!vm)
     return;
   struct guard *g = &vm->guard;
-  lua_State *L = atomic_load_explicit(&g->running, memory_order_relaxed);
   struct task *t = vm->sched.current;
-  if (!L || !t)
+  if (!t)
     return; /* between two runs: nothing to do */
+  lua_State *L = atomic_load_explicit(&g->running, memory_order_relaxed);
+  if (!L)
+    L = t->co; /* the task's own thread runs */
   uint64_t run = atomic_load_explicit(&w->pulse.runs, memory_order_relaxed);
   if (ask & WORKER_ASK_WHERE) {
     if (g->where_run == run && g->hooks == g->where_hooks)

@@ -51,8 +51,9 @@ struct task;
 
 /* A worker's guard; part of its struct lvm. */
 struct guard {
-  _Atomic(lua_State *) running; /* the thread running: a task's, or a
-                                   coroutine it resumed; NULL in the loop */
+  _Atomic(lua_State *) running; /* a coroutine the running task resumed
+                                   and that runs now, or NULL: the task's
+                                   own thread (sched.current) runs */
   _Atomic uint64_t want_yield;  /* the run (pulse.runs) the watchdog asked
                                    to pause; 0: none */
   uint64_t where_run;           /* a WHERE request of this run, unanswered */
@@ -67,24 +68,29 @@ struct guard {
 
 void guard_init(struct guard *g, double slice, double limit);
 
-/* A task's thread co starts running (outermost: not from inside another
- * run); returns what ran before, for guard_end. */
+/* A task starts running (outermost: not from inside another run, whose
+ * coroutine, if one ran, is returned for guard_end).  The task itself is
+ * sched.current, set before. */
 static inline lua_State *guard_begin(struct guard *g, struct worker *w,
-                                     lua_State *co, int outermost) {
-  lua_State *outer = atomic_load_explicit(&g->running, memory_order_relaxed);
-  if (outermost)
+                                     int outermost) {
+  lua_State *outer = NULL;
+  if (outermost) {
     worker_run_begin(w);
+  } else {
+    outer = atomic_load_explicit(&g->running, memory_order_relaxed);
+    atomic_store_explicit(&g->running, NULL, memory_order_relaxed);
+  }
   atomic_signal_fence(memory_order_seq_cst); /* as the interrupt sees it */
-  atomic_store_explicit(&g->running, co, memory_order_relaxed);
   return outer;
 }
 
 static inline void guard_end(struct guard *g, struct worker *w,
                              lua_State *outer, int outermost) {
-  atomic_store_explicit(&g->running, outer, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   if (outermost)
     worker_run_end(w);
+  else
+    atomic_store_explicit(&g->running, outer, memory_order_relaxed);
 }
 
 /* A coroutine the task resumes runs / hands back (ltask.c). */

@@ -120,9 +120,10 @@ static int vm_open(struct worker *w) {
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   /* One limit for the VM and the connections' buffers. */
-  vm->alloc.other = &w->conns.buf_bytes;
   w->conns.mem_other = &vm->alloc.used;
+  w->conns.other_room = &vm->alloc.room;
   w->conns.mem_limit = w->host->cfg.memory_limit;
+  conn_set_grew(&w->conns, 0); /* the room left by the buffers so far */
   sched_init(&vm->sched);
   guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
@@ -180,7 +181,8 @@ static void vm_close(struct worker *w) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
   }
-  w->conns.mem_other = NULL; /* it pointed into vm */
+  w->conns.mem_other = NULL; /* they pointed into vm */
+  w->conns.other_room = NULL;
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);

@@ -334,7 +334,7 @@ void task_resume(struct task *t, int nargs) {
   }
   struct task *outer = vm->sched.current;
   vm->sched.current = t;
-  lua_State *outer_running = guard_begin(&vm->guard, w, t->co, !outer);
+  lua_State *outer_running = guard_begin(&vm->guard, w, !outer);
   int status = lua_resume(t->co, vm->L, nargs, &nres);
   guard_end(&vm->guard, w, outer_running, !outer);
   vm->sched.current = outer;

@@ -25,7 +25,7 @@
 /* The head of a block; its objects follow. */
 struct block {
   struct block *next; /* the pool's blocks */
-  size_t live;        /* its objects in use */
+  size_t free;        /* its free objects (counted by pool_trim only) */
 };
 #define HEAD ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
 
@@ -67,7 +67,7 @@ static int grow(struct pool *p) {
   if (!b)
     return -1;
   b->next = p->blocks;
-  b->live = 0;
+  b->free = 0;
   p->blocks = b;
   p->nblocks++;
   for (size_t i = p->per_block; i-- > 0;) {
@@ -87,7 +87,6 @@ void *pool_get(struct pool *p) {
   void *obj = p->free;
   UNPOISON(obj, p->size);
   p->free = *(void **)obj;
-  block_of(p, obj)->live++;
   p->live++;
   return obj;
 }
@@ -103,21 +102,29 @@ void pool_put(struct pool *p, void *obj) {
   *(void **)obj = p->free;
   p->free = obj;
   POISON(obj, p->size);
-  block_of(p, obj)->live--;
   p->live--;
 }
 
+/* Blocks are counted here, not as objects come and go, so that the hot
+ * path pays nothing for it: a walk of the free list finds the blocks all
+ * of whose objects are free. */
 size_t pool_trim(struct pool *p) {
+  if (p->live == p->nblocks * p->per_block)
+    return 0; /* nothing is free */
+  for (struct block *b = p->blocks; b; b = b->next)
+    b->free = 0;
+  for (void *obj = p->free; obj; obj = *(void **)obj)
+    block_of(p, obj)->free++;
   size_t empty = 0;
   for (struct block *b = p->blocks; b; b = b->next)
-    empty += b->live == 0;
+    empty += b->free == p->per_block;
   if (!empty)
     return 0;
   /* The free objects of the empty blocks leave the free list... */
   void **link = &p->free;
   while (*link) {
     void *obj = *link;
-    if (block_of(p, obj)->live == 0)
+    if (block_of(p, obj)->free == p->per_block)
       *link = *(void **)obj; /* only the link word is readable */
     else
       link = (void **)obj;
@@ -126,7 +133,7 @@ size_t pool_trim(struct pool *p) {
   struct block **bl = (struct block **)&p->blocks;
   while (*bl) {
     struct block *b = *bl;
-    if (b->live == 0) {
+    if (b->free == p->per_block) {
       *bl = b->next;
       UNPOISON(b, p->bsize);
       block_free(b);

@@ -6,11 +6,11 @@
  * the worker's peak, which is what an idle connection's footprint and the
  * hot path both want.  Freed objects are reused first.  A block is
  * aligned to its own size, so an object finds its block's header with a
- * mask: each block counts its live objects, and pool_trim returns the
- * blocks that have none (after a peak: the worker calls it when it goes
- * idle).  pool_destroy returns every block, reclaiming objects still in
- * use (a forced stop leaves some).  Not thread-safe: a pool belongs to a
- * worker.
+ * mask: pool_trim counts the free objects of each block that way and
+ * returns the blocks that are all free (after a peak: the worker calls
+ * it when it goes idle), at no cost to pool_get and pool_put.  pool_destroy
+ * returns every block, reclaiming objects still in use (a forced stop leaves
+ * some).  Not thread-safe: a pool belongs to a worker.
  */
 #ifndef HOST_POOL_H
 #define HOST_POOL_H
