@@ -54,7 +54,9 @@ void conn_set_abort_all(struct conn_set *s) {
   struct list_node *n = list_first(&s->conns), *next;
   for (; n; n = next) {
     next = list_next(&s->conns, n); /* an unopened conn is freed at once */
-    conn_abort(list_entry(n, struct conn, node));
+    struct conn *c = list_entry(n, struct conn, node);
+    c->flags &= ~CONN_HELD; /* its task will never run again */
+    conn_abort(c);
   }
 }
 
@@ -126,7 +128,7 @@ void conn_uncount(struct conn_set *s) {
 
 static void maybe_free(struct conn *c) {
   struct conn_set *s = c->set;
-  if (!(c->flags & CONN_HANDLE_DONE))
+  if ((c->flags & (CONN_HANDLE_DONE | CONN_HELD)) != CONN_HANDLE_DONE)
     return;
   if (c->timer) {
     if (io_posted(&c->timer->op)) {
@@ -328,6 +330,16 @@ void conn_close(struct conn *c) {
   }
   if (!c->wreq && conn_flush(c) != 0)
     conn_finish_close(c); /* it cannot go: close */
+}
+
+void conn_hold(struct conn *c) { c->flags |= CONN_HELD; }
+
+void conn_release(struct conn *c) {
+  c->flags &= ~CONN_HELD;
+  if (c->flags & CONN_CLOSING)
+    maybe_free(c); /* closed meanwhile: perhaps done */
+  else
+    conn_close(c);
 }
 
 void conn_abort(struct conn *c) {

@@ -95,6 +95,9 @@ struct tls_config;
 #define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
 #define CONN_COUNTED 0x80000   /* counted as open (accepted or connected) */
+#define CONN_HELD                                                              \
+  0x100000 /* its handler task refers to it: not freed                         \
+              before conn_release */
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -279,6 +282,13 @@ int conn_connect(struct conn *c, const struct sockaddr *addr, int len);
 void conn_close(struct conn *c);
 /* Close now, without lingering (a forced stop). */
 void conn_abort(struct conn *c);
+/* The task that handles c refers to it until it ends, whatever happens to
+ * the Lua box meanwhile (collected, or closed by `<close>`): conn_hold
+ * keeps c allocated (closed or not) until conn_release, which closes it
+ * (idempotent) and lets it be freed.  A forced stop releases them all
+ * (the tasks will never run again). */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
 /* Close abortively: the peer gets a reset, unsent data is dropped. */
 void conn_reset(struct conn *c);
 static inline int conn_closing(const struct conn *c) {

@@ -10,6 +10,7 @@
  * the VM gets to look, by asking for a pause once the run is long enough.
  */
 #include "watchdog.h"
+#include "fault.h"
 #include "host.h"
 #include "log.h"
 #include "sys.h"
@@ -164,7 +165,8 @@ static void watch(void *arg) {
 }
 
 int watchdog_start(struct host *h) {
-  struct watchdog *wd = calloc(1, sizeof *wd);
+  struct watchdog *wd =
+      fault_fail(FAULT_C, "watchdog") ? NULL : calloc(1, sizeof *wd);
   if (!wd)
     return -1;
   wd->w = calloc((size_t)h->nworkers, sizeof *wd->w);

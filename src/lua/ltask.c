@@ -259,6 +259,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->co = co;
   t->kind = (unsigned char)kind;
   t->conn = conn;
+  if (conn)
+    conn_hold(conn); /* until finish: the box may go first */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -280,7 +282,7 @@ static void finish(struct task *t) {
   struct sched *s = &lvm_of(w)->sched;
   lua_State *L = lvm_of(w)->L;
   if (t->conn)
-    conn_close(t->conn);
+    conn_release(t->conn); /* closes it, if it is not yet */
   task_unsleep(t);
   guard_forget(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;

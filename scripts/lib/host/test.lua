@@ -409,13 +409,15 @@ local function run_test(befores, fn, afters)
   if ok then ok, err = run_task { fn } end
   local aok, aerr = run_task(afters)
   if ok and not aok then ok, err = false, "after_each: " .. tostring(aerr) end
-  if ok and #task_errs > 0 then
-    ok, err = false, ("a task raised an error during this test (take " ..
-      "expected ones with task_errors()):\n%s"):format(table.concat(task_errs, "\n"))
-  end
-  if not ok and #task_errs > 0 then -- e.g. the test's own task was killed
-    err = ("%s\nand a task raised an error during this test:\n%s"):format(
-      tostring(err), table.concat(task_errs, "\n"))
+  if #task_errs > 0 then
+    local errs = table.concat(task_errs, "\n")
+    if ok then
+      ok, err = false, ("a task raised an error during this test (take " ..
+        "expected ones with task_errors()):\n%s"):format(errs)
+    else -- e.g. the test's own task was killed
+      err = ("%s\nand a task raised an error during this test:\n%s"):format(
+        tostring(err), errs)
+    end
   end
   task_errs = {}
   return ok, err
