@@ -214,8 +214,9 @@ void worker_trim(struct worker *w) {
   w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
   w->trimmed = io_now(w->loop);
   sys_trim_heap(); /* the C library's free pages */
-  log_write(LOG_DEBUG, w->id, "memory given back: %zu KiB held, was %zu KiB",
-            w->mem_trimmed >> 10, before >> 10);
+  log_write(LOG_DEBUG, w->id, "memory given back: %lu KiB held, was %lu KiB",
+            (unsigned long)(w->mem_trimmed >> 10),
+            (unsigned long)(before >> 10));
 }
 
 static void maybe_trim(struct worker *w);

@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <windows.h>
-#else
+#include "sys.h" /* windows.h, after winsock2.h */
+
+#ifndef _WIN32
 #include <unistd.h>
 #endif
 

@@ -506,3 +506,31 @@ def the_metrics_cover_every_worker():
             check(got['host_memory_limit_bytes{worker="%s"}' % wid] > 0, repr(got))
     finally:
         h.close()
+
+
+SPIN_TEST = """describe("spin", function()
+  it("computes for ever", function()
+    while true do end
+  end)
+  it("comes after it", function()
+    assert.equal(2, 1 + 1)
+  end)
+end)
+"""
+
+
+@test
+def host_test_fails_a_test_that_computes_for_ever():
+    path = script("forever_test.lua", SPIN_TEST)
+    t0 = time.monotonic()
+    h = Host(["test", path], env={"HOST_TEST_TIMEOUT": "1"})
+    try:
+        code = h.wait(30)
+        out = h.stdout().replace("\r\n", "\n")
+        check(code == 1, "exit %d: %s" % (code, out))
+        check(re.search(r"not ok 1 - spin computes for ever\n#   timed out after 1 s", out), out)
+        check("ok 2 - spin comes after it" in out, out)
+        check("1 passed, 1 failed" in out, out)
+        check(time.monotonic() - t0 < 20, "took %.1f s" % (time.monotonic() - t0))
+    finally:
+        h.close()
