@@ -5,9 +5,14 @@
  * (worker_run_begin/end), so the watchdog cannot know exactly when a run
  * began: it notes when it first saw it, which is at most one look late.
  * A slice is therefore honoured between --slice and --slice plus one
- * look (a look every half slice, WATCHDOG_IDLE_MS at most).  The cpu
- * limit is the VM's to measure precisely; the watchdog only makes sure
- * the VM gets to look, by asking for a pause once the run is long enough.
+ * look (a look every half slice, WATCHDOG_IDLE_MS at most).  It counts
+ * the CPU time the worker's thread used since then, where it can be read
+ * (sys_thread_cpu): a worker the system did not let run on a busy
+ * machine has not overrun its slice, and its task is not paused (pausing
+ * one that has run briefly would only add switches).  An interrupt names
+ * the run it is about, and one that arrives after that run ended is
+ * dropped.  The cpu limit is the VM's to measure; the watchdog only makes
+ * sure the VM gets to look, by asking once the run is long enough.
  */
 #include "watchdog.h"
 #include "fault.h"
@@ -25,6 +30,7 @@
 struct watch {
   uint64_t run;       /* the pulse's `runs` at the last look */
   uint64_t seen;      /* io_clock() when that run was first seen */
+  uint64_t cpu;       /* the worker thread's CPU time then (0: unknown) */
   uint64_t asked;     /* when a pause was last asked for (0: not yet) */
   uint64_t report_at; /* when the next report about this run is due */
   uint32_t where_ver; /* the pulse's where_ver when WHERE was asked */
@@ -44,16 +50,21 @@ struct watchdog {
   struct watch *w; /* one per worker */
 };
 
-/* The interrupt, on (or for) the worker: pass the request to its VM. */
+/* The interrupt, on (or for) the worker: pass the request to its VM if
+ * the run it is about still goes on (a late one must not pause a task
+ * that has only just begun). */
 static void on_interrupt(void *arg) {
   struct worker *w = arg;
   int ask = atomic_exchange_explicit(&w->pulse.ask, 0, memory_order_relaxed);
+  uint64_t run = atomic_load_explicit(&w->pulse.ask_run, memory_order_relaxed);
   const struct worker_vm *vm = w->host->cfg.vm;
-  if (ask && worker_running(w) && vm->interrupt)
+  if (ask && worker_running(w) && vm->interrupt &&
+      atomic_load_explicit(&w->pulse.runs, memory_order_relaxed) == run)
     vm->interrupt(w, ask);
 }
 
-static void ask(struct worker *w, int what) {
+static void ask(struct worker *w, uint64_t run, int what) {
+  atomic_store_explicit(&w->pulse.ask_run, run, memory_order_relaxed);
   atomic_fetch_or_explicit(&w->pulse.ask, what, memory_order_relaxed);
   sys_thread_interrupt(w->thread, w);
 }
@@ -102,13 +113,20 @@ static int look_at(struct watchdog *wd, struct worker *w, struct watch *s,
     s->run = run;
     s->seen = now;
     s->report_at = now + WATCHDOG_STUCK_MS * MS;
+    if ((run & 1) && sys_thread_cpu(w->thread, &s->cpu) != 0)
+      s->cpu = 0;
     return (int)(run & 1);
   }
   if (!(run & 1))
     return 0; /* in its loop, as at the last look */
   uint64_t ran = now - s->seen;
+  /* A slice is CPU time where the thread's can be read: a worker that the
+   * system did not let run (a busy machine) has not overrun its slice. */
+  uint64_t cpu_now, used = ran;
+  if (s->cpu && sys_thread_cpu(w->thread, &cpu_now) == 0)
+    used = cpu_now > s->cpu ? cpu_now - s->cpu : 0;
   int what = 0;
-  int due = (wd->slice && ran >= wd->slice) || (wd->limit && ran >= wd->limit);
+  int due = (wd->slice && used >= wd->slice) || (wd->limit && ran >= wd->limit);
   if (due && (!s->asked || now - s->asked >= WATCHDOG_REASK_MS * MS)) {
     what |= WORKER_ASK_YIELD;
     s->asked = now;
@@ -136,7 +154,7 @@ static int look_at(struct watchdog *wd, struct worker *w, struct watch *s,
     }
   }
   if (what)
-    ask(w, what);
+    ask(w, run, what);
   return 1;
 }
 

@@ -64,6 +64,8 @@ struct worker_pulse {
                                  running: odd while one runs */
   _Atomic uint64_t hooked;    /* `runs` when the VM last acted on a request */
   _Atomic int ask;            /* WORKER_ASK_* the interrupt is to pass on */
+  _Atomic uint64_t ask_run;   /* the run they are about: a later one is not
+                                 disturbed */
   _Atomic uint32_t where_ver; /* odd while `where` is being written */
   _Atomic uint64_t where_run; /* the run `where` describes */
   char where[200];            /* "task 7 (handler, peer ...) at f.lua:12" */

@@ -180,7 +180,8 @@ static int lhost_print(lua_State *L) {
 /* host._idle() -> true if nothing could ever resume a waiting task (for
  * `host test`, which fails such a test at once; not part of the API). */
 static int lhost_idle(lua_State *L) {
-  lua_pushboolean(L, worker_idle(lhost_worker(L)));
+  struct worker *w = lhost_worker(L);
+  lua_pushboolean(L, !task_ready(w) && worker_idle(w));
   return 1;
 }
 

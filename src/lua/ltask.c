@@ -399,6 +399,7 @@ int task_run_queue(struct worker *w) {
   s->runq = s->runq_tail = NULL;
   while (t) {
     struct task *next = t->next;
+    s->rest = next; /* still to run: the worker is not idle */
     t->queued = 0;
     if (t->guard & TASK_PAUSED) {
       /* What the others wrote since it was paused goes out before it
@@ -410,7 +411,13 @@ int task_run_queue(struct worker *w) {
     t = next;
     n++;
   }
+  s->rest = NULL;
   return n;
+}
+
+int task_ready(struct worker *w) {
+  struct sched *s = &lvm_of(w)->sched;
+  return s->runq || s->rest;
 }
 
 /* ---- timers ------------------------------------------------------------ */

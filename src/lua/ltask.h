@@ -87,6 +87,7 @@ struct sleeper {
 /* A worker's tasks: what runs next, what runs now, and their pools. */
 struct sched {
   struct task *runq, *runq_tail; /* tasks to resume next turn */
+  struct task *rest;             /* what task_run_queue has still to run */
   struct task *current;          /* the task running now, NULL in the loop */
   struct list sleepers;          /* posted host.sleep / host.wait timers */
   struct pool task_pool;         /* struct task */
@@ -133,6 +134,9 @@ void task_resume(struct task *t, int nargs);
 void task_schedule(struct task *t, int nargs);
 /* Resume everything queued before this call.  Returns how many ran. */
 int task_run_queue(struct worker *w);
+/* Some task is queued to run (now, from a task: the worker's own
+ * w->ready is as of its last turn). */
+int task_ready(struct worker *w);
 
 /* host.sleep / host.wait timers. */
 int task_sleep(struct task *t, double seconds, io_op_cb cb);

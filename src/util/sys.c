@@ -367,6 +367,25 @@ int sys_thread_interrupt(sys_thread t, void *arg) {
 }
 #endif
 
+int sys_thread_cpu(sys_thread t, uint64_t *ns) {
+#ifdef _WIN32
+  FILETIME created, exited, kernel, user;
+  if (!GetThreadTimes(t, &created, &exited, &kernel, &user))
+    return -1;
+  uint64_t k = ((uint64_t)kernel.dwHighDateTime << 32) | kernel.dwLowDateTime;
+  uint64_t u = ((uint64_t)user.dwHighDateTime << 32) | user.dwLowDateTime;
+  *ns = (k + u) * 100; /* 100 ns units */
+  return 0;
+#else
+  clockid_t id;
+  struct timespec ts;
+  if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
+    return -1;
+  *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  return 0;
+#endif
+}
+
 void sys_sleep_ms(unsigned ms) {
 #ifdef _WIN32
   Sleep(ms);

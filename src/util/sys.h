@@ -99,4 +99,9 @@ void sys_sleep_ms(unsigned ms);
 int sys_interrupt_init(void (*fn)(void *arg));
 int sys_thread_interrupt(sys_thread t, void *arg);
 
+/* The CPU time thread t has used, in ns, read from any thread: 0 and
+ * *ns, or -1 where it cannot be had.  On Windows it moves in steps of the
+ * system's clock tick (about 15.6 ms). */
+int sys_thread_cpu(sys_thread t, uint64_t *ns);
+
 #endif

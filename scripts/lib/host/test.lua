@@ -367,7 +367,7 @@ local serial = 0
 local function run_task(fns)
   serial = serial + 1
   local token, me = serial, coroutine.running()
-  local waiting = true
+  local waiting, result = true, nil
   local co = host.spawn(function()
     local ok, err = true, nil
     for _, fn in ipairs(fns) do
@@ -377,7 +377,12 @@ local function run_task(fns)
       end)
       if not okf and ok then ok, err = false, errf end
     end
-    if waiting and serial == token then host.wakeup(me, ok, err) end
+    if waiting and serial == token then
+      -- Kept as well as sent: the runner may be paused by its time slice
+      -- rather than in host.wait when this comes (the wakeup is lost).
+      result = { ok, err }
+      host.wakeup(me, ok, err)
+    end
   end)
   local deadline = host.now() + M.timeout
   local ok, err
@@ -390,6 +395,10 @@ local function run_task(fns)
     end
     ok, err = host.wait(math.min(left, 0.05))
     if not (ok == nil and err == "timeout") then break end
+    if result then
+      ok, err = result[1], result[2]
+      break
+    end
     if host._idle() then
       ok, err = false, "the test waits with nothing left that could wake " ..
         "it (host.wait() with no timeout, and no task, connection or " ..
