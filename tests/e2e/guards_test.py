@@ -320,7 +320,12 @@ def the_descriptor_limit_sets_the_default_connection_limit():
         clients = [clients[0]] + clients[60:]
         clients[-1].settimeout(10)
         check(recv_line(clients[-1]) == b"last\n", "accepted again after some closed")
-        check("too many open files" not in h.stderr(), "the limit came first: " + h.stderr())
+        # The limit came first; a burst of clients may still run the
+        # descriptors out (io_uring accepts what has arrived before the
+        # pause lands), which pauses with a back-off too.
+        err = h.stderr()
+        exhausted = err.find("too many open files")
+        check(exhausted < 0 or err.find("224 connections open") < exhausted, err)
         check(h.proc.poll() is None, "alive")
     finally:
         for c in clients:
