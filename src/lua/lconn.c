@@ -89,8 +89,12 @@ static int word_index(const char *err) {
 }
 
 int lconn_fail(lua_State *L, struct conn *c, const char *err) {
+  int word = word_index(err);
+  struct task *t = task_of(L);
   if (c)
-    c->lasterr = (uint8_t)word_index(err);
+    c->lasterr = (uint8_t)word;
+  if (t && word < WORKER_NWORDS)
+    stat_inc(&t->w->stats.errors[word]);
   return lhost_fail(L, err);
 }
 
@@ -156,6 +160,23 @@ static int lconn_settimeout(lua_State *L) {
   return 0;
 }
 
+/* conn:setdeadline(seconds | nil): every operation that waits past this
+ * instant returns nil, "timeout", whatever trickles in meanwhile. */
+static int lconn_setdeadline(lua_State *L) {
+  struct conn *c = lconn_check(L, 1);
+  uint64_t due = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    double s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0, 2, "negative time");
+    due = io_clock() + (s >= 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9));
+    if (!due)
+      due = 1; /* 0 would mean none */
+  }
+  if (conn_set_deadline(c, due) != 0)
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
 static int lconn_setoption(lua_State *L) {
   struct conn *c = lconn_check(L, 1);
   static const char *const names[] = {"maxline", "maxread", NULL};
@@ -190,7 +211,7 @@ static int shutdown_k(lua_State *L, int status, lua_KContext ctx) {
       return lconn_fail_code(L, c, err);
     conn_wait_output(c);
     c->writer = t;
-    return task_yield(L, t, 0, shutdown_k);
+    return task_yield(L, t, TASK_SEND, 0, shutdown_k);
   }
   c->flags |= CONN_SHUTDOWN;
   int err = io_shutdown(&c->h);
@@ -285,6 +306,7 @@ static const luaL_Reg meth[] = {{"recv", lconn_recv},
                                 {"buffered", lconn_buffered},
                                 {"starttls", ltls_starttls},
                                 {"settimeout", lconn_settimeout},
+                                {"setdeadline", lconn_setdeadline},
                                 {"setoption", lconn_setoption},
                                 {"shutdown", lconn_shutdown},
                                 {"close", lconn_close},

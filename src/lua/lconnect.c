@@ -81,7 +81,7 @@ static int try_next(lua_State *L, struct connect_state *st) {
   conn_wait_output(c);
   struct task *t = task_of(L);
   c->writer = t;
-  return task_yield(L, t, 0, connected_k);
+  return task_yield(L, t, TASK_CONNECT, 0, connected_k);
 }
 
 static int shaken_k(lua_State *L, int status, lua_KContext ctx) {

@@ -67,6 +67,7 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
+  c->idle = l->idle;
   if (l->tls && conn_tls_start(c, l->tls, NULL, l->handshake) != 0) {
     conn_close(c);
     return;
@@ -114,16 +115,20 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   int backlog = (int)opt_limit(L, opts, "backlog", DEFAULT_BACKLOG);
   uint32_t maxline = opt_limit(L, opts, "maxline", CONN_MAXLINE);
   uint32_t maxread = opt_limit(L, opts, "maxread", CONN_MAXREAD);
-  double timeout = 0, handshake = 10;
+  double timeout = 0, handshake = 10, idle = 0;
   struct tls_config *tls = NULL;
   if (opts) {
     lua_getfield(L, opts, "timeout");
     timeout = luaL_optnumber(L, -1, 0);
     lua_getfield(L, opts, "handshake");
     handshake = luaL_optnumber(L, -1, 10);
-    lua_pop(L, 2);
+    lua_getfield(L, opts, "idle");
+    idle = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 3);
     if (!(handshake > 0))
       luaL_error(L, "option 'handshake' must be positive");
+    if (!(idle >= 0))
+      luaL_error(L, "option 'idle' must be seconds (0: none)");
     if (lua_getfield(L, opts, "tls") != LUA_TNIL) {
       if (!lua_istable(L, -1))
         luaL_error(L, "option 'tls' must be a table {cert =, key =, ...}");
@@ -173,6 +178,7 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   l->maxline = maxline;
   l->maxread = maxread;
   l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
+  l->idle = idle > 0 ? conn_timeout_ms(idle) : 0;
   l->tls = tls ? tls_config_ref(tls) : NULL;
   l->handshake = conn_timeout_ms(handshake);
   b->l = l;

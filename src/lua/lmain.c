@@ -11,6 +11,7 @@
 #include "lhost.h"
 #include "llistener.h"
 #include "lshared.h"
+#include "lstats.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -119,8 +120,14 @@ static int vm_open(struct worker *w) {
   }
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
+  /* One limit for the VM and the connections' buffers. */
+  w->conns.mem_other = &vm->alloc.used;
+  w->conns.other_room = &vm->alloc.room;
+  w->conns.mem_limit = w->host->cfg.memory_limit;
+  conn_set_grew(&w->conns, 0); /* the room left by the buffers so far */
   sched_init(&vm->sched);
   lmsg_init(&vm->msg);
+  guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     host_fail(w->host, "not enough memory for a Lua state");
@@ -164,6 +171,23 @@ static int vm_turn(struct worker *w) {
   return lvm_of(w)->sched.runq != NULL;
 }
 
+static void vm_publish(struct worker *w) {
+  stat_set(&w->stats.lua_bytes, (uint64_t)lvm_of(w)->alloc.used);
+}
+
+static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
+
+/* After a peak: a full collection (an idle VM allocates nothing, so its
+ * garbage would stay), then the chunks and pooled tasks nobody uses. */
+static size_t vm_trim(struct worker *w) {
+  struct lvm *vm = lvm_of(w);
+  lua_gc(vm->L, LUA_GCCOLLECT);
+  lalloc_trim(&vm->alloc);
+  pool_trim(&vm->sched.task_pool);
+  pool_trim(&vm->sched.sleeper_pool);
+  return vm->alloc.used;
+}
+
 static int vm_kill(struct worker *w) {
   int n = lvm_of(w)->sched.ntasks;
   task_drop_all(w);
@@ -181,6 +205,8 @@ static void vm_close(struct worker *w) {
     vm->L = NULL;
   }
   lmsg_close(w, &vm->msg);
+  w->conns.mem_other = NULL; /* they pointed into vm */
+  w->conns.other_room = NULL;
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);
@@ -195,4 +221,10 @@ const struct worker_vm lua_vm = {
     .kill = vm_kill,
     .close = vm_close,
     .mail = lmsg_deliver,
+    .interrupt = guard_interrupt,
+    .publish = vm_publish,
+    .dump = lstats_dump,
+    .trim = vm_trim,
+    .memory = vm_memory,
+    .pending = task_ready,
 };

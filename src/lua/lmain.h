@@ -9,17 +9,20 @@
 
 #include "lalloc.h"
 #include "lmsg.h"
+#include "lguard.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
 
 #include <lua.h>
+#include <stddef.h>
 
 struct lvm {
   lua_State *L;                /* the worker's VM */
   struct lalloc alloc;         /* its allocator: counts, caps */
   struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
+  struct guard guard;          /* time slices, cpu limit (lguard.h) */
   int main_done;               /* the script's main chunk has finished */
   struct lmsg msg;             /* host.post / host.receive (lmsg.h) */
   int stop_told;               /* the stop hooks ran (lmain.c) */
@@ -38,6 +41,13 @@ void lmain_exit(void);
 
 static inline struct lvm *lvm_of(const struct worker *w) {
   return (struct lvm *)w->vm;
+}
+
+/* The lvm of a thread of that VM: its allocator's state is inside. */
+static inline struct lvm *lvm_of_state(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return (struct lvm *)((char *)ud - offsetof(struct lvm, alloc));
 }
 
 /* The script's main task returned nres values (on co's stack), or failed

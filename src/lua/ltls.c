@@ -221,7 +221,7 @@ int ltls_wait(lua_State *L, struct conn *c, lua_KContext ctx, lua_KFunction k) {
   struct task *t = task_of(L);
   conn_wait_handshake(c);
   c->writer = t;
-  return task_yield(L, t, ctx, k);
+  return task_yield(L, t, TASK_HANDSHAKE, ctx, k);
 }
 
 /* An accepted TLS connection's task body: wait for the handshake, then

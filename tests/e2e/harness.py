@@ -69,7 +69,7 @@ class Host:
     process (if it still runs) and closes its stderr file on the way out,
     however the block ends."""
 
-    def __init__(self, args, env=None, backend=True, preexec=None):
+    def __init__(self, args, env=None, backend=True, preexec=None, stdin=None):
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
         self.err = open(self.errpath, "wb")
         cmd = list(HOST_CMD)
@@ -78,7 +78,8 @@ class Host:
         cmd += args
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
                                      stderr=self.err, env=full_env, preexec_fn=preexec)
         self._out = None
 

@@ -38,6 +38,7 @@ def main():
     import hardening_test  # noqa: F401
     import coop_test  # noqa: F401
     import http_test  # noqa: F401
+    import guards_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:
