@@ -29,21 +29,18 @@ static const char meta_key = 0;
 void lconn_push(lua_State *L, struct conn *c) {
   struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->c = c;
+  b->tag = &lconn_tag;
   c->box = b;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &meta_key);
   lua_setmetatable(L, -2);
 }
 
-/* The conn at idx, checked against the metatable every method carries
- * as its first upvalue: luaL_checkudata would look the metatable up by
- * name in the registry on every call. */
+const char lconn_tag = 0;
+
 struct conn *lconn_check(lua_State *L, int idx) {
   struct conn_box *b = lua_touserdata(L, idx);
-  int ok =
-      b && lua_getmetatable(L, idx) && lua_rawequal(L, -1, lua_upvalueindex(1));
-  if (!ok)
+  if (!b || lua_rawlen(L, idx) != sizeof *b || b->tag != &lconn_tag)
     luaL_typeerror(L, idx, CONN_META);
-  lua_pop(L, 1);
   if (!b->c || conn_closing(b->c))
     luaL_error(L, "attempt to use a closed connection");
   return b->c;
