@@ -65,10 +65,11 @@ def example(name):
 class Host:
     """A running host process; stderr goes to a file we can search."""
 
-    def __init__(self, args, env=None, backend=True, preexec=None):
+    def __init__(self, args, env=None, backend=True, preexec=None, prefix=None):
+        """prefix: a command that runs the host (e.g. with_hosts.sh FILE)."""
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
         self.err = open(self.errpath, "wb")
-        cmd = list(HOST_CMD)
+        cmd = list(prefix or []) + list(HOST_CMD)
         if backend and BACKEND:
             cmd += ["--backend", BACKEND]
         cmd += args
