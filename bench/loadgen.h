@@ -37,6 +37,9 @@ struct lg_config {
     pid_t server_pid;      /* > 0: sample its CPU time over the window */
     int spin;              /* poll without sleeping (see loadgen.c) */
     double rate;           /* echo: messages/s for all, 0 = as fast as can */
+    int tls;               /* TLS 1.3 over every connection (lg_tls.h) */
+    pid_t server_pid2;     /* > 0: a second server process (a proxy's
+                              backend), its CPU reported apart */
 };
 
 struct lg_errors {
@@ -54,6 +57,8 @@ struct lg_result {
     double lg_cpu;         /* this process's CPU seconds in the window */
     double lg_busy;        /* seconds of the window spent handling events */
     double srv_cpu;        /* server CPU seconds in the window, or -1 */
+    double srv2_cpu;       /* server_pid2's, or -1 */
+    char tls[96];          /* TLS: what the first handshake agreed on */
     double other_cpu;      /* everything else's CPU seconds, or -1 */
     unsigned ready;        /* idle: connections confirmed and still open */
     double setup_secs;     /* idle: time until all were confirmed */
