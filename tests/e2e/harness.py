@@ -174,7 +174,7 @@ def run_all(selected=None):
     passed = failed = skipped = 0
     n = 0
     for fn in _tests:
-        if selected and not any(s in fn.__name__ for s in selected):
+        if selected and not any(s in fn.__module__ + "." + fn.__name__ for s in selected):
             continue
         n += 1
         name = fn.__module__ + "." + fn.__name__
