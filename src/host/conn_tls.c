@@ -120,6 +120,10 @@ static void pump(struct conn *c) {
   }
   while (t->state == TLS_OPEN && !(c->flags & CONN_EOF)) {
     size_t room, n = 0;
+    /* Nothing left to decrypt: no room to make (a full buffer would
+     * grow, a copy of it, for nothing after every whole record). */
+    if (!tls_has_input(t->s))
+      break;
     char *dst = conn_rbuf_space(c, 16384, &room);
     if (!dst) {
       c->rerr = IO_ENOMEM;
