@@ -22,7 +22,7 @@ local function echo(conn)
   while true do
     local data = conn:recv()      -- plaintext, decrypted by the host
     if not data then return end   -- nil, "closed" (or "tls", reason)
-    conn:send(data)               -- encrypted on its way out
+    conn:write(data)              -- queued, encrypted on its way out
   end
 end
 
