@@ -156,6 +156,15 @@ end))
 """
 
 
+def sanitized():
+    """The host under test is an ASan build."""
+    try:
+        with open(harness.HOST_CMD[-1], "rb") as f:
+            return b"AddressSanitizer" in f.read()
+    except OSError:
+        return False
+
+
 def loadgen_path():
     path = os.environ.get("HOST_LOADGEN") or os.path.join(ROOT, "build", "bench", "loadgen")
     if not os.access(path, os.X_OK):
@@ -204,18 +213,25 @@ def a_thousand_resolutions_do_not_stall_the_echo():
     try:
         check(h.wait_log(r"listening on 127\.0\.0\.1:%d" % ctl, 20 * slow()), h.stderr())
         secs = 3
-        (base, _), quiet = resolving(ctl, 0, lambda: echo_load(loadgen, port, secs))
-        (busy, _), load = resolving(ctl, names, lambda: echo_load(loadgen, port, secs))
-        print("# echo p99 %.0f us alone, %.0f us during %s rounds of %d resolutions "
-              "(%s resolved, %s failed); loop lag %s ms alone, %s ms during"
-              % (base, busy, load["rounds"], names, load["ok"], load["bad"],
-                 quiet["lag_ms"], load["lag_ms"]))
-        check(int(load["rounds"]) >= 1 and load["bad"] == "0", load)
         # Generous: the pool's threads take CPU from the worker on a small
         # machine, but a loop that waited for getaddrinfo stalls for whole
         # rounds: with the lookups made inline on the loop (a hack to prove
         # this test can fail) p99 was 310-490 ms against 1.3-4 ms alone.
-        limit = max(5 * base, base + 100000) * slow()
+        # A sanitizer build does the loop's own work 3-5 times slower, and
+        # a machine busy with other work can spoil one measurement: up to
+        # three tries, each measured alone and then under the lookups.
+        factor = slow() * (3 if sanitized() else 1)
+        for attempt in range(3):
+            (base, _), quiet = resolving(ctl, 0, lambda: echo_load(loadgen, port, secs))
+            (busy, _), load = resolving(ctl, names, lambda: echo_load(loadgen, port, secs))
+            print("# echo p99 %.0f us alone, %.0f us during %s rounds of %d resolutions "
+                  "(%s resolved, %s failed); loop lag %s ms alone, %s ms during"
+                  % (base, busy, load["rounds"], names, load["ok"], load["bad"],
+                     quiet["lag_ms"], load["lag_ms"]))
+            check(int(load["rounds"]) >= 1 and load["bad"] == "0", load)
+            limit = max(5 * base, base + 100000) * factor
+            if busy <= limit:
+                break
         check(busy <= limit, "p99 %.0f us during the resolutions, limit %.0f" % (busy, limit))
         stop_clean(h)
     finally:

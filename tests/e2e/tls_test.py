@@ -495,7 +495,7 @@ try("wrongname", "127.0.0.1:" .. port, { tls = { ca = ca, servername = "wrong.ex
 try("unknownca", "127.0.0.1:" .. port, { tls = true })
 try("noverify", "127.0.0.1:" .. port, { tls = { verify = false } })
 try("expired", "127.0.0.1:" .. expired, { tls = { ca = ca } })
-try("withca", "localhost:" .. expired, { tls = { ca = ca, verify = false } })
+try("expirednoverify", "localhost:" .. expired, { tls = { ca = ca, verify = false } })
 """
 
 
@@ -554,7 +554,7 @@ def host_connect_with_tls_to_openssl_s_server():
         check(got.get("noverify", "").endswith("\tfalse"), out)
         check(re.match(r"nil\ttls\tcertificate verify failed: certificate has expired",
                        got.get("expired", "")), out)
-        check(got.get("withca", "").startswith("slt olleh"), out)
+        check(got.get("expirednoverify", "").startswith("slt olleh"), out)
     finally:
         good.close()
         if expired:
