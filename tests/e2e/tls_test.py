@@ -637,42 +637,76 @@ def a_peer_that_stalls_mid_handshake_is_cut():
 
 SILENT_CLIENT = r"""
 local host = require "host"
-local port = ...
-local t0 = host.now()
-local c, err, detail = host.connect("127.0.0.1:" .. port, { tls = { verify = false } })
-print(tostring(c), err, detail, string.format("%.2f", host.now() - t0))
+local silent, full = ...
+local function try(label, addr, opts)
+  local t0 = host.now()
+  local c, err, detail = host.connect(addr, opts)
+  print(label, tostring(c), err, detail or "-", string.format("%.2f", host.now() - t0))
+end
+host.spawn(try, "handshake", "127.0.0.1:" .. silent, { tls = { verify = false } })
+host.spawn(try, "connect", "127.0.0.1:" .. full)
 """
 
 
+def full_backlog():
+    """A listener whose backlog is full: the kernel drops further SYNs, so
+    a connect to it hangs.  Returns (listener, fillers)."""
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        try:
+            f.connect(full.getsockname())
+        except BlockingIOError:
+            pass
+        fillers.append(f)
+    time.sleep(0.2)
+    return full, fillers
+
+
 @test
-def default_handshake_deadline_is_10_s_both_ways():
+def default_deadlines_are_10_s():
     # Server side: a peer that sends half a ClientHello and waits.  Client
-    # side, at the same time: host.connect to a peer that accepts and never
-    # answers.  Both give up at the default 10 s; the worker serves meanwhile.
+    # side, at the same time: host.connect with TLS to a peer that accepts
+    # and never answers, and host.connect with no timeout to a listener
+    # that drops SYNs.  All give up at the default 10 s; the worker serves
+    # meanwhile.
     hello = client_hello()
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(4)
+    full, fillers = full_backlog()
     with TlsServer() as srv:
         stalled = connect(srv.port)
         stalled.sendall(hello[:40])
         t0 = time.monotonic()
         client = Host(["--workers", "1", script("silent.lua", SILENT_CLIENT),
-                       str(silent.getsockname()[1])])
+                       str(silent.getsockname()[1]), str(full.getsockname()[1])])
         try:
             peer, _ = silent.accept()
             serves_on(srv)
             _, secs = until_closed(stalled, 15 * slow())
             check(9.5 <= secs <= 11.5 * slow(), "server cut the stall after %.2f s" % secs)
             check(client.wait(20 * slow()) == 0, client.stderr())
-            out = client.stdout().replace("\r", "").strip().split("\t")
-            check(out[:3] == ["nil", "timeout", "handshake timed out"], out)
-            check(9.5 <= float(out[3]) <= 11.5 * slow(), "client gave up after %s s" % out[3])
+            out = client.stdout().replace("\r", "")
+            got = dict((line.split("\t")[0], line.split("\t")[1:])
+                       for line in out.splitlines() if "\t" in line)
+            hs, conn = got.get("handshake", []), got.get("connect", [])
+            check(hs[:3] == ["nil", "timeout", "handshake timed out"], out)
+            check(9.5 <= float(hs[3]) <= 11.5 * slow(), "TLS client gave up after %s s" % hs[3])
+            check(conn[:2] == ["nil", "timeout"], out)
+            check(9.5 <= float(conn[3]) <= 11.5 * slow(), "connect gave up after %s s" % conn[3])
             peer.close()
         finally:
             client.close()
             silent.close()
             stalled.close()
+            full.close()
+            for f in fillers:
+                f.close()
         serves_on(srv)
         srv.stop()
     check(time.monotonic() - t0 < 14 * slow())
