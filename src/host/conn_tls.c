@@ -72,8 +72,7 @@ void conn_tls_free(struct conn *c) {
 /* The handshake is over: tell the task waiting for it (through the
  * writer's event: that task is the conn's writer meanwhile). */
 static void handshake_over(struct conn *c) {
-  if (c->timer)
-    c->timer->wdue = 0;
+  conn_settle_deadline(c); /* its timer must not keep the worker up */
   if (c->flags & CONN_HSWAIT) {
     c->flags &= ~CONN_HSWAIT;
     c->ev->output(c);

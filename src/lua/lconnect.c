@@ -114,6 +114,7 @@ static int connected_k(lua_State *L, int status, lua_KContext ctx) {
   c->timeout = 0; /* the connect timeout is not the connection's */
   c->flags &= ~CONN_WTIMEDOUT;
   c->werr = 0;
+  conn_settle_deadline(c);
   if (timedout)
     err = IO_ETIMEDOUT;
   if (err || conn_closing(c)) {

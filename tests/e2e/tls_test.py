@@ -712,6 +712,47 @@ def default_deadlines_are_10_s():
     check(time.monotonic() - t0 < 14 * slow())
 
 
+LINGER_CLIENT = r"""
+local host = require "host"
+local plain, tls, certs = ...
+local p = assert(host.connect("127.0.0.1:" .. plain, { timeout = 30 }))
+p:send("hi\n")
+local t = assert(host.connect("localhost:" .. tls, { timeout = 30,
+  tls = { ca = certs .. "/ca.pem" } }))
+t:send("hello\n")
+print(p:read("l"), t:read("l"))
+-- ends without closing either: nothing is left to wait for
+"""
+
+
+@test
+def a_script_that_connected_exits_at_once():
+    # The connect's and the handshake's deadlines (30 s, 10 s) are over
+    # once they complete: their timers must not keep the host up.
+    s_server = SServer()
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(1)
+    try:
+        h = Host(["--workers", "1", script("linger.lua", LINGER_CLIENT),
+                  str(plain.getsockname()[1]), str(s_server.port), certs()])
+        peer, _ = plain.accept()
+        peer.settimeout(10 * slow())
+        check(peer.recv(3) == b"hi\n")
+        peer.sendall(b"there\n")
+        t0 = time.monotonic()
+        code = h.wait(20 * slow())
+        out = h.stdout().replace("\r", "").strip()
+        h.close()
+        check(code == 0 and out == "there\tolleh", "exit %r, %r" % (code, out))
+        check(time.monotonic() - t0 < 3 * slow(),
+              "exited %.1f s after its last read" % (time.monotonic() - t0))
+        peer.close()
+    finally:
+        plain.close()
+        s_server.close()
+
+
 @test
 def a_reset_mid_record():
     with TlsServer() as srv:
