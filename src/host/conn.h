@@ -179,6 +179,10 @@ struct conn {
   void *box;       /* the Lua userdata, NULL once collected */
   void *reader;    /* the task waiting to read, or NULL */
   void *writer;    /* the task waiting on wreq, or NULL */
+  /* Where the layer above keeps a pointer to c that outlives a close (a
+   * handler task's): set to NULL when c is freed, so that pointer never
+   * reaches memory the pool has given to another connection. */
+  struct conn **holder;
 };
 
 /* ---- the set ----------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /*
  * lhost.c -- `require "host"`: sleep, spawn, wait, wakeup, now, log,
  * stop, the worker's identity (listen is llistener.c's, connect
- * lconn.c's), and the setup of each worker's VM.
+ * lconn.c's, shared lshared.c's, post/broadcast/receive lmsg.c's), and
+ * the setup of each worker's VM.
  *
  * Every function of the module has the worker as its one upvalue, so a
  * binding finds its worker without a global (lhost_worker).
@@ -10,9 +11,12 @@
 #include "host.h"
 #include "lconn.h"
 #include "lembed.h"
+#include "lhttp.h"
 #include "lresolve.h"
 #include "llistener.h"
 #include "lmain.h"
+#include "lmsg.h"
+#include "lshared.h"
 #include "log.h"
 #include "ltask.h"
 #include "ltls.h"
@@ -193,13 +197,22 @@ static int lhost_stop(lua_State *L) {
 
 /* ---- the module ---------------------------------------------------------- */
 
-static const luaL_Reg funcs[] = {
-    {"listen", llistener_listen}, {"connect", lconn_connect},
-    {"resolve", lresolve_lua},    {"sleep", lhost_sleep},
-    {"wait", lhost_wait},         {"wakeup", lhost_wakeup},
-    {"spawn", lhost_spawn},       {"now", lhost_now},
-    {"log", lhost_log},           {"stop", lhost_stop},
-    {"_idle", lhost_idle},        {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"listen", llistener_listen},
+                                 {"connect", lconn_connect},
+                                 {"resolve", lresolve_lua},
+                                 {"sleep", lhost_sleep},
+                                 {"wait", lhost_wait},
+                                 {"wakeup", lhost_wakeup},
+                                 {"spawn", lhost_spawn},
+                                 {"now", lhost_now},
+                                 {"log", lhost_log},
+                                 {"stop", lhost_stop},
+                                 {"shared", lshared_shared},
+                                 {"post", lmsg_post},
+                                 {"broadcast", lmsg_broadcast},
+                                 {"receive", lmsg_receive},
+                                 {"_idle", lhost_idle},
+                                 {NULL, NULL}};
 
 static void push_module(lua_State *L, struct worker *w) {
   const struct host_config *cfg = &w->host->cfg;
@@ -251,12 +264,14 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lconn_open(L);
   llistener_open(L);
   ltls_open(L);
+  lshared_open(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   push_module(L, w);
   lua_setfield(L, -2, "host");
   lua_pop(L, 1);
   set_paths(L, w->host->cfg.script);
   lembed_open(L);
+  lhttp_open(L, w);
   lua_pushcfunction(L, lhost_print);
   lua_setglobal(L, "print");
 }

@@ -10,6 +10,7 @@
 #include "lembed.h"
 #include "lhost.h"
 #include "llistener.h"
+#include "lshared.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static int vm_open(struct worker *w) {
   w->vm = vm;
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   sched_init(&vm->sched);
+  lmsg_init(&vm->msg);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     host_fail(w->host, "not enough memory for a Lua state");
@@ -136,7 +138,28 @@ static int vm_open(struct worker *w) {
   return 0;
 }
 
+/* The registry's LMAIN_STOP_HOOKS, each under pcall (a failure is not
+ * worth more than a log line). */
+static void run_stop_hooks(struct worker *w, lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LMAIN_STOP_HOOKS) == LUA_TTABLE) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        log_write(LOG_WARN, w->id, "stop hook: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_pop(L, 1);
+}
+
 static int vm_turn(struct worker *w) {
+  struct lvm *vm = lvm_of(w);
+  if (w->stopping && !vm->stop_told && vm->L) {
+    vm->stop_told = 1;
+    run_stop_hooks(w, vm->L);
+  }
   task_run_queue(w);
   return lvm_of(w)->sched.runq != NULL;
 }
@@ -157,15 +180,19 @@ static void vm_close(struct worker *w) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
   }
+  lmsg_close(w, &vm->msg);
   lalloc_destroy(&vm->alloc);
   sched_free(&vm->sched);
   free(vm);
   w->vm = NULL;
 }
 
+void lmain_exit(void) { lshared_exit(); }
+
 const struct worker_vm lua_vm = {
     .open = vm_open,
     .turn = vm_turn,
     .kill = vm_kill,
     .close = vm_close,
+    .mail = lmsg_deliver,
 };

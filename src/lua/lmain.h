@@ -8,6 +8,7 @@
 #define HOST_LMAIN_H
 
 #include "lalloc.h"
+#include "lmsg.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
@@ -20,9 +21,20 @@ struct lvm {
   struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
   int main_done;               /* the script's main chunk has finished */
+  struct lmsg msg;             /* host.post / host.receive (lmsg.h) */
+  int stop_told;               /* the stop hooks ran (lmain.c) */
 };
 
+/* Functions in the registry's array LMAIN_STOP_HOOKS run once, with no
+ * argument, when the worker begins a graceful stop (host.http closes its
+ * idle keep-alive connections from there). */
+#define LMAIN_STOP_HOOKS "host.on_stop"
+
 extern const struct worker_vm lua_vm;
+
+/* After host_run: every VM is closed; frees what they shared for the
+ * whole process (the named dictionaries of host.shared). */
+void lmain_exit(void);
 
 static inline struct lvm *lvm_of(const struct worker *w) {
   return (struct lvm *)w->vm;

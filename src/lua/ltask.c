@@ -227,7 +227,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     lua_pushvalue(L, -1);
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  struct task *t = task_alloc(w);
+  /* lua_xmove does not grow the thread's stack: room for fn and args. */
+  struct task *t = lua_checkstack(co, nargs + 1) ? task_alloc(w) : NULL;
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, nargs + 2);
@@ -237,6 +238,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->co = co;
   t->kind = (unsigned char)kind;
   t->conn = conn;
+  if (conn)
+    conn->holder = &t->conn; /* cleared if conn is freed before t ends */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -252,15 +255,26 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   return t;
 }
 
-static void finish(struct task *t) {
+/* `returned`: the body returned; its thread is then as a new one would
+ * be (the return closed its upvalues and to-be-closed variables, its
+ * call info is the base one), with a stack that need not grow again. */
+static void finish(struct task *t, int returned) {
   struct worker *w = t->w;
   struct sched *s = &lvm_of(w)->sched;
   lua_State *L = lvm_of(w)->L;
-  if (t->conn)
+  if (t->conn) {
+    t->conn->holder = NULL; /* t goes back to its pool */
     conn_close(t->conn);
+  }
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
-  int status = lcompat_closethread(t->co, L);
+  int status = LUA_OK;
+  if (!returned)
+    status = lcompat_closethread(t->co, L);
+  /* Lua 5.4.4's reset leaves the error object on the stack, where
+   * coroutine.status would see a suspended coroutine and resume would
+   * call the object: a task that ended is dead. */
+  lua_settop(t->co, 0);
   /* A handler's thread that the script never held (it did not call
    * coroutine.running, which would let it keep the thread and wake or
    * inspect it later) is kept for the next handler. */
@@ -307,6 +321,8 @@ void task_resume(struct task *t, int nargs) {
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
       lmain_done(w, t->co, nres);
+    finish(t, 1);
+    return;
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
@@ -315,7 +331,7 @@ void task_resume(struct task *t, int nargs) {
       report(t, msg);
     lua_pop(vm->L, 1);
   }
-  finish(t);
+  finish(t, 0);
 }
 
 void task_schedule(struct task *t, int nargs) {

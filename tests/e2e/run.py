@@ -38,6 +38,8 @@ def main():
     import hardening_test  # noqa: F401
     import tls_test  # noqa: F401
     import names_test  # noqa: F401
+    import coop_test  # noqa: F401
+    import http_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:

@@ -47,11 +47,70 @@ describe("scenario", function()
     l:close()
   end)
 
+  it("serves HTTP (pipelined, chunked, a big head) and a WebSocket", function()
+    local http = require "host.http"
+    local srv = assert(http.listen("127.0.0.1:0", function(req, res)
+      if req.path == "/ws" then
+        local ws = http.websocket(req, res)
+        if not ws then return end
+        local data = ws:recv()
+        if data then ws:send(data) end
+        return ws:close(1000, "", 1)
+      end
+      local body = req:body() or ""
+      res:start(200, { ["X-Len"] = #body, ["X-Agent"] = req.headers["user-agent"] })
+      res:write(body)
+      res:finish(req.path)
+    end, { header_timeout = 2, body_timeout = 2 }))
+    local c = assert(host.connect(srv.address, 2))
+    c:settimeout(2)
+    c:send("GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " .. string.rep("b", 3000) .. "\r\n\r\n" ..
+      "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    local got = c:read("a")
+    c:close()
+    local r = assert(http.request { url = srv.url .. "/c", method = "PUT", body = "xyz", timeout = 2 })
+    assert.equal("xyz/c", r.body)
+    local ws = assert(http.websocket_connect("ws://" .. srv.address .. "/ws", { timeout = 2 }))
+    ws:send("hi")
+    assert.equal("hi", (ws:recv(2)))
+    ws:close(1000, "", 1)
+    srv:close()
+    assert.truthy(got)
+  end)
+
   it("survives a handler that raises", function()
     local l = assert(host.listen("127.0.0.1:0", function() error("boom") end))
     local c = assert(host.connect(l.address))
     assert.same({ nil, "closed" }, { c:recv() })
     c:close()
     l:close()
+    local errs = task_errors() -- expected: taken, so they do not fail the test
+    assert.equal(1, #errs)
+    assert.truthy(errs[1]:find("boom", 1, true))
+  end)
+end)
+
+describe("cooperation", function()
+  it("shares a dictionary", function()
+    local d = host.shared("fault", 1)
+    assert(d:set("k", string.rep("x", 2000))) -- get grows the scratch buffer
+    assert.equal(2000, #d:get("k"))
+    assert.equal(1, d:incr("n", 1, 0))
+    assert.equal(1, d:rpush("l", "a"))
+    assert.equal("a", d:lpop("l"))
+    assert.truthy(#d:keys() >= 2)
+    assert.truthy(d:stats().items >= 2)
+  end)
+
+  it("posts, waits for and receives messages", function()
+    assert(host.post(1, { a = { 1, 2 } }, "two"))
+    local from, t, s = host.receive(1)
+    assert.equal(1, from)
+    assert.same({ a = { 1, 2 } }, t)
+    assert.equal("two", s)
+    host.spawn(function() host.sleep(0.01); host.post(1, "late") end)
+    assert.equal("late", select(2, host.receive(2))) -- waits in line
+    assert(host.broadcast("nobody else"))
+    assert.same({ nil, "timeout" }, { host.receive(0.01) })
   end)
 end)
