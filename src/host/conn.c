@@ -617,6 +617,15 @@ static uint64_t next_due(const struct conn *c) {
   return next;
 }
 
+void conn_settle_deadline(struct conn *c) {
+  struct conn_timer *t = c->timer;
+  if (!t || (c->flags & CONN_CLOSING))
+    return;
+  t->wdue = 0;
+  if (io_posted(&t->op) && !next_due(c))
+    io_cancel(c->set->loop, &t->op); /* on_deadline posts nothing again */
+}
+
 /* The timer fired (or was cancelled so as to be re-posted earlier: the
  * clock, not op->res, says what is overdue). */
 static void on_deadline(struct io_op *op) {

@@ -354,6 +354,12 @@ int conn_sending(const struct conn *c);
  * write deadline armed if the connection has a timeout.  On expiry the
  * op is cancelled and CONN_WTIMEDOUT set; its completion tells it. */
 void conn_wait_output(struct conn *c);
+/* The write deadline's operation is over (a connect or a TLS handshake
+ * that completed):
+ * forgets its deadline and cancels the timer if no other operation waits
+ * for one, as a posted timer keeps the worker up until it fires (a script
+ * that connected with a deadline and ended would linger until then). */
+void conn_settle_deadline(struct conn *c);
 /* Every dirty connection's queue goes out (the worker, before it waits). */
 void conn_set_flush(struct conn_set *s);
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/random.h>
+#include <sys/syscall.h>
 #endif
 #endif
 
@@ -81,6 +82,20 @@ void sys_thread_detach(sys_thread t) {
   CloseHandle(t);
 #else
   pthread_detach(t);
+#endif
+}
+
+void sys_thread_background(void) {
+#ifdef _WIN32
+  SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
+#elif defined(__linux__)
+  /* On Linux a nice value belongs to the thread (PRIO_PROCESS with a
+   * thread id), not to the whole process as POSIX has it. */
+  id_t tid = (id_t)syscall(SYS_gettid);
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && nice < 19)
+    (void)setpriority(PRIO_PROCESS, tid, nice + 10 > 19 ? 19 : nice + 10);
 #endif
 }
 

@@ -32,6 +32,11 @@ int sys_thread_start(sys_thread *t, void (*fn)(void *), void *arg);
 void sys_thread_join(sys_thread t);
 /* Lets t run on alone: its resources go when it returns; no join after. */
 void sys_thread_detach(sys_thread t);
+/* Lowers the calling thread's CPU priority, for a helper thread whose
+ * work must not delay the loops when the CPUs are busy (the resolver
+ * pool's): 10 more nice for this thread alone on Linux (19 at most),
+ * below normal on Windows.  Best effort. */
+void sys_thread_background(void);
 
 void sys_mutex_init(sys_mutex *m);
 void sys_mutex_destroy(sys_mutex *m);

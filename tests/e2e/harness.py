@@ -69,10 +69,11 @@ class Host:
     process (if it still runs) and closes its stderr file on the way out,
     however the block ends."""
 
-    def __init__(self, args, env=None, backend=True, preexec=None, stdin=None):
+    def __init__(self, args, env=None, backend=True, preexec=None, stdin=None, prefix=None):
+        """prefix: a command that runs the host (e.g. with_hosts.sh FILE)."""
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
         self.err = open(self.errpath, "wb")
-        cmd = list(HOST_CMD)
+        cmd = list(prefix or []) + list(HOST_CMD)
         if backend and BACKEND:
             cmd += ["--backend", BACKEND]
         cmd += args
@@ -182,7 +183,7 @@ def run_all(selected=None):
     passed = failed = skipped = 0
     n = 0
     for fn in _tests:
-        if selected and not any(s in fn.__name__ for s in selected):
+        if selected and not any(s in fn.__module__ + "." + fn.__name__ for s in selected):
             continue
         n += 1
         name = fn.__module__ + "." + fn.__name__
