@@ -44,27 +44,8 @@ def _b2(x):
     return False
 
 
-def _b4(x):
-    # io_uring: a send of several strings that has to wait for room
-    # returns nil, "error" (EAGAIN; "resource temporarily unavailable"
-    # before the error words were fixed)
-    return (x.op["op"] == "send" and x.backend == "io_uring" and
-            x.got_err() in ("error", "resource temporarily unavailable"))
-
-
-def _b7(x):
-    # io_uring: a large send cancelled by its timeout ends with EINTR
-    # ("error"), and the shutdown after it fails too (or the send never
-    # ends at all: peer.py reports that hang as B7 itself)
-    if x.backend != "io_uring":
-        return False
-    return x.op["op"] in ("send", "shutdown") and x.got_err() == "error"
-
-
 BUGS = [
     ("B2", "\"closed\" instead of \"reset\" after the peer reset, once a send saw it", _b2),
-    ("B4", "io_uring: a send that must wait returns \"error\" (EAGAIN)", _b4),
-    ("B7", "io_uring: a send cancelled by its timeout hangs or ends in EINTR", _b7),
 ]
 
 # B3: a handler that closes its own connection and goes on: when it
