@@ -35,7 +35,7 @@
  * two of those retries, and the op would then wait in the worker for ever.
  * So each cancel has a completion of its own, and is posted again while
  * it finds nothing and the op has not ended; an op's final completion is
- * held back until its cancels are in, so that no cancel completion ever
+ * held back until its cancel is in, so that no cancel completion ever
  * names an op already handed back to its owner.
  */
 #include "io_internal.h"
@@ -62,9 +62,9 @@
 #define CANCEL_TAG 1u
 
 /* io_op.bstate: the backend's own. */
-#define UOP_CANCELS 0x00ffu /* cancels of this op not yet completed */
-#define UOP_HELD 0x0100u    /* final completion in op->res, held for them */
-#define UOP_RING 0x0200u    /* given to the ring (not deferred by io.c) */
+#define UOP_CANCELLING 0x01u /* a cancel of this op awaits its completion */
+#define UOP_HELD 0x02u       /* final completion in op->res, held for it */
+#define UOP_RING 0x04u       /* given to the ring (not deferred by io.c) */
 
 /* io_handle.bflags */
 #define UH_BLOCKING 0x01u /* the socket was made blocking (see the top) */
@@ -297,7 +297,7 @@ static void post_cancel(struct uring *u, struct io_op *op) {
   struct io_uring_sqe *sqe = sqe_get(u);
   io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | CANCEL_TAG);
-  op->bstate++; /* UOP_CANCELS: one at a time (stop, cancelled) */
+  op->bstate |= UOP_CANCELLING; /* one at a time: stop(), cancelled() */
 }
 
 /* Stops op wherever it is: parked here (completed next turn), in the ring
@@ -306,7 +306,7 @@ static void post_cancel(struct uring *u, struct io_op *op) {
 static void stop(struct io_loop *loop, struct uring *u, struct io_op *op) {
   if (unpark(u, op))
     io__defer(loop, op, IO_ECANCELED);
-  else if ((op->bstate & UOP_RING) && !(op->bstate & UOP_CANCELS))
+  else if ((op->bstate & UOP_RING) && !(op->bstate & UOP_CANCELLING))
     post_cancel(u, op);
 }
 
@@ -346,11 +346,11 @@ static void deliver(struct io_loop *loop, struct uring *u, struct io_op *op,
     give_back(u, bid);
 }
 
-/* op's final completion: delivered now, or held until its cancels are in
+/* op's final completion: delivered now, or held until its cancel is in
  * (a cancel's completion names op, so op must still be ours then). */
 static void finish(struct io_loop *loop, struct uring *u, struct io_op *op,
                    int res) {
-  if (op->bstate & UOP_CANCELS) {
+  if (op->bstate & UOP_CANCELLING) {
     op->res = res;
     op->bstate |= UOP_HELD;
     return;
@@ -358,14 +358,12 @@ static void finish(struct io_loop *loop, struct uring *u, struct io_op *op,
   deliver(loop, u, op, res);
 }
 
-/* A cancel of op completed with res.  The last one in releases op's held
- * completion; if op has not ended and the cancel found nothing, op is in
- * transit inside the kernel (between a poll and its retry): ask again. */
+/* A cancel of op completed with res.  It releases op's held completion;
+ * if op has not ended and the cancel found nothing, op is in transit
+ * inside the kernel (between a poll and its retry): ask again. */
 static void cancelled(struct io_loop *loop, struct uring *u, struct io_op *op,
                       int res) {
-  op->bstate--;
-  if (op->bstate & UOP_CANCELS)
-    return;
+  op->bstate &= (uint16_t)~UOP_CANCELLING;
   if (op->bstate & UOP_HELD) {
     op->bstate &= (uint16_t)~UOP_HELD;
     deliver(loop, u, op, op->res);
