@@ -15,14 +15,33 @@
  * parked and re-posted next turn, after this turn's buffers are back.
  *
  * Accept is multishot, and so is io_recv_multi's receive.  Closing cancels
- * by fd and closes the socket only when the last completion is in:
- * close() alone would not end a pending recv on io_uring (see the io
- * brief).  Wake-ups are an eventfd with a
- * read kept posted on the ring.
+ * the handle's ops and closes the socket only when the last completion is
+ * in: close() alone would not end a pending recv on io_uring (see the io
+ * brief).  Wake-ups are an eventfd with a read kept posted on the ring.
+ *
+ * Sends that wait for room.  The kernel polls a send that found the socket
+ * full and retries it when the poll fires, but its poll also fires on the
+ * peer's hang-up: once the peer has half-closed, a waiting send is retried
+ * at once, again and again, until the kernel gives up polling it (after
+ * 128 tries, within a millisecond) and hands it to a worker thread, which
+ * sends blocking.  On a non-blocking socket sendmsg then fails with EAGAIN
+ * (send, single buffer, ignores the flag and blocks).  So a send that
+ * comes back with EAGAIN, or short though MSG_WAITALL asked for all of it,
+ * makes its socket blocking and goes out again: the worker then waits for
+ * room as the poll would have.  A cancel reaches it there by interrupting
+ * it (EINTR, or a short count), which is delivered as IO_ECANCELED.
+ *
+ * Cancels.  A cancel finds nothing (-ENOENT) when it meets its op between
+ * two of those retries, and the op would then wait in the worker for ever.
+ * So each cancel has a completion of its own, and is posted again while
+ * it finds nothing and the op has not ended; an op's final completion is
+ * held back until its cancel is in, so that no cancel completion ever
+ * names an op already handed back to its owner.
  */
 #include "io_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +57,17 @@
 #define BUF_SIZE 16384
 #define REAP_BATCH 128
 
-/* user_data for SQEs whose completion we ignore (cancels). */
-#define IGNORED 0
+/* user_data of a cancel: its op's address with the low bit set (an op is
+ * pointer-aligned, so the bit is free). */
+#define CANCEL_TAG 1u
+
+/* io_op.bstate: the backend's own. */
+#define UOP_CANCELLING 0x01u /* a cancel of this op awaits its completion */
+#define UOP_HELD 0x02u       /* final completion in op->res, held for it */
+#define UOP_RING 0x04u       /* given to the ring (not deferred by io.c) */
+
+/* io_handle.bflags */
+#define UH_BLOCKING 0x01u /* the socket was made blocking (see the top) */
 
 struct uring {
   struct io_uring ring;
@@ -233,6 +261,7 @@ static void post_send(struct uring *u, struct io_op *op) {
 static void uring_post(struct io_loop *loop, struct io_op *op) {
   struct uring *u = loop->bs;
   struct io_uring_sqe *sqe;
+  op->bstate |= UOP_RING;
   switch (op->type) {
   case IO_OP_ACCEPT:
     sqe = sqe_get(u);
@@ -263,26 +292,36 @@ static int unpark(struct uring *u, struct io_op *op) {
   return 0;
 }
 
-static void uring_cancel(struct io_loop *loop, struct io_op *op) {
-  struct uring *u = loop->bs;
-  if (unpark(u, op)) {
-    io__defer(loop, op, IO_ECANCELED);
-    return;
-  }
+/* Asks the kernel to end op early; the answer comes to cancelled(). */
+static void post_cancel(struct uring *u, struct io_op *op) {
   struct io_uring_sqe *sqe = sqe_get(u);
   io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-  io_uring_sqe_set_data64(sqe, IGNORED);
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | CANCEL_TAG);
+  op->bstate |= UOP_CANCELLING; /* one at a time: stop(), cancelled() */
 }
 
+/* Stops op wherever it is: parked here (completed next turn), in the ring
+ * (a cancel, unless one is on its way already), or deferred by io.c
+ * (nothing to stop: it completes next turn anyway). */
+static void stop(struct io_loop *loop, struct uring *u, struct io_op *op) {
+  if (unpark(u, op))
+    io__defer(loop, op, IO_ECANCELED);
+  else if ((op->bstate & UOP_RING) && !(op->bstate & UOP_CANCELLING))
+    post_cancel(u, op);
+}
+
+static void uring_cancel(struct io_loop *loop, struct io_op *op) {
+  stop(loop, loop->bs, op);
+}
+
+/* A handle has at most one op per side (io.h, rule 5): cancelling those
+ * two is cancelling all, and each cancel is followed up (cancelled()),
+ * which a cancel by fd is not. */
 static void uring_cancel_all(struct io_loop *loop, struct io_handle *h) {
-  struct uring *u = loop->bs;
-  if (h->rop && unpark(u, h->rop))
-    io__defer(loop, h->rop, IO_ECANCELED);
-  if (h->sock < 0 || h->pending == 0)
-    return;
-  struct io_uring_sqe *sqe = sqe_get(u);
-  io_uring_prep_cancel_fd(sqe, h->sock, IORING_ASYNC_CANCEL_ALL);
-  io_uring_sqe_set_data64(sqe, IGNORED);
+  if (h->rop)
+    stop(loop, loop->bs, h->rop);
+  if (h->wop)
+    stop(loop, loop->bs, h->wop);
 }
 
 static void uring_close(struct io_loop *loop, struct io_handle *h) {
@@ -294,6 +333,43 @@ static void give_back(struct uring *u, unsigned bid) {
   io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
                         (unsigned short)bid, BUF_COUNT - 1, (int)u->returned);
   u->returned++;
+}
+
+/* Delivers op's final completion; a receive's buffer goes back to the ring
+ * once the callback has copied what it wanted. */
+static void deliver(struct io_loop *loop, struct uring *u, struct io_op *op,
+                    int res) {
+  int lent = op->type == IO_OP_RECV && res > 0 && op->u.recv.data != NULL;
+  unsigned bid = lent ? op->u.recv.bid : 0; /* the callback may re-post */
+  io__deliver(loop, op, res, 0);
+  if (lent)
+    give_back(u, bid);
+}
+
+/* op's final completion: delivered now, or held until its cancel is in
+ * (a cancel's completion names op, so op must still be ours then). */
+static void finish(struct io_loop *loop, struct uring *u, struct io_op *op,
+                   int res) {
+  if (op->bstate & UOP_CANCELLING) {
+    op->res = res;
+    op->bstate |= UOP_HELD;
+    return;
+  }
+  deliver(loop, u, op, res);
+}
+
+/* A cancel of op completed with res.  It releases op's held completion;
+ * if op has not ended and the cancel found nothing, op is in transit
+ * inside the kernel (between a poll and its retry): ask again. */
+static void cancelled(struct io_loop *loop, struct uring *u, struct io_op *op,
+                      int res) {
+  op->bstate &= (uint16_t)~UOP_CANCELLING;
+  if (op->bstate & UOP_HELD) {
+    op->bstate &= (uint16_t)~UOP_HELD;
+    deliver(loop, u, op, op->res);
+  } else if (res == -ENOENT) {
+    post_cancel(u, op);
+  }
 }
 
 /* A multishot receive's chunk: delivered with IO_OP_MORE.  If the kernel
@@ -309,7 +385,7 @@ static void complete_chunk(struct io_loop *loop, struct uring *u,
   if (flags & IORING_CQE_F_MORE)
     return;
   if (op->flags & IO_OP_CANCEL)
-    io__deliver(loop, op, IO_ECANCELED, 0);
+    finish(loop, u, op, IO_ECANCELED);
   else
     post_recv(u, op);
 }
@@ -327,54 +403,92 @@ static void complete_recv(struct io_loop *loop, struct uring *u,
   }
   if (res == -ENOBUFS) {
     if (op->flags & IO_OP_CANCEL) { /* no data was taken: cancelled */
-      io__deliver(loop, op, IO_ECANCELED, 0);
+      finish(loop, u, op, IO_ECANCELED);
       return;
     }
     op->next = u->nobufs; /* re-posted next turn, buffers back by then */
     u->nobufs = op;
+    op->bstate &= (uint16_t)~UOP_RING; /* out of the kernel meanwhile */
     return;
   }
+  op->u.recv.data = NULL;
   if (flags & IORING_CQE_F_BUFFER) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     op->u.recv.data = u->bufs + (size_t)bid * BUF_SIZE;
-    io__deliver(loop, op, res, 0);
-    give_back(u, bid); /* the callback has copied what it wanted */
-    return;
+    op->u.recv.bid = bid;
   }
-  io__deliver(loop, op, res < 0 ? io__from_errno(-res) : res, 0);
+  finish(loop, u, op, res < 0 ? io__from_errno(-res) : res);
+}
+
+/* Makes h's socket blocking, once (see the top); 0 or an IO_E* code. */
+static int make_blocking(struct io_handle *h) {
+  if (h->bflags & UH_BLOCKING)
+    return 0;
+  int fl = fcntl(h->sock, F_GETFL);
+  if (fl < 0 || fcntl(h->sock, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    return io__from_errno(errno);
+  h->bflags |= UH_BLOCKING;
+  return 0;
+}
+
+/* Posts the rest of a send that came back early, after a worker thread
+ * met the non-blocking flag (EAGAIN, or a short count: the top), or a
+ * signal (EINTR); a cancel asked meanwhile ends it instead. */
+static void send_rest(struct io_loop *loop, struct uring *u, struct io_op *op,
+                      int would_block) {
+  int err = 0;
+  if (op->flags & IO_OP_CANCEL)
+    err = IO_ECANCELED;
+  else if (would_block)
+    err = make_blocking(op->h);
+  if (err)
+    finish(loop, u, op, err);
+  else
+    post_send(u, op);
 }
 
 static void complete_send(struct io_loop *loop, struct uring *u,
                           struct io_op *op, int res) {
+  if (res == -EAGAIN || res == -EINTR) { /* never the peer's doing */
+    send_rest(loop, u, op, res == -EAGAIN);
+    return;
+  }
   if (res < 0) {
-    io__deliver(loop, op, io__from_errno(-res), 0);
+    finish(loop, u, op, io__from_errno(-res));
     return;
   }
   if (io__send_advance(op, (size_t)res) || (op->flags & IO_OP_CANCEL)) {
-    io__deliver(loop, op, (int)op->u.send.total, 0);
+    finish(loop, u, op, (int)op->u.send.total);
     return;
   }
-  /* A short send even with MSG_WAITALL (a signal, say): send the rest. */
-  post_send(u, op);
+  send_rest(loop, u, op, 1); /* short though MSG_WAITALL asked for all */
 }
 
-static void complete(struct io_loop *loop, struct uring *u, struct io_op *op,
+static void complete(struct io_loop *loop, struct uring *u, uint64_t data,
                      int res, unsigned flags) {
+  struct io_op *op = (struct io_op *)(uintptr_t)(data & ~(uint64_t)CANCEL_TAG);
+  if (data & CANCEL_TAG) {
+    cancelled(loop, u, op, res);
+    return;
+  }
   switch (op->type) {
   case IO_OP_BACKEND:
     post_wake_read(u);
     io__woken(loop);
     break;
   case IO_OP_ACCEPT: {
-    int more = (flags & IORING_CQE_F_MORE) != 0;
     op->u.accept.sock = res >= 0 ? res : IO_NOSOCK;
-    io__deliver(loop, op, res >= 0 ? 0 : io__from_errno(-res), more);
+    res = res >= 0 ? 0 : io__from_errno(-res);
+    if (flags & IORING_CQE_F_MORE)
+      io__deliver(loop, op, res, 1);
+    else
+      finish(loop, u, op, res);
     break;
   }
   case IO_OP_RECV: complete_recv(loop, u, op, res, flags); break;
   case IO_OP_SEND: complete_send(loop, u, op, res); break;
   case IO_OP_CONNECT:
-    io__deliver(loop, op, res < 0 ? io__from_errno(-res) : 0, 0);
+    finish(loop, u, op, res < 0 ? io__from_errno(-res) : 0);
     break;
   default: abort();
   }
@@ -398,11 +512,8 @@ static int reap(struct io_loop *loop, struct uring *u) {
       got[i].flags = cqes[i]->flags;
     }
     io_uring_cq_advance(&u->ring, n);
-    for (unsigned i = 0; i < n; i++) {
-      if (got[i].data != IGNORED)
-        complete(loop, u, (struct io_op *)(uintptr_t)got[i].data, got[i].res,
-                 got[i].flags);
-    }
+    for (unsigned i = 0; i < n; i++)
+      complete(loop, u, got[i].data, got[i].res, got[i].flags);
     total += (int)n;
     if (u->returned) {
       io_uring_buf_ring_advance(u->br, (int)u->returned);
@@ -419,6 +530,7 @@ static int uring_wait(struct io_loop *loop, int64_t timeout_ns) {
   u->nobufs = NULL;
   while (op) {
     struct io_op *next = op->next;
+    op->bstate |= UOP_RING;
     post_recv(u, op);
     op = next;
   }

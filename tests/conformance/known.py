@@ -28,27 +28,7 @@ class Ctx:
         return None
 
 
-def _b4(x):
-    # io_uring: a send of several strings that has to wait for room
-    # returns nil, "error" (EAGAIN; "resource temporarily unavailable"
-    # before the error words were fixed)
-    return (x.op["op"] == "send" and x.backend == "io_uring" and
-            x.got_err() in ("error", "resource temporarily unavailable"))
-
-
-def _b7(x):
-    # io_uring: a large send cancelled by its timeout ends with EINTR
-    # ("error"), and the shutdown after it fails too (or the send never
-    # ends at all: peer.py reports that hang as B7 itself)
-    if x.backend != "io_uring":
-        return False
-    return x.op["op"] in ("send", "shutdown") and x.got_err() == "error"
-
-
-BUGS = [
-    ("B4", "io_uring: a send that must wait returns \"error\" (EAGAIN)", _b4),
-    ("B7", "io_uring: a send cancelled by its timeout hangs or ends in EINTR", _b7),
-]
+BUGS = []  # none open: see KNOWN.md for the fixed ones
 
 AVOID = set()  # none now (B3, fixed, was one)
 

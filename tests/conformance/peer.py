@@ -507,12 +507,7 @@ class Peer:
         self.ctl.setblocking(True)
         self.ctl.sendall(b"G %d\n" % k)
         self.ctl.setblocking(False)
-        try:
-            line = self.ctl_line("end of op %d %s" % (k, model.describe(step["op"])))
-        except Hang as e:
-            if self.chk.backend == "io_uring" and step["op"]["op"] in ("send", "par", "sender2"):
-                raise Known("B7", "op %d %s: %s" % (k, model.describe(step["op"]), e))
-            raise
+        line = self.ctl_line("end of op %d %s" % (k, model.describe(step["op"])))
         parts = line.split(" ", 3)
         if len(parts) != 4 or parts[0] != "E" or parts[1] != str(k):
             raise Fail("op %d: control: expected 'E %d ...', got %r" % (k, k, line[:200]))
