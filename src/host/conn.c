@@ -106,6 +106,8 @@ static void maybe_free(struct conn *c) {
   conn_drop_output(c);
   if (c->tls)
     conn_tls_free(c);
+  free(c->origin);
+  c->origin = NULL;
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
   if (c->rbuf)
@@ -137,6 +139,26 @@ void conn_cache_peer(struct conn *c) {
     addr_small_set(&c->peer, (struct sockaddr *)&ss);
 }
 
+int conn_set_origin(struct conn *c, const struct sockaddr *src,
+                    const struct sockaddr *dst, const void *header,
+                    size_t len) {
+  if (len > UINT32_MAX || fault_fail(FAULT_C, "proxy origin"))
+    return IO_ENOMEM;
+  struct conn_origin *o = malloc(sizeof *o + len);
+  if (!o)
+    return IO_ENOMEM;
+  memset(&o->local, 0, sizeof o->local);
+  if (dst)
+    addr_small_set(&o->local, dst);
+  o->len = (uint32_t)len;
+  memcpy(o->header, header, len);
+  free(c->origin);
+  c->origin = o;
+  if (src)
+    addr_small_set(&c->peer, src);
+  return 0;
+}
+
 static void name(struct conn *c, char *buf, size_t size, int peer) {
   struct sockaddr_storage ss;
   if ((c->flags & CONN_HANDLE_DONE) || io_closing(&c->h) ||
@@ -154,7 +176,10 @@ void conn_peer(struct conn *c, char *buf, size_t size) {
 }
 
 void conn_local(struct conn *c, char *buf, size_t size) {
-  name(c, buf, size, 0);
+  if (c->origin && c->origin->local.family)
+    addr_small_format(&c->origin->local, buf, size);
+  else
+    name(c, buf, size, 0);
 }
 
 uint32_t conn_timeout_ms(double seconds) {

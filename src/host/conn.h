@@ -60,6 +60,17 @@ struct conn;
 struct conn_tls;
 struct tls_config;
 
+/* Where a connection really comes from, when a load balancer in front
+ * said so in a PROXY header (the layer above reads and checks it):
+ * conn_peer and conn_local report these addresses, and the header's bytes
+ * are kept as they came for what else it carries (TLVs).  Freed with the
+ * conn. */
+struct conn_origin {
+  struct addr_small local; /* the original destination (family 0: ours) */
+  uint32_t len;            /* bytes of header */
+  unsigned char header[];  /* the header as received */
+};
+
 #define CONN_SEND_BATCH 4        /* strings gathered into one send */
 #define CONN_OBUF_CHUNK 16384    /* output buffers come in this size first */
 #define CONN_OBUF_HIGH 65536     /* queued bytes past which writes wait */
@@ -153,10 +164,11 @@ struct conn {
   struct conn_set *set;
   struct list_node node; /* in set->conns */
   const struct conn_events *ev;
-  struct conn_wreq *wreq;  /* the send/connect in flight, or NULL */
-  struct conn_tls *tls;    /* TLS on this connection, or NULL */
-  struct conn *dirty_next; /* on set->dirty (CONN_DIRTY) */
-  char *obuf;              /* queued output: obuf[0 .. olen) */
+  struct conn_wreq *wreq;     /* the send/connect in flight, or NULL */
+  struct conn_tls *tls;       /* TLS on this connection, or NULL */
+  struct conn_origin *origin; /* what a PROXY header said, or NULL */
+  struct conn *dirty_next;    /* on set->dirty (CONN_DIRTY) */
+  char *obuf;                 /* queued output: obuf[0 .. olen) */
   uint32_t olen, ocap;
   struct conn_timer *timer; /* set once a deadline was armed */
   const char *hot;          /* the chunk being offered (ev->input only) */
@@ -226,6 +238,12 @@ void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
 /* Remembers the peer's address (after accept or connect), for logs. */
 void conn_cache_peer(struct conn *c);
+/* A PROXY header said where c comes from (src) and was going (dst): the
+ * peer and local addresses report them from now on (either may be NULL:
+ * the socket's stays), and header[0 .. len) is kept (copied).  0, or
+ * IO_ENOMEM. */
+int conn_set_origin(struct conn *c, const struct sockaddr *src,
+                    const struct sockaddr *dst, const void *header, size_t len);
 
 /* Seconds (>= 0) to the ms of conn.timeout: at least 1 ms, so that 0 s
  * means "expire at the next turn", and at most about 49 days. */

@@ -50,6 +50,8 @@ struct listener {
   struct tls_config *tls;      /* accepted connections speak TLS (a
                                   reference, dropped at the free) */
   uint32_t handshake;          /* ms a TLS handshake may take */
+  uint32_t proxy_ms;           /* ms the PROXY header may take */
+  int proxy;                   /* connections start with a PROXY header */
   int flags;                   /* LISTENER_* */
   struct log_rate warned;      /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */

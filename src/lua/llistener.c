@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "lmain.h"
 #include "log.h"
+#include "lproxy.h"
 #include "ltask.h"
 #include "ltls.h"
 #include "tls.h"
@@ -49,6 +50,8 @@ static int accept_p(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref(l));
   if (l->tls) /* the handshake first, in the task, then the handler */
     ltls_push_acceptor(L);
+  if (l->proxy) /* before that, the PROXY header (then TLS starts) */
+    lproxy_push_acceptor(L, l->tls, l->handshake, l->proxy_ms);
   lconn_push(L, c);
   if (!task_spawn(l->w, L, 1, TASK_HANDLER, c, 1, 0))
     return luaL_error(L, "not enough memory");
@@ -67,7 +70,8 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
-  if (l->tls && conn_tls_start(c, l->tls, NULL, l->handshake) != 0) {
+  if (l->tls && !l->proxy &&
+      conn_tls_start(c, l->tls, NULL, l->handshake) != 0) {
     conn_close(c);
     return;
   }
@@ -114,16 +118,23 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   int backlog = (int)opt_limit(L, opts, "backlog", DEFAULT_BACKLOG);
   uint32_t maxline = opt_limit(L, opts, "maxline", CONN_MAXLINE);
   uint32_t maxread = opt_limit(L, opts, "maxread", CONN_MAXREAD);
-  double timeout = 0, handshake = 10;
+  double timeout = 0, handshake = 10, proxy_timeout = 5;
+  int proxy = 0;
   struct tls_config *tls = NULL;
   if (opts) {
     lua_getfield(L, opts, "timeout");
     timeout = luaL_optnumber(L, -1, 0);
     lua_getfield(L, opts, "handshake");
     handshake = luaL_optnumber(L, -1, 10);
-    lua_pop(L, 2);
+    lua_getfield(L, opts, "proxy_timeout");
+    proxy_timeout = luaL_optnumber(L, -1, 5);
+    lua_getfield(L, opts, "proxy_protocol");
+    proxy = lua_toboolean(L, -1);
+    lua_pop(L, 4);
     if (!(handshake > 0))
       luaL_error(L, "option 'handshake' must be positive");
+    if (!(proxy_timeout > 0))
+      luaL_error(L, "option 'proxy_timeout' must be positive");
     if (lua_getfield(L, opts, "tls") != LUA_TNIL) {
       if (!lua_istable(L, -1))
         luaL_error(L, "option 'tls' must be a table {cert =, key =, ...}");
@@ -175,6 +186,8 @@ int lhost_listen(lua_State *L, struct worker *w, const char *text, int opts) {
   l->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
   l->tls = tls ? tls_config_ref(tls) : NULL;
   l->handshake = conn_timeout_ms(handshake);
+  l->proxy = proxy;
+  l->proxy_ms = conn_timeout_ms(proxy_timeout);
   b->l = l;
   l->box = b;
   log_write(LOG_INFO, w->id, "listening on %s", l->address);
