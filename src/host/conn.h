@@ -274,6 +274,11 @@ static inline void conn_hot_take(struct conn *c, size_t n) {
  * The worker flushes before its loop waits, so no data is left behind. */
 int conn_write(struct conn *c, const char *p, size_t n);
 static inline size_t conn_queued(const struct conn *c) { return c->olen; }
+/* Room for n more bytes at the end of the queue, to write into in place
+ * (an encoder's output); NULL if no memory.  conn_write_commit(c, k)
+ * queues the first k bytes written there. */
+char *conn_write_space(struct conn *c, size_t n);
+void conn_write_commit(struct conn *c, size_t n);
 /* Posts the queue followed by bufs[0 .. n): n <= CONN_SEND_BATCH and, in
  * all, at most IO_SEND_MAXBYTES (with the queue).  *taken says how many
  * bytes of bufs the send carries: all of them on a plain connection;

@@ -53,13 +53,11 @@ void conn_drop_output(struct conn *c) {
   conn_unmark_dirty(c);
 }
 
-int conn_write(struct conn *c, const char *p, size_t n) {
-  if (n == 0)
-    return 0;
+char *conn_write_space(struct conn *c, size_t n) {
   if (c->olen + n > c->ocap) {
     size_t need = (size_t)c->olen + n;
     if (need > UINT32_MAX || fault_fail(FAULT_C, "output buffer"))
-      return IO_ENOMEM;
+      return NULL;
     struct conn_set *s = c->set;
     if (!c->obuf && need <= CONN_OBUF_CHUNK && s->nospare > 0) {
       c->obuf = s->ospare[--s->nospare];
@@ -70,14 +68,29 @@ int conn_write(struct conn *c, const char *p, size_t n) {
         cap *= 2;
       char *nb = realloc(c->obuf, cap);
       if (!nb)
-        return IO_ENOMEM;
+        return NULL;
       c->obuf = nb;
       c->ocap = (uint32_t)cap;
     }
   }
-  memcpy(c->obuf + c->olen, p, n);
+  return c->obuf + c->olen;
+}
+
+void conn_write_commit(struct conn *c, size_t n) {
+  if (n == 0)
+    return;
   c->olen += (uint32_t)n;
   mark_dirty(c);
+}
+
+int conn_write(struct conn *c, const char *p, size_t n) {
+  if (n == 0)
+    return 0;
+  char *dst = conn_write_space(c, n);
+  if (!dst)
+    return IO_ENOMEM;
+  memcpy(dst, p, n);
+  conn_write_commit(c, n);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "lconn.h"
 #include "lembed.h"
 #include "lresolve.h"
+#include "lresp.h"
 #include "llistener.h"
 #include "lmain.h"
 #include "log.h"
@@ -257,6 +258,10 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lua_pop(L, 1);
   set_paths(L, w->host->cfg.script);
   lembed_open(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, lresp_open);
+  lua_setfield(L, -2, "host.resp");
+  lua_pop(L, 1);
   lua_pushcfunction(L, lhost_print);
   lua_setglobal(L, "print");
 }
