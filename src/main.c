@@ -17,7 +17,15 @@
 
 #include <lua.h>
 #include <stdio.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 static const char usage_text[] =
@@ -36,6 +44,9 @@ static const char usage_text[] =
     "  --grace SECONDS      time handlers get to finish on stop (default 5)\n"
     "  --memory-limit MB    cap each worker's Lua memory (default: none)\n"
     "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
+    "  --pid-file FILE      write the process id to FILE (removed at exit)\n"
+    "  --reload PID|FILE    tell a running host to reload its script (as\n"
+    "                       SIGHUP does; the way to do it on Windows)\n"
     "  -h, --help           this text\n"
     "  -v, --version        version and I/O backend\n";
 
@@ -53,6 +64,53 @@ static int parse_number(const char *s, double lo, double hi, double *out) {
     return -1;
   *out = v;
   return 0;
+}
+
+/* host --reload PID|FILE: SIGHUP, or on Windows the named event the
+ * host waits on (host.c). */
+static int reload_other(const char *target) {
+  char buf[32] = "";
+  const char *text = target;
+  FILE *f = strspn(target, "0123456789") == strlen(target) ? NULL
+                                                           : fopen(target, "r");
+  if (f) {
+    if (!fgets(buf, sizeof buf, f))
+      buf[0] = '\0';
+    fclose(f);
+    text = buf;
+  }
+  char *end;
+  unsigned long pid = strtoul(text, &end, 10);
+  if (end == text || pid == 0) {
+    fprintf(stderr, "host: --reload: no process id in '%s'\n", target);
+    return HOST_EXIT_FAILED;
+  }
+#ifdef _WIN32
+  char name[64];
+  host_reload_event_name(pid, name, sizeof name);
+  HANDLE ev = OpenEventA(EVENT_MODIFY_STATE, FALSE, name);
+  if (!ev || !SetEvent(ev)) {
+    fprintf(stderr, "host: --reload: no host with process id %lu\n", pid);
+    if (ev)
+      CloseHandle(ev);
+    return HOST_EXIT_FAILED;
+  }
+  CloseHandle(ev);
+#else
+  if (kill((pid_t)pid, SIGHUP) != 0) {
+    fprintf(stderr, "host: --reload: process %lu: %s\n", pid, strerror(errno));
+    return HOST_EXIT_FAILED;
+  }
+#endif
+  return HOST_EXIT_OK;
+}
+
+static unsigned long own_pid(void) {
+#ifdef _WIN32
+  return (unsigned long)GetCurrentProcessId();
+#else
+  return (unsigned long)getpid();
+#endif
 }
 
 struct files {
@@ -87,6 +145,7 @@ int main(int argc, char **argv) {
   struct host_config cfg;
   const char *backend = "auto";
   int want_version = 0, log_level_set_explicitly = 0, i;
+  const char *pid_file = NULL;
   memset(&cfg, 0, sizeof cfg);
   cfg.vm = &lua_vm;
   cfg.grace = 5;
@@ -118,7 +177,8 @@ int main(int argc, char **argv) {
     int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
                 strcmp(a, "--backend") == 0 || strcmp(a, "--grace") == 0 ||
                 strcmp(a, "--memory-limit") == 0 ||
-                strcmp(a, "--log-level") == 0;
+                strcmp(a, "--log-level") == 0 || strcmp(a, "--pid-file") == 0 ||
+                strcmp(a, "--reload") == 0;
     if (!takes)
       return usage("unknown option '%s'", a);
     if (!v)
@@ -134,6 +194,10 @@ int main(int argc, char **argv) {
       cfg.workers = (int)n;
     } else if (strcmp(a, "--backend") == 0) {
       backend = v;
+    } else if (strcmp(a, "--reload") == 0) {
+      return reload_other(v);
+    } else if (strcmp(a, "--pid-file") == 0) {
+      pid_file = v;
     } else if (strcmp(a, "--grace") == 0) {
       if (parse_number(v, 0, 86400, &n) != 0)
         return usage("--grace wants seconds (0 to 86400), not '%s'", v);
@@ -212,7 +276,17 @@ int main(int argc, char **argv) {
   if (cfg.nlisten == 0)
     cfg.listen[cfg.nlisten++] = HOST_DEFAULT_LISTEN;
 
+  if (pid_file) {
+    FILE *f = fopen(pid_file, "w");
+    if (!f || fprintf(f, "%lu\n", own_pid()) < 0 || fclose(f) != 0) {
+      fprintf(stderr, "host: cannot write %s: %s\n", pid_file, strerror(errno));
+      free_files(&files);
+      return HOST_EXIT_FAILED;
+    }
+  }
   int code = host_run(&cfg);
+  if (pid_file)
+    remove(pid_file);
   free_files(&files);
   return code;
 }

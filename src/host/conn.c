@@ -52,6 +52,36 @@ void conn_set_abort_all(struct conn_set *s) {
   }
 }
 
+void conn_set_abort_owner(struct conn_set *s, int owner) {
+  struct list_node *n = list_first(&s->conns), *next;
+  for (; n; n = next) {
+    next = list_next(&s->conns, n);
+    struct conn *c = list_entry(n, struct conn, node);
+    if (c->owner == owner)
+      conn_abort(c);
+  }
+}
+
+int conn_between(const struct conn *c) {
+  return (c->flags & (CONN_CLIENT | CONN_IDLE)) == CONN_IDLE && c->rlen == 0 &&
+         !conn_sending(c) && !conn_tls_handshaking(c);
+}
+
+void conn_set_end(struct conn_set *s, int owner) {
+  struct list_node *n = list_first(&s->conns), *next;
+  if (owner < 0)
+    s->ending = 1;
+  for (; n; n = next) {
+    next = list_next(&s->conns, n); /* a close may free it */
+    struct conn *c = list_entry(n, struct conn, node);
+    if ((owner >= 0 && c->owner != owner) || (c->flags & CONN_CLIENT))
+      continue;
+    c->flags |= CONN_ENDING;
+    if ((c->flags & CONN_RWAIT) && conn_between(c))
+      conn_close(c); /* its reader is told: "closed" */
+  }
+}
+
 int conn_set_reading(const struct conn_set *s) {
   for (struct list_node *n = list_first(&s->conns); n;
        n = list_next(&s->conns, n))
@@ -129,6 +159,7 @@ int conn_open(struct conn *c, io_sock sock) {
     return err;
   }
   c->flags &= ~CONN_HANDLE_DONE;
+  c->flags |= CONN_IDLE | (c->set->ending ? CONN_ENDING : 0);
   conn_cache_peer(c);
   return 0;
 }
@@ -350,6 +381,8 @@ static void on_stream(struct io_op *op) {
     end_linger(c); /* the peer closed (or reset): nothing can be lost now */
     return;
   }
+  if (res > 0)
+    c->flags &= ~CONN_IDLE; /* an exchange has begun */
   if (res > 0 && c->tls) {
     if (!conn_closing(c))
       conn_tls_input(c, op->u.recv.data, (size_t)res);
@@ -397,6 +430,10 @@ int conn_ensure_stream(struct conn *c) {
 }
 
 int conn_wait_input(struct conn *c, size_t need) {
+  if ((c->flags & CONN_ENDING) && conn_between(c)) {
+    conn_close(c); /* the host stops: no next exchange */
+    return IO_ECANCELED;
+  }
   if (!io_posted(&c->rop)) {
     int err = post_stream(c);
     if (err)

@@ -100,6 +100,12 @@ struct conn_origin {
 #define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
 #define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
+#define CONN_IDLE                                                              \
+  0x80000 /* between exchanges: nothing received since                         \
+             our last write (or ever) */
+#define CONN_ENDING                                                            \
+  0x100000 /* the host stops or reloads: a read that                           \
+              waits between exchanges ends at once */
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -156,6 +162,7 @@ struct conn_set {
   char *ospare[16]; /* idle output buffers of CONN_OBUF_CHUNK */
   int nospare;
   struct conn *dirty; /* connections with queued output (dirty_next) */
+  int ending;         /* stopping: accepted conns are born CONN_ENDING */
 };
 
 struct conn {
@@ -187,6 +194,7 @@ struct conn {
    * idle connection's size is what 10,000 idle connections cost. */
   uint8_t rmode;   /* the pending read's mode */
   uint8_t lasterr; /* the last failure's word, 0 = none */
+  uint8_t owner;   /* which of the worker's VMs it belongs to */
   uint32_t want;   /* the pending read's n / max */
   void *box;       /* the Lua userdata, NULL once collected */
   void *reader;    /* the task waiting to read, or NULL */
@@ -202,6 +210,17 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
 void conn_set_free(struct conn_set *s);
 /* Close every connection at once, without lingering (a forced stop). */
 void conn_set_abort_all(struct conn_set *s);
+/* The same for the connections of one owner (conn.owner). */
+void conn_set_abort_owner(struct conn_set *s, int owner);
+/* The host stops (owner < 0: every accepted connection, and those still
+ * to be accepted) or reloads (the accepted connections of one owner): a
+ * connection between exchanges (conn_between: its reader waits, nothing
+ * is buffered or being sent, nothing came since our last write) is
+ * closed now, so its reader gets "closed" at once instead of keeping the
+ * host for the whole grace, and the others are marked CONN_ENDING, so
+ * that they close as soon as they get there.  One in the middle of an
+ * exchange gets the grace. */
+void conn_set_end(struct conn_set *s, int owner);
 /* Posted receive streams: by themselves no reason for a worker to stay (a
  * script that read its reply and ended is done), unless a reader waits on
  * one (conn_set_reading). */
@@ -254,8 +273,13 @@ uint32_t conn_timeout_ms(double seconds);
 /* A reader waits until its read can complete with `need` bytes buffered
  * (for the high water: the stream is not paused below it): sets
  * CONN_RWAIT, posts the receive stream if it is not, arms the read
- * deadline.  0, or an IO_E* code (misuse: a bug). */
+ * deadline.  0; IO_ECANCELED when the connection is CONN_ENDING and
+ * between exchanges: it is closed then, and the read ends "closed"; or
+ * another IO_E* code (no memory for the stream, or misuse: a bug). */
 int conn_wait_input(struct conn *c, size_t need);
+/* Between exchanges: an accepted connection with nothing buffered,
+ * nothing being sent, nothing received since our last write. */
+int conn_between(const struct conn *c);
 /* Buffered input. */
 int conn_rbuf_append(struct conn *c, const char *p, size_t n);
 void conn_rbuf_consume(struct conn *c, size_t n);

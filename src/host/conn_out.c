@@ -28,6 +28,7 @@ static void obuf_release(struct conn_set *s, char *buf, uint32_t cap) {
 }
 
 static void mark_dirty(struct conn *c) {
+  c->flags |= CONN_IDLE; /* we answered: a next read waits for a new one */
   if (c->flags & CONN_DIRTY)
     return;
   c->flags |= CONN_DIRTY;
@@ -105,6 +106,8 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken) {
     return c->werr;
   if (c->wreq)
     return IO_EBUSY;
+  if (n > 0)
+    c->flags |= CONN_IDLE; /* we answered: a next read waits for a new one */
   if (c->tls)
     return conn_tls_send(c, bufs, n, taken);
   if (n == 0 && c->olen == 0)

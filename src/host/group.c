@@ -227,6 +227,8 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
   return err;
 }
 
+const char *group_key(const struct group *g) { return g->key; }
+
 static struct msg *takeover_msg(struct group *g) {
   struct msg *m = msg_new(MSG_ACCEPTED, g, IO_NOSOCK);
   if (m)

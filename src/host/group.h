@@ -48,6 +48,8 @@ void group_registry_init(struct group_registry *r);
  * l->group and *a (the address actually bound).  0 or IO_E*. */
 int group_listen(struct listener *l, const char *key, struct addr *a,
                  int backlog);
+/* The group's key: the address text (+ "#k" for the k-th port 0). */
+const char *group_key(const struct group *g);
 /* l stops being a member; call it after l->h is closed.  No connection
  * is handed to l after this returns. */
 void group_leave(struct listener *l);

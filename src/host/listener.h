@@ -45,6 +45,9 @@ struct listener {
   listener_conn_cb on_conn;    /* a connection was accepted for us */
   listener_free_cb on_free;    /* the listener is about to be freed */
   void *ud;                    /* the owner's (the handler, say) */
+  void *owner;                 /* the owner's: which VM serves it */
+  void *next;                  /* the owner's: a change of hands pending
+                                  (a reload), freed by on_free */
   uint32_t maxline, maxread;   /* options given to each connection */
   uint32_t timeout;            /* ms, 0 = none */
   struct tls_config *tls;      /* accepted connections speak TLS (a

@@ -120,6 +120,7 @@ void worker_stop(struct worker *w, double grace) {
   }
   w->stopping = 1;
   close_listeners(w);
+  conn_set_end(&w->conns, -1); /* idle connections close now */
   if (grace >= HOST_GRACE_FOREVER)
     return; /* the tasks take as long as they take */
   if (io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9),

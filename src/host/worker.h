@@ -35,6 +35,9 @@ struct worker_vm {
   /* Every completion is in: close the VM (its finalizers may still ask
    * for closes, which the loop then completes). */
   void (*close)(struct worker *w);
+  /* Load the script again into a fresh VM; the connections already open
+   * finish under the old one (SIGHUP, host --reload).  May be NULL. */
+  void (*reload)(struct worker *w);
 };
 
 enum msg_type {

@@ -192,15 +192,28 @@ static int lhost_stop(lua_State *L) {
   return 0;
 }
 
+/* host.stopping() -> true once the host stops, or (in the old script) a
+ * reload has replaced this script: a long loop should wind up. */
+static int lhost_stopping(lua_State *L) {
+  lua_pushboolean(L, lhost_worker(L)->stopping || lvm_of_L(L)->draining);
+  return 1;
+}
+
 /* ---- the module ---------------------------------------------------------- */
 
-static const luaL_Reg funcs[] = {
-    {"listen", llistener_listen}, {"connect", lconn_connect},
-    {"resolve", lresolve_lua},    {"sleep", lhost_sleep},
-    {"wait", lhost_wait},         {"wakeup", lhost_wakeup},
-    {"spawn", lhost_spawn},       {"now", lhost_now},
-    {"log", lhost_log},           {"stop", lhost_stop},
-    {"_idle", lhost_idle},        {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"listen", llistener_listen},
+                                 {"connect", lconn_connect},
+                                 {"resolve", lresolve_lua},
+                                 {"sleep", lhost_sleep},
+                                 {"wait", lhost_wait},
+                                 {"wakeup", lhost_wakeup},
+                                 {"spawn", lhost_spawn},
+                                 {"now", lhost_now},
+                                 {"log", lhost_log},
+                                 {"stop", lhost_stop},
+                                 {"_idle", lhost_idle},
+                                 {"stopping", lhost_stopping},
+                                 {NULL, NULL}};
 
 static void push_module(lua_State *L, struct worker *w) {
   const struct host_config *cfg = &w->host->cfg;

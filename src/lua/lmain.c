@@ -25,10 +25,10 @@ static int panic(lua_State *L) {
 
 /* [handler] -> listens on every --listen address; raises on failure. */
 static int listen_defaults(lua_State *L) {
-  struct worker *w = lua_touserdata(L, 1);
+  struct worker *w = lvm_of_L(L)->w;
   const struct host_config *cfg = &w->host->cfg;
   for (int i = 0; i < cfg->nlisten; i++) {
-    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 1);
     if (w->stopping)
       return 0; /* stopped before we got here: nothing to listen for */
     if (lhost_listen(L, w, cfg->listen[i], 0) != 1)
@@ -39,10 +39,20 @@ static int listen_defaults(lua_State *L) {
   return 0;
 }
 
-void lmain_done(struct worker *w, lua_State *co, int nres) {
+/* The script failed: at start the host stops (exit 1); in a reload the
+ * previous script goes on. */
+static void failed(struct lvm *vm, const char *msg) {
+  if (vm->loading)
+    lreload_failed(vm, msg);
+  else
+    host_fail(vm->w->host, msg);
+}
+
+void lmain_done(struct lvm *vm, lua_State *co, int nres) {
+  struct worker *w = vm->w;
   struct host *host = w->host;
-  lua_State *L = lvm_of(w)->L;
-  lvm_of(w)->main_done = 1;
+  lua_State *L = vm->L;
+  vm->main_done = 1;
   if (host->cfg.test_mode) {
     /* The test runner returns how many tests failed. */
     lua_Integer failed = nres > 0 ? lua_tointeger(co, -nres) : 1;
@@ -51,30 +61,30 @@ void lmain_done(struct worker *w, lua_State *co, int nres) {
     return;
   }
   int t = nres > 0 ? lua_type(co, -nres) : LUA_TNIL;
-  if (t == LUA_TNIL)
-    return;
-  if (t != LUA_TFUNCTION) {
+  if (t != LUA_TNIL && t != LUA_TFUNCTION) {
     char msg[256];
     snprintf(msg, sizeof msg,
              "%s: the script returned a %s (expected a handler function "
              "or nothing)",
              host->cfg.script, lua_typename(co, t));
-    host_fail(host, msg);
+    failed(vm, msg);
     return;
   }
-  lua_pushcfunction(L, listen_defaults);
-  lua_pushlightuserdata(L, w);
-  lua_pushvalue(co, -nres);
-  lua_xmove(co, L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    host_fail(host, lua_tostring(L, -1));
-    lua_pop(L, 1);
+  if (t == LUA_TFUNCTION) {
+    lua_pushcfunction(L, listen_defaults);
+    lua_pushvalue(co, -nres);
+    lua_xmove(co, L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      failed(vm, lua_tostring(L, -1));
+      lua_pop(L, 1);
+      return;
+    }
   }
+  if (vm->loading)
+    lreload_commit(vm);
 }
 
-void lmain_failed(struct worker *w, const char *msg) {
-  host_fail(w->host, msg);
-}
+void lmain_failed(struct lvm *vm, const char *msg) { failed(vm, msg); }
 
 /* Protected: set up the VM, load the script, queue its main task. */
 static int start_p(lua_State *L) {
@@ -110,25 +120,57 @@ static int start_p(lua_State *L) {
 /* ---- the hooks -------------------------------------------------------------
  */
 
-static int vm_open(struct worker *w) {
+struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
   struct lvm *vm = calloc(1, sizeof *vm);
   if (!vm) {
-    host_fail(w->host, "not enough memory for a Lua state");
-    return -1;
+    snprintf(err, errsize, "not enough memory for a Lua state");
+    return NULL;
   }
-  w->vm = vm;
+  vm->w = w;
+  io_op_init(&vm->grace_op, vm);
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   sched_init(&vm->sched);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
-    host_fail(w->host, "not enough memory for a Lua state");
-    return -1;
+    snprintf(err, errsize, "not enough memory for a Lua state");
+    lmain_free_vm(vm);
+    return NULL;
   }
   lua_atpanic(vm->L, panic);
   *(void **)lua_getextraspace(vm->L) = NULL; /* the main thread is no task */
+  return vm;
+}
+
+int lmain_start(struct lvm *vm) {
   lua_pushcfunction(vm->L, start_p);
-  lua_pushlightuserdata(vm->L, w);
-  if (lua_pcall(vm->L, 1, 0, 0) != LUA_OK) {
+  lua_pushlightuserdata(vm->L, vm->w);
+  return lua_pcall(vm->L, 1, 0, 0) == LUA_OK ? 0 : -1;
+}
+
+void lmain_close_state(struct lvm *vm) {
+  if (vm->L) {
+    lua_close(vm->L); /* __gc of what is left only requests closes */
+    vm->L = NULL;
+    lalloc_destroy(&vm->alloc);
+  }
+}
+
+/* Tasks a forced stop left suspended go with their pool. */
+void lmain_free_vm(struct lvm *vm) {
+  lmain_close_state(vm);
+  sched_free(&vm->sched);
+  free(vm);
+}
+
+static int vm_open(struct worker *w) {
+  char err[64];
+  struct lvm *vm = lmain_new_vm(w, err, sizeof err);
+  if (!vm) {
+    host_fail(w->host, err);
+    return -1;
+  }
+  w->vm = vm;
+  if (lmain_start(vm) != 0) {
     host_fail(w->host, lua_tostring(vm->L, -1));
     lua_pop(vm->L, 1);
     return -1;
@@ -137,29 +179,25 @@ static int vm_open(struct worker *w) {
 }
 
 static int vm_turn(struct worker *w) {
-  task_run_queue(w);
-  return lvm_of(w)->sched.runq != NULL;
+  task_run_queue(lvm_of(w));
+  int ready = lreload_turn(w); /* a failed reload may change lvm_of(w) */
+  return ready || lvm_of(w)->sched.runq != NULL;
 }
 
 static int vm_kill(struct worker *w) {
-  int n = lvm_of(w)->sched.ntasks;
-  task_drop_all(w);
-  return n;
+  struct lvm *vm = lvm_of(w);
+  int n = vm->sched.ntasks;
+  vm->killed = 1;
+  task_drop_all(vm);
+  return n + lreload_kill(w);
 }
 
-/* After lua_close nothing more is resumed; tasks a forced stop left
- * suspended go with their pool. */
 static void vm_close(struct worker *w) {
   struct lvm *vm = lvm_of(w);
   if (!vm)
     return;
-  if (vm->L) {
-    lua_close(vm->L); /* __gc of what is left only requests closes */
-    vm->L = NULL;
-  }
-  lalloc_destroy(&vm->alloc);
-  sched_free(&vm->sched);
-  free(vm);
+  lreload_close(w);
+  lmain_free_vm(vm);
   w->vm = NULL;
 }
 
@@ -168,4 +206,5 @@ const struct worker_vm lua_vm = {
     .turn = vm_turn,
     .kill = vm_kill,
     .close = vm_close,
+    .reload = lreload_start,
 };

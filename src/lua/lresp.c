@@ -255,8 +255,9 @@ static int can_wait(const struct conn *c) {
 static int wait_more(lua_State *L, struct conn *c, lua_KContext ctx,
                      lua_KFunction k) {
   struct task *t = task_of(L);
-  if (conn_wait_input(c, (size_t)c->rlen + 1) != 0)
-    return lconn_fail(L, c, "no resources");
+  int err = conn_wait_input(c, (size_t)c->rlen + 1);
+  if (err)
+    return lconn_fail_code(L, c, err);
   c->reader = t;
   return task_yield(L, t, ctx, k);
 }

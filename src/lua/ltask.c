@@ -129,7 +129,7 @@ static int traceback_of(lua_State *L) {
 /* Pushes on the worker's main thread the message of the error that ended
  * t, with a traceback; built under pcall, as it can run out of memory. */
 static const char *error_text(struct task *t) {
-  lua_State *L = lvm_of(t->w)->L, *co = t->co;
+  lua_State *L = t->vm->L, *co = t->co;
   if (!lua_checkstack(co, 1) || !lua_checkstack(L, 4)) {
     lua_pushliteral(L, "(no room left to report the error)");
     return lua_tostring(L, -1);
@@ -165,8 +165,8 @@ static void report(struct task *t, const char *msg) {
   const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
   char peer[ADDR_TEXT_MAX], more[64] = "";
   unsigned dropped;
-  tell_tests(lvm_of(w)->L, msg);
-  if (!log_rate_allow(&lvm_of(w)->task_errors, io_now(w->loop) / 1000000u,
+  tell_tests(t->vm->L, msg);
+  if (!log_rate_allow(&t->vm->task_errors, io_now(w->loop) / 1000000u,
                       TASK_ERRORS_PER_S, 1000, &dropped))
     return;
   if (dropped)
@@ -185,11 +185,12 @@ static void report(struct task *t, const char *msg) {
 
 /* ---- creating and ending --------------------------------------------- */
 
-static struct task *task_alloc(struct worker *w) {
-  struct task *t = pool_zget(&lvm_of(w)->sched.task_pool);
+static struct task *task_alloc(struct worker *w, struct lvm *vm) {
+  struct task *t = pool_zget(&vm->sched.task_pool);
   if (!t)
     return NULL;
   t->w = w;
+  t->vm = vm;
   t->ref = LUA_NOREF;
   return t;
 }
@@ -197,10 +198,11 @@ static struct task *task_alloc(struct worker *w) {
 struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
                         struct conn *conn, int now, int push) {
   /* What may raise (memory) comes before what would leak. */
+  struct lvm *vm = lvm_of_L(L);
   lua_State *co = lua_newthread(L);
   lua_pushvalue(L, -1);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  struct task *t = task_alloc(w);
+  struct task *t = task_alloc(w, vm);
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, nargs + 2);
@@ -216,9 +218,9 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   else
     lua_pop(L, 1);
   lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
-  lvm_of(w)->sched.ntasks++;
+  vm->sched.ntasks++;
   t->waiting = 1; /* only the host starts it */
-  if (now && !lvm_of(w)->sched.current)
+  if (now && !vm->sched.current)
     task_resume(t, nargs);
   else
     task_schedule(t, nargs);
@@ -226,9 +228,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
 }
 
 static void finish(struct task *t) {
-  struct worker *w = t->w;
-  struct sched *s = &lvm_of(w)->sched;
-  lua_State *L = lvm_of(w)->L;
+  struct sched *s = &t->vm->sched;
+  lua_State *L = t->vm->L;
   if (t->conn)
     conn_close(t->conn);
   task_unsleep(t);
@@ -248,10 +249,9 @@ int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
 }
 
 void task_resume(struct task *t, int nargs) {
-  struct worker *w = t->w;
-  struct lvm *vm = lvm_of(w);
+  struct lvm *vm = t->vm;
   int nres;
-  if (w->killing)
+  if (t->w->killing || vm->killed)
     return; /* forced stop: nothing runs any more */
   t->waiting = 0;
   struct task *outer = vm->sched.current;
@@ -269,11 +269,11 @@ void task_resume(struct task *t, int nargs) {
               "host.spawn/host.wait to wait in a task)");
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
-      lmain_done(w, t->co, nres);
+      lmain_done(vm, t->co, nres);
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
-      lmain_failed(w, msg);
+      lmain_failed(vm, msg);
     else
       report(t, msg);
     lua_pop(vm->L, 1);
@@ -282,8 +282,8 @@ void task_resume(struct task *t, int nargs) {
 }
 
 void task_schedule(struct task *t, int nargs) {
-  struct sched *s = &lvm_of(t->w)->sched;
-  if (t->w->killing)
+  struct sched *s = &t->vm->sched;
+  if (t->w->killing || t->vm->killed)
     return; /* forced stop: nothing runs any more */
   t->nargs = nargs;
   t->waiting = 1;
@@ -296,8 +296,8 @@ void task_schedule(struct task *t, int nargs) {
   s->runq_tail = t;
 }
 
-int task_run_queue(struct worker *w) {
-  struct sched *s = &lvm_of(w)->sched;
+int task_run_queue(struct lvm *vm) {
+  struct sched *s = &vm->sched;
   struct task *t = s->runq;
   int n = 0;
   s->runq = s->runq_tail = NULL;
@@ -315,11 +315,12 @@ int task_run_queue(struct worker *w) {
 
 int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   struct worker *w = t->w;
-  struct sched *sc = &lvm_of(w)->sched;
+  struct sched *sc = &t->vm->sched;
   struct sleeper *s = pool_zget(&sc->sleeper_pool);
   if (!s)
     return IO_ENOMEM;
   s->w = w;
+  s->vm = t->vm;
   s->task = t;
   io_op_init(&s->op, s);
   uint64_t ns = seconds <= 0     ? 0
@@ -347,14 +348,16 @@ void task_unsleep(struct task *t) {
 }
 
 void sleeper_release(struct worker *w, struct sleeper *s) {
+  (void)w;
   list_remove(&s->node);
   if (s->task)
     s->task->sleeper = NULL;
-  pool_put(&lvm_of(w)->sched.sleeper_pool, s);
+  pool_put(&s->vm->sched.sleeper_pool, s);
 }
 
-void task_drop_all(struct worker *w) {
-  struct sched *sc = &lvm_of(w)->sched;
+void task_drop_all(struct lvm *vm) {
+  struct worker *w = vm->w;
+  struct sched *sc = &vm->sched;
   for (struct list_node *n = list_first(&sc->sleepers); n;
        n = list_next(&sc->sleepers, n)) {
     struct sleeper *s = list_entry(n, struct sleeper, node);

@@ -25,6 +25,7 @@
 
 struct worker;
 struct conn;
+struct lvm;
 
 enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
 enum task_wake {
@@ -37,6 +38,7 @@ enum task_wake {
 struct task {
   lua_State *co;
   struct worker *w;
+  struct lvm *vm;          /* its VM (two per worker while reloading) */
   struct task *next;       /* run queue */
   struct conn *conn;       /* a handler's connection, closed at the end */
   int ref;                 /* registry ref pinning co */
@@ -54,6 +56,7 @@ struct task {
 struct sleeper {
   struct io_op op;
   struct worker *w;
+  struct lvm *vm;        /* whose pool it goes back to */
   struct task *task;     /* NULL once detached */
   struct list_node node; /* in sched.sleepers */
 };
@@ -102,8 +105,9 @@ int task_yield(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 void task_resume(struct task *t, int nargs);
 /* Resume t on the next turn instead. */
 void task_schedule(struct task *t, int nargs);
-/* Resume everything queued before this call.  Returns how many ran. */
-int task_run_queue(struct worker *w);
+/* Resume everything of vm queued before this call.  Returns how many
+ * ran. */
+int task_run_queue(struct lvm *vm);
 
 /* host.sleep / host.wait timers. */
 int task_sleep(struct task *t, double seconds, io_op_cb cb);
@@ -111,7 +115,7 @@ void task_unsleep(struct task *t);
 /* Called by a sleeper's callback once its completion is in. */
 void sleeper_release(struct worker *w, struct sleeper *s);
 
-/* Forced stop: forget every task without resuming it. */
-void task_drop_all(struct worker *w);
+/* Forced stop: forget every task of vm without resuming it. */
+void task_drop_all(struct lvm *vm);
 
 #endif
