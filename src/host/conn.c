@@ -248,9 +248,15 @@ static inline void wake_reader(struct conn *c) {
  * close with unread input is what makes the kernel send the reset), with
  * nothing of ours in flight (a send in flight is cancelled anyway). */
 static int can_linger(struct conn *c) {
-  if (!(c->flags & CONN_SENT) ||
-      (c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
+  if ((c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
       c->werr || c->wreq || *c->set->stopping || io_closing(&c->h))
+    return 0;
+  /* Closed between exchanges because the host stops: the peer's next
+   * request may be on its way, and must meet an end of stream, not a
+   * reset (it can then retry elsewhere). */
+  if ((c->flags & CONN_ENDING) && conn_between(c))
+    return 1;
+  if (!(c->flags & CONN_SENT))
     return 0;
   return c->rlen > 0 || io_unread(&c->h) > 0;
 }
@@ -292,7 +298,8 @@ static int start_linger(struct conn *c) {
   c->flags |= CONN_LINGER;
   if (c->rbuf)
     release_rbuf(c); /* nobody will read it */
-  uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+  uint64_t ms = (c->flags & CONN_ENDING) ? CONN_END_LINGER_MS : CONN_LINGER_MS;
+  uint64_t due = io_clock() + ms * 1000000u;
   t->rdue = due;
   t->wdue = 0;
   if (!io_posted(&t->op))

@@ -79,6 +79,7 @@ struct conn_origin {
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
 #define CONN_RBUF_HIGH 65536     /* buffered bytes that pause the stream */
 #define CONN_LINGER_MS 5000      /* at most this long draining input on close */
+#define CONN_END_LINGER_MS 1000  /* the same when the host stops or reloads */
 
 /* conn.flags */
 #define CONN_EOF 0x01          /* the peer finished sending */

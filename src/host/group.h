@@ -25,6 +25,7 @@
 #define HOST_GROUP_H
 
 #include "addr.h"
+#include "inherit.h"
 #include "io.h"
 
 #include "sys.h"
@@ -39,8 +40,11 @@ struct worker;
 struct group_registry {
   sys_mutex lock;
   struct group *groups;
+  struct inherited inherited[INHERIT_MAX]; /* from a service manager */
+  int ninherited;                          /* (inherit.h) */
 };
 
+/* Also takes the sockets a service manager passed (inherit.h). */
 void group_registry_init(struct group_registry *r);
 
 /* Joins l (of worker l->w) to group `key` on address `a`: binds and

@@ -38,6 +38,7 @@ def main():
     import hardening_test  # noqa: F401
     import balancer_test  # noqa: F401
     import reload_test  # noqa: F401
+    import activation_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:
