@@ -121,7 +121,7 @@ static void release_rbuf(struct conn *c) {
 
 static void maybe_free(struct conn *c) {
   struct conn_set *s = c->set;
-  if (!(c->flags & CONN_HANDLE_DONE))
+  if (!(c->flags & CONN_HANDLE_DONE) || (c->flags & CONN_HELD))
     return;
   if (c->timer) {
     if (io_posted(&c->timer->op)) {
@@ -349,7 +349,24 @@ void conn_close(struct conn *c) {
     conn_finish_close(c); /* it cannot go: close */
 }
 
+void conn_hold(struct conn *c) { c->flags |= CONN_HELD; }
+
+void conn_release(struct conn *c) {
+  c->flags &= ~CONN_HELD;
+  if (c->flags & CONN_CLOSING)
+    maybe_free(c); /* if its handle is done already */
+  else
+    conn_close(c);
+}
+
 void conn_abort(struct conn *c) {
+  if (c->flags & CONN_HELD) {
+    c->flags &= ~CONN_HELD;
+    if ((c->flags & CONN_CLOSING) && (c->flags & CONN_HANDLE_DONE)) {
+      maybe_free(c);
+      return;
+    }
+  }
   conn_close(c);
   if (c->flags & CONN_DRAIN) {
     c->flags &= ~CONN_DRAIN;

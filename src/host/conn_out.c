@@ -125,7 +125,8 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken) {
     c->obuf = NULL;
     c->olen = c->ocap = 0;
   }
-  memcpy(r->bufs + k, bufs, (size_t)n * sizeof *bufs);
+  if (n > 0) /* conn_flush passes none (and NULL) */
+    memcpy(r->bufs + k, bufs, (size_t)n * sizeof *bufs);
   k += n;
   for (int i = 0; i < n; i++)
     *taken += bufs[i].len;

@@ -212,6 +212,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->co = co;
   t->kind = (unsigned char)kind;
   t->conn = conn;
+  if (conn)
+    conn_hold(conn); /* not freed under the task's feet */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -231,7 +233,7 @@ static void finish(struct task *t) {
   struct sched *s = &t->vm->sched;
   lua_State *L = t->vm->L;
   if (t->conn)
-    conn_close(t->conn);
+    conn_release(t->conn); /* closes it, and frees it if it is done */
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   lcompat_closethread(t->co, L);
