@@ -43,6 +43,14 @@
  * closes or CONN_LINGER_MS pass, and only then is the socket closed.
  * Closing a socket with unread input would make the kernel send a reset,
  * which destroys replies the peer has not read yet.
+ *
+ * Ending.  When the host stops or reloads, an accepted connection that
+ * sits between two exchanges (CONN_IDLE: nothing received since our last
+ * write; nothing buffered or being sent) and has a reader waiting is
+ * closed at once, with a short lingering close (CONN_END_LINGER_MS) so
+ * that a request already on its way meets an end of stream rather than
+ * a reset; the others are marked CONN_ENDING and closed the same way
+ * when their reader next waits between exchanges (conn_set_end).
  */
 #ifndef HOST_CONN_H
 #define HOST_CONN_H

@@ -22,6 +22,10 @@ return function(conn)
     if line == 'slow' then host.sleep(0.6) end
     if line == 'stuck' then host.sleep(60) end
     if line == 'stop?' then line = tostring(host.stopping()) end
+    if line == 'wait' then
+      while not host.stopping() do host.sleep(0.02) end
+      line = 'told'
+    end
     conn:send(version, ' ', line, '\\n')
   end
 end
@@ -122,9 +126,13 @@ def sighup_reloads_new_connections_get_the_new_script():
         check(ask(old, "x") == "v1 x")
         busy = connect(port)
         busy.sendall(b"slow\n")
+        waiting = connect(port)
+        waiting.sendall(b"wait\n")
         time.sleep(0.05)
         write(path, "v2")
         reload(h, pidfile, n=2)
+        # host.stopping() turns true in the old script.
+        check(recv_line(waiting) == b"v1 told\n")
         # The exchange in progress ends under the old script...
         check(recv_line(busy) == b"v1 slow\n")
         # ...and the idle one was closed: its client reconnects.
