@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "lconn.h"
 #include "lhost.h"
+#include "fault.h"
 #include "group.h"
 #include "listener.h"
 #include "lmain.h"
@@ -202,9 +203,10 @@ static struct listener *inherited(struct worker *w, struct lvm *vm,
 static int take_over(lua_State *L, struct listener *l, struct lvm *vm,
                      struct lopts *o) {
   struct pending *p;
-  if (l->next || !(p = calloc(1, sizeof *p))) {
+  if (l->next || fault_fail(FAULT_C, "listener hand-over") ||
+      !(p = calloc(1, sizeof *p))) {
     lua_pop(L, 2);
-    lua_pushstring(L, l->next ? "address already in use" : "no resources");
+    lua_pushstring(L, l->next ? "address already in use" : "not enough memory");
     return 0;
   }
   p->vm = vm;

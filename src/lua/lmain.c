@@ -3,7 +3,9 @@
  * lmain.h): the allocator, the standard libraries and the host module,
  * loading the script (or the test runner) in the manner of lua.c, its
  * main task, listening on --listen for the handler it returns, and the
- * worker's turn, kill and close hooks.
+ * worker's turn, kill and close hooks.  A reload (lreload.c) makes a
+ * second VM the same way; a failure of its script does not stop the
+ * host but hands back to the VM it was to replace.
  */
 #include "lmain.h"
 #include "host.h"

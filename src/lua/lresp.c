@@ -35,6 +35,7 @@
  * command.
  */
 #include "conn.h"
+#include "fault.h"
 #include "lconn.h"
 #include "lconn_internal.h"
 #include "lhost.h"
@@ -76,7 +77,8 @@ static int lresp_state(lua_State *L) {
   s->tok = NULL;
   s->cap = 0;
   luaL_setmetatable(L, STATE_META);
-  s->tok = malloc(TOK_FIRST * sizeof *s->tok);
+  if (!fault_fail(FAULT_C, "resp tokens"))
+    s->tok = malloc(TOK_FIRST * sizeof *s->tok);
   if (!s->tok)
     return luaL_error(L, "not enough memory");
   s->cap = TOK_FIRST;
@@ -217,7 +219,9 @@ static int parse(struct conn *c, struct resp_state *s, size_t *used) {
     if (s->cap >= TOK_MAX)
       return RESP_ECOUNT;
     size_t cap = s->cap * 2;
-    struct resp_token *tok = realloc(s->tok, cap * sizeof *tok);
+    struct resp_token *tok = fault_fail(FAULT_C, "resp tokens")
+                                 ? NULL
+                                 : realloc(s->tok, cap * sizeof *tok);
     if (!tok)
       return RESP_EFULL; /* the caller says "no resources" */
     s->tok = tok;

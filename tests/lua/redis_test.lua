@@ -21,14 +21,20 @@ local function free_port()
 end
 
 -- A redis-server on a free port; returns {port =, addr =, stop =}.
-local function start(extra, port)
+local function start(extra, port, tls)
   port = port or free_port()
   os.execute("mkdir -p " .. dir)
   local pidfile = string.format("%s/redis-%d.pid", dir, port)
+  local ports = string.format("--port %d", port)
+  if tls then -- TLS only, on that port
+    ports = string.format("--port 0 --tls-port %d --tls-cert-file %s/server.pem " ..
+      "--tls-key-file %s/server.key --tls-ca-cert-file %s/ca.pem " ..
+      "--tls-auth-clients no", port, tls, tls, tls)
+  end
   local cmd = string.format(
-    "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no " ..
+    "redis-server %s --bind 127.0.0.1 --save '' --appendonly no " ..
     "--daemonize yes --pidfile %s --logfile %s/redis-%d.log --dir %s " ..
-    "--enable-debug-command yes %s", port, pidfile, dir, port, dir, extra or "")
+    "--enable-debug-command yes %s", ports, pidfile, dir, port, dir, extra or "")
   assert(os.execute(cmd), "cannot start redis-server")
   local s = { port = port, addr = "127.0.0.1:" .. port, pidfile = pidfile }
   assert(h.eventually(function()
@@ -317,6 +323,22 @@ describe("host.redis failures", function()
     assert.truthy(detail)
     assert.is_true(r:closed())
     bad:close()
+  end)
+
+  it("over TLS, verified", function()
+    if skip_unless_redis() then return end
+    local certs = os.getenv("HOST_TEST_CERTS")
+    if not certs then return pending("HOST_TEST_CERTS not set") end
+    local s = start(nil, nil, certs)
+    local r = assert(redis.connect(s.addr, { tls = { ca = certs .. "/ca.pem",
+                                                     servername = "localhost" } }))
+    assert.equal("OK", r:call("SET", "tls", "yes"))
+    assert.equal("yes", r:call("GET", "tls"))
+    r:close()
+    local bad, err = redis.connect(s.addr, { tls = true }) -- unknown CA
+    assert.is_nil(bad)
+    assert.equal("tls", err)
+    s.stop()
   end)
 
   it("refused, and bad arguments raise", function()
