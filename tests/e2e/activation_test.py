@@ -282,3 +282,26 @@ def load_50_connections_10_reloads_2_restarts():
     # Every version served, the old script and the new ones alike.
     check(len(load.versions) >= 12, "versions seen: %r" % load.versions)
     check("v12" in load.versions, "the last script served")
+
+
+@test
+def the_systemd_units_agree():
+    """scripts/systemd: the service listens where the socket unit does,
+    reloads with SIGHUP, and gives systemd's stop timeout more than the
+    grace."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    units = os.path.join(root, "scripts", "systemd")
+    with open(os.path.join(units, "host.socket")) as f:
+        sock = f.read()
+    with open(os.path.join(units, "host.service")) as f:
+        svc = f.read()
+    streams = [l.split("=", 1)[1].strip() for l in sock.splitlines()
+               if l.startswith("ListenStream=")]
+    exec_start = [l for l in svc.splitlines() if l.startswith("ExecStart=")][0].split()
+    listens = [exec_start[i + 1] for i, a in enumerate(exec_start) if a == "--listen"]
+    check(streams and streams == listens, "socket %r, service %r" % (streams, listens))
+    check("Requires=host.socket" in svc)
+    check("ExecReload=/bin/kill -HUP $MAINPID" in svc)
+    grace = float(exec_start[exec_start.index("--grace") + 1])
+    stop = [float(l.split("=")[1]) for l in svc.splitlines() if l.startswith("TimeoutStopSec=")][0]
+    check(stop > grace, "TimeoutStopSec %g <= --grace %g" % (stop, grace))
