@@ -261,7 +261,11 @@ static void pump(struct engine *e, struct lconn *c)
         int idle = sent_bytes(e, c) == recv_bytes(e, c);
         ssize_t w;
 
-        while (seq < c->tx_limit && n < IO_BUF) {
+        /* --chatty: one message per send() (the rest of a message that
+         * went out in part, and then no more) */
+        uint64_t stop = e->cfg->chatty && seq + 1 < c->tx_limit
+                            ? seq + 1 : c->tx_limit;
+        while (seq < stop && n < IO_BUF) {
             size_t chunk = size - off;
             if (chunk > IO_BUF - n)
                 chunk = IO_BUF - n;

@@ -56,7 +56,11 @@ static void usage(FILE *f)
 "  --spin                 poll epoll without sleeping: the server never\n"
 "                         has to wake the generator, and lg_busy (share of\n"
 "                         the window spent handling events) shows how\n"
-"                         close the generator is to being the bottleneck\n",
+"                         close the generator is to being the bottleneck\n"
+"  --chatty               echo: one send() per message (a new message as\n"
+"                         each echo returns), never several in one: the\n"
+"                         server sees many small segments, as a chatty\n"
+"                         protocol's peer sends them\n",
           f);
 }
 
@@ -92,7 +96,7 @@ static void install_signals(double budget)
 static int parse(int argc, char **argv, struct lg_config *cfg)
 {
     enum { O_ADDR = 256, O_MODE, O_IDLE, O_HOLD, O_WARMUP, O_TIMEOUT, O_PID,
-           O_SPIN, O_RATE };
+           O_SPIN, O_RATE, O_CHATTY };
     static const struct option longopts[] = {
         { "addr", required_argument, NULL, O_ADDR },
         { "mode", required_argument, NULL, O_MODE },
@@ -102,6 +106,7 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "pid", required_argument, NULL, O_PID },
         { "spin", no_argument, NULL, O_SPIN },
+        { "chatty", no_argument, NULL, O_CHATTY },
         { "rate", required_argument, NULL, O_RATE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -165,6 +170,9 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
             break;
         case O_SPIN:
             cfg->spin = 1;
+            break;
+        case O_CHATTY:
+            cfg->chatty = 1;
             break;
         case O_RATE:
             rc = args_uint("--rate", optarg, 1, 100000000, &v);

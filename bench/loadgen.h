@@ -36,6 +36,7 @@ struct lg_config {
     double timeout;        /* seconds without progress = a timeout error */
     pid_t server_pid;      /* > 0: sample its CPU time over the window */
     int spin;              /* poll without sleeping (see loadgen.c) */
+    int chatty;            /* echo: one send() per message, never more */
     double rate;           /* echo: messages/s for all, 0 = as fast as can */
 };
 

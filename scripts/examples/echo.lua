@@ -4,6 +4,7 @@ return function(conn)
   while true do
     local data = conn:recv()      -- whatever has arrived; yields until then
     if not data then return end   -- nil, "closed" when the peer is done
-    conn:send(data)               -- yields until every byte is written
+    conn:write(data)              -- queued: it goes out, with whatever else
+                                  -- this turn wrote, before the worker waits
   end
 end

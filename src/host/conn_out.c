@@ -125,7 +125,7 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken) {
     c->obuf = NULL;
     c->olen = c->ocap = 0;
   }
-  if (n > 0) /* conn_flush passes none (and NULL) */
+  if (n > 0) /* a flush passes no buffers (memcpy from NULL is UB) */
     memcpy(r->bufs + k, bufs, (size_t)n * sizeof *bufs);
   k += n;
   for (int i = 0; i < n; i++)

@@ -87,6 +87,18 @@ static int guarded_yield(lua_State *L) {
   return lua_yield(L, lua_gettop(L));
 }
 
+/* coroutine.running: a task whose thread the script holds is never
+ * recycled for another (a later host.wakeup or coroutine.status on it
+ * would reach the wrong task).  The original is upvalue 1. */
+static int exposing_running(lua_State *L) {
+  struct task *t = task_of(L);
+  if (t)
+    t->exposed = 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_call(L, 0, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 void task_guard_coroutines(lua_State *L) {
   static const char *const names[] = {"resume", "close", NULL};
   lua_getglobal(L, "coroutine");
@@ -102,6 +114,9 @@ void task_guard_coroutines(lua_State *L) {
   }
   lua_pushcfunction(L, guarded_yield);
   lua_setfield(L, -2, "yield");
+  lua_getfield(L, -1, "running");
+  lua_pushcclosure(L, exposing_running, 1);
+  lua_setfield(L, -2, "running");
   lua_pop(L, 1);
 }
 
@@ -197,11 +212,23 @@ static struct task *task_alloc(struct worker *w, struct lvm *vm) {
 
 struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
                         struct conn *conn, int now, int push) {
-  /* What may raise (memory) comes before what would leak. */
   struct lvm *vm = lvm_of_L(L);
-  lua_State *co = lua_newthread(L);
-  lua_pushvalue(L, -1);
-  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  struct sched *s = &vm->sched;
+  lua_State *co;
+  int ref;
+  if (kind == TASK_HANDLER && !push && s->nidle > 0) {
+    /* A finished handler's thread, reset and never seen by the script:
+     * no lua_newthread, no registry ref, no stack to grow again. */
+    s->nidle--;
+    co = s->idle[s->nidle].co;
+    ref = s->idle[s->nidle].ref;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref); /* where the new one would be */
+  } else {
+    /* What may raise (memory) comes before what would leak. */
+    co = lua_newthread(L);
+    lua_pushvalue(L, -1);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   struct task *t = task_alloc(w, vm);
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
@@ -236,8 +263,18 @@ static void finish(struct task *t) {
     conn_release(t->conn); /* closes it, and frees it if it is done */
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
-  lcompat_closethread(t->co, L);
-  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  int status = lcompat_closethread(t->co, L);
+  /* A handler's thread that the script never held (it did not call
+   * coroutine.running, which would let it keep the thread and wake or
+   * inspect it later) is kept for the next handler. */
+  if (t->kind == TASK_HANDLER && !t->exposed && status == LUA_OK &&
+      s->nidle < SCHED_IDLE_MAX) {
+    s->idle[s->nidle].co = t->co;
+    s->idle[s->nidle].ref = t->ref;
+    s->nidle++;
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  }
   s->ntasks--;
   pool_put(&s->task_pool, t);
 }

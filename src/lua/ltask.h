@@ -47,6 +47,7 @@ struct task {
   unsigned char kind;      /* enum task_kind */
   unsigned char queued;    /* on the run queue */
   unsigned char wake;      /* host.wait state: TASK_WAKE_* */
+  unsigned char exposed;   /* the script has held its thread */
   struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
   void *ud;                /* what else it waits on (lresolve.c) */
 };
@@ -61,8 +62,15 @@ struct sleeper {
   struct list_node node; /* in sched.sleepers */
 };
 
+#define SCHED_IDLE_MAX 64 /* finished handler threads kept for reuse */
+
 /* A worker's tasks: what runs next, what runs now, and their pools. */
 struct sched {
+  struct {
+    lua_State *co; /* reset, referenced by ref, ready for a handler */
+    int ref;
+  } idle[SCHED_IDLE_MAX];
+  int nidle;
   struct task *runq, *runq_tail; /* tasks to resume next turn */
   struct task *current;          /* the task running now, NULL in the loop */
   struct list sleepers;          /* posted host.sleep / host.wait timers */

@@ -232,10 +232,12 @@ def handler_errors_are_rate_limited():
     h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
               script("errors.lua", ERRORS)])
     try:
+        t0 = time.monotonic()
         for _ in range(200):
             s = connect(port)
             s.sendall(b"x\n")
             read_to_end(s)
+        took = time.monotonic() - t0
         time.sleep(1.2)
         s = connect(port)
         s.sendall(b"x\n")
@@ -243,7 +245,10 @@ def handler_errors_are_rate_limited():
         time.sleep(0.3)
         err = h.stderr()
         n = err.count("handler error")
-        check(20 <= n <= 45, "%d handler error lines" % n)
+        # 20 lines per second at most, whatever the pace of the storm
+        # (slower under Wine): the 200 errors must not all be logged.
+        bound = 20 * (int(took) + 2) + 1
+        check(20 <= n <= min(bound, 150), "%d handler error lines in %.1f s" % (n, took))
         check("more not logged" in err, err[-2000:])
     finally:
         h.close()

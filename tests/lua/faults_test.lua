@@ -147,13 +147,16 @@ describe("memory", function()
       result = { conn:read("a") }
     end, { maxread = 100000 })
     local c = assert(host.connect(l.address))
+    local sending = true
     host.spawn(function()
       for _ = 1, 10 do
         if not c:send(string.rep("m", 65536)) then break end
       end
+      sending = false
     end)
     h.eventually(function() return result end, 2)
     assert.same({ nil, "too long" }, result)
+    h.eventually(function() return not sending end, 5) -- then close it
     c:close()
     l:close()
   end)

@@ -254,3 +254,36 @@ describe("host.listener", function()
     assert.equal("refused", err)
   end)
 end)
+
+describe("handler threads", function()
+  it("are reused only when the script never held one", function()
+    local held = {}
+    local l = assert(host.listen("127.0.0.1:0", function(conn)
+      if conn:read("l") == "hold" then held[#held + 1] = coroutine.running() end
+      conn:send("ok\n")
+    end))
+    for _, what in ipairs { "hold", "plain", "plain", "hold" } do
+      local c = assert(host.connect(l.address))
+      c:send(what, "\n")
+      assert.equal("ok", c:read("l"))
+      c:close()
+    end
+    host.sleep(0.02)
+    -- A thread the script kept is dead and stays its own: waking it does
+    -- nothing, and no new handler runs on it.
+    local l2 = assert(host.listen("127.0.0.1:0", function(conn)
+      host.wait(1)
+      conn:send(coroutine.running() == held[1] and "same\n" or "new\n")
+    end))
+    local c = assert(host.connect(l2.address))
+    host.sleep(0.02)
+    for _, co in ipairs(held) do
+      assert.is_false(host.wakeup(co))
+      assert.equal("dead", coroutine.status(co))
+    end
+    assert.equal("new", c:read("l"))
+    c:close()
+    l:close()
+    l2:close()
+  end)
+end)

@@ -1,0 +1,126 @@
+-- resp.lua: a small Redis-protocol (RESP2) server, written the obvious
+-- way: one command at a time, one reply per command, in the blocking
+-- style.  The fast-handler API makes that cheap: read("until") finds the
+-- line ends in C, reads are served from what is already buffered without
+-- waiting, and write() queues replies that go out together, in one
+-- system call, when the handler next waits for input.
+--
+--   host scripts/examples/resp.lua     then   redis-cli -p 4567 set k v
+--                                             redis-benchmark -p 4567 -t get,set -P 16
+--
+-- Commands: PING, ECHO, SET, GET, DEL, EXISTS, INCR, DBSIZE, FLUSHALL,
+-- CONFIG GET (answers nothing, for redis-benchmark), QUIT.  The data is
+-- per worker (run it with --workers 1, or see host.shared).
+local MAX_BULK = 512 * 1024 * 1024
+local MAX_ARGS = 1024 * 1024
+
+local data = {}
+local size = 0
+
+local OK, PONG, NULL = "+OK\r\n", "+PONG\r\n", "$-1\r\n"
+
+local function bulk(s) return "$" .. #s .. "\r\n" .. s .. "\r\n" end
+local function int(n) return ":" .. n .. "\r\n" end
+local function err(msg) return "-ERR " .. msg .. "\r\n" end
+
+local commands = {}
+
+function commands.PING(args) return args[2] and bulk(args[2]) or PONG end
+function commands.ECHO(args) return args[2] and bulk(args[2]) or err("wrong number of arguments") end
+
+function commands.SET(args)
+  local k, v = args[2], args[3]
+  if not v then return err("wrong number of arguments for 'set'") end
+  if data[k] == nil then size = size + 1 end
+  data[k] = v
+  return OK
+end
+
+function commands.GET(args)
+  local v = data[args[2] or ""]
+  return v and bulk(v) or NULL
+end
+
+function commands.DEL(args)
+  local n = 0
+  for i = 2, #args do
+    if data[args[i]] ~= nil then
+      data[args[i]] = nil
+      size, n = size - 1, n + 1
+    end
+  end
+  return int(n)
+end
+
+function commands.EXISTS(args)
+  local n = 0
+  for i = 2, #args do
+    if data[args[i]] ~= nil then n = n + 1 end
+  end
+  return int(n)
+end
+
+function commands.INCR(args)
+  local k = args[2]
+  if not k then return err("wrong number of arguments for 'incr'") end
+  local v = tonumber(data[k] or "0")
+  if not v or math.type(v) ~= "integer" then
+    return err("value is not an integer or out of range")
+  end
+  if data[k] == nil then size = size + 1 end
+  v = v + 1
+  data[k] = tostring(v)
+  return int(v)
+end
+
+function commands.DBSIZE() return int(size) end
+
+function commands.FLUSHALL()
+  data, size = {}, 0
+  return OK
+end
+
+function commands.CONFIG() return "*0\r\n" end
+
+-- One command: its arguments (a RESP array of bulk strings, or an inline
+-- command), or nil and why the connection should end.
+local function read_command(conn)
+  local line, e = conn:read("until", "\r\n")
+  if not line then return nil, e end
+  if line:byte(1) ~= 42 then -- "*": else an inline command (redis-cli, telnet)
+    local args = {}
+    for word in line:gmatch("%S+") do args[#args + 1] = word end
+    return args
+  end
+  local n = tonumber(line:sub(2))
+  if not n or n < 1 or n > MAX_ARGS then return nil, "bad array length" end
+  local args = {}
+  for i = 1, n do
+    local head = conn:read("until", "\r\n")
+    local len = head and head:byte(1) == 36 and tonumber(head:sub(2)) -- "$"
+    if not len or len < 0 or len > MAX_BULK then return nil, "bad bulk length" end
+    local arg = conn:read(len + 2)
+    if not arg then return nil, "closed" end
+    args[i] = arg:sub(1, len)
+  end
+  return args
+end
+
+return function(conn)
+  while true do
+    local args, why = read_command(conn)
+    if not args then
+      if why ~= "closed" and why ~= "reset" and why ~= "timeout" then
+        conn:send(err("protocol error: " .. tostring(why)))
+      end
+      return
+    end
+    local name = args[1] and args[1]:upper()
+    if name == "QUIT" then
+      conn:send(OK)
+      return
+    end
+    local command = commands[name]
+    conn:write(command and command(args) or err("unknown command '" .. tostring(args[1]) .. "'"))
+  end
+end
