@@ -278,7 +278,8 @@ int main(int argc, char **argv) {
 
   if (pid_file) {
     FILE *f = fopen(pid_file, "w");
-    if (!f || fprintf(f, "%lu\n", own_pid()) < 0 || fclose(f) != 0) {
+    int bad = !f || fprintf(f, "%lu\n", own_pid()) < 0;
+    if ((f && fclose(f) != 0) || bad) {
       fprintf(stderr, "host: cannot write %s: %s\n", pid_file, strerror(errno));
       free_files(&files);
       return HOST_EXIT_FAILED;
