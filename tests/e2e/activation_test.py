@@ -305,3 +305,39 @@ def the_systemd_units_agree():
     grace = float(exec_start[exec_start.index("--grace") + 1])
     stop = [float(l.split("=")[1]) for l in svc.splitlines() if l.startswith("TimeoutStopSec=")][0]
     check(stop > grace, "TimeoutStopSec %g <= --grace %g" % (stop, grace))
+
+
+@test
+def load_50_connections_10_reloads():
+    """The same load with reloads only, on every platform (Windows: through
+    host --reload, since it has no SIGHUP nor socket activation)."""
+    from reload_test import reload
+    port = free_port()
+    path = script("reloads-%d.lua" % port, ECHO % "v0")
+    pidfile = path + ".pid"
+    h = Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, "--pid-file", pidfile, path])
+    load = None
+    try:
+        check(h.wait_log("listening on 127.0.0.1:%d" % port), h.stderr())
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        load = Load(port, 50)
+        time.sleep(0.5)
+        for version in range(1, 11):
+            with open(path, "w") as f:
+                f.write(ECHO % ("v%d" % version))
+            reload(h, pidfile, n=2)
+            time.sleep(0.3)
+    finally:
+        if load:
+            load.finish()
+        h.signal(signal.SIGINT if harness.WINE else signal.SIGTERM)
+        code = h.wait(20)
+        h.close()
+    print("# %d exchanges, %d retried after a close between exchanges, by version: %s"
+          % (load.exchanges, load.retries,
+             dict(sorted(load.versions.items(), key=lambda kv: int(kv[0][1:])))))
+    check(code == 0, "exit %r" % code)
+    check(not load.errors, "%d errors, e.g. %r" % (len(load.errors), load.errors[:5]))
+    check(len(load.versions) >= 11 and "v10" in load.versions, repr(load.versions))
