@@ -1,6 +1,7 @@
 -- bench/peers/redis_client.lua ADDR N DEPTH: GET and SET through
 -- host.redis on one connection from one worker, as redis-benchmark -c 1
--- [-P DEPTH] does them (the same key and 3-byte value); prints
+-- [-P DEPTH] does them (the same key and 3-byte value), after an
+-- untimed twentieth as warm-up; prints
 -- redis-benchmark's own line format, "SET: N requests per second".
 local host = require "host"
 local redis = require "host.redis"
@@ -9,8 +10,7 @@ local addr, n, depth = ...
 n, depth = tonumber(n), tonumber(depth or 1)
 local r = assert(redis.connect(addr))
 
-local function run(name, ...)
-  local t0 = host.now()
+local function loop(n, ...)
   if depth == 1 then
     for _ = 1, n do
       assert(r:call(...))
@@ -24,6 +24,13 @@ local function run(name, ...)
       assert(r:pipeline(batch))
     end
   end
+end
+
+-- A short untimed run first: the VM's allocator and collector settle.
+local function run(name, ...)
+  loop(n // 20, ...)
+  local t0 = host.now()
+  loop(n, ...)
   local dt = host.now() - t0
   print(string.format("%s: %.2f requests per second", name, n / dt))
 end
