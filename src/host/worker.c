@@ -155,8 +155,20 @@ int worker_idle(struct worker *w) { return !waiting(w); }
 
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
+  int submitted = 0;
   while (waiting(w)) {
     conn_set_flush(&w->conns); /* what this turn wrote goes out now */
+    /* Sends that complete at once (epoll) complete here, and what their
+     * callbacks made ready runs before the wait, which can then block
+     * at once: otherwise it would look once without blocking first, a
+     * second system call per wake-up.  Once per turn: a writer whose
+     * sends always complete at once must not keep the others waiting. */
+    if (!submitted && io_loop_submit(w->loop) > 0) {
+      submitted = 1;
+      w->ready = vm->turn(w);
+      continue;
+    }
+    submitted = 0;
     io_loop_run(w->loop, w->ready);
     w->ready = vm->turn(w);
   }

@@ -276,6 +276,10 @@ static void run_closing(struct io_loop *loop) {
   }
 }
 
+int io_loop_submit(struct io_loop *loop) {
+  return loop->be->submit ? loop->be->submit(loop) : 0;
+}
+
 int io_loop_run(struct io_loop *loop, int nowait) {
   int64_t timeout = -1;
   loop->now = io_clock();

@@ -24,8 +24,9 @@
  *     is still posted; IO_ECANCELED: the handle is closing) and, for
  *     timeouts, IO_ENOMEM.  Everything the OS or the peer causes is
  *     delivered as a completion, so callers have one path for errors.
- *  4. Completions are delivered only from io_loop_run(), on the loop's
- *     thread, never from inside a post, a cancel or a close.  Callbacks
+ *  4. Completions are delivered only from io_loop_run() and
+ *     io_loop_submit(), on the loop's thread, never from inside a post, a
+ *     cancel or a close.  Callbacks
  *     may post, cancel and close freely.
  *  5. A handle has at most one *receive-side* operation (accept or recv)
  *     and one *send-side* operation (send or connect) pending at a time.
@@ -222,6 +223,14 @@ int io_loop_close(struct io_loop *loop);
  * nothing is left to wait for (an open handle with no operation posted
  * does not count).  io_loop_close() checks every handle. */
 int io_loop_run(struct io_loop *loop, int nowait);
+/* Start what was posted now, without waiting: where a backend performs
+ * operations itself (epoll), those that can complete at once do, and are
+ * delivered here.  Returns how many were delivered.  A caller that
+ * flushes work before each turn calls this after the flush, then runs
+ * what the callbacks made ready, so that the turn can block at once
+ * instead of looking once more without blocking first.  io_loop_run()
+ * submits anyway; this only moves it earlier. */
+int io_loop_submit(struct io_loop *loop);
 /* What io_loop_run() returns, without running a turn. */
 int io_loop_alive(const struct io_loop *loop);
 /* Wakes the loop from any thread.  Async-signal-unsafe. */

@@ -402,6 +402,10 @@ static int epoll_poll(struct io_loop *loop, int64_t timeout_ns) {
   return done;
 }
 
+static int epoll_submit(struct io_loop *loop) {
+  return run_fresh(loop, loop->bs);
+}
+
 static void epoll_wake(struct io_loop *loop) {
   struct epstate *s = loop->bs;
   io__eventfd_kick(s->efd);
@@ -417,6 +421,7 @@ const struct io_backend io_backend_epoll = {
     .cancel_all = epoll_cancel_all,
     .close = epoll_close,
     .wait = epoll_poll,
+    .submit = epoll_submit,
     .wake = epoll_wake,
     .recv_multishot = 0,
 };

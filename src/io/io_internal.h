@@ -44,6 +44,9 @@ struct io_backend {
    * 0: do not block), deliver completions.  Returns the number
    * delivered or a negative IO_E* on a loop failure. */
   int (*wait)(struct io_loop *loop, int64_t timeout_ns);
+  /* Optional: start what was posted without waiting, deliver what
+   * completed at once (io_loop_submit).  Returns the number delivered. */
+  int (*submit)(struct io_loop *loop);
   /* Any thread: make a blocked wait() return. */
   void (*wake)(struct io_loop *loop);
   /* Posts IO_OP_MULTI receives as such; if 0, io.c gives them to post()

@@ -24,11 +24,15 @@
 
 /* ---- boxes ------------------------------------------------------------ */
 
+/* registry[&meta_key]: the metatable, found without hashing its name. */
+static const char meta_key = 0;
+
 void lconn_push(lua_State *L, struct conn *c) {
   struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->c = c;
   c->box = b;
-  luaL_setmetatable(L, CONN_META);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &meta_key);
+  lua_setmetatable(L, -2);
 }
 
 /* The conn at idx, checked against the metatable every method carries
@@ -298,6 +302,8 @@ static const luaL_Reg metameth[] = {
 
 void lconn_open(lua_State *L) {
   luaL_newmetatable(L, CONN_META);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &meta_key);
   luaL_setfuncs(L, metameth, 0);
   luaL_newlibtable(L, meth);
   lua_pushvalue(L, -2);

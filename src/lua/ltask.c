@@ -256,14 +256,21 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   return t;
 }
 
-static void finish(struct task *t) {
+/* `returned`: the body returned; its thread is then as a new one would
+ * be (the return closed its upvalues and to-be-closed variables, its
+ * call info is the base one), with a stack that need not grow again. */
+static void finish(struct task *t, int returned) {
   struct sched *s = &t->vm->sched;
   lua_State *L = t->vm->L;
   if (t->conn)
     conn_release(t->conn); /* closes it, and frees it if it is done */
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
-  int status = lcompat_closethread(t->co, L);
+  int status = LUA_OK;
+  if (returned)
+    lua_settop(t->co, 0);
+  else
+    status = lcompat_closethread(t->co, L);
   /* A handler's thread that the script never held (it did not call
    * coroutine.running, which would let it keep the thread and wake or
    * inspect it later) is kept for the next handler. */
@@ -309,6 +316,8 @@ void task_resume(struct task *t, int nargs) {
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
       lmain_done(vm, t->co, nres);
+    finish(t, 1);
+    return;
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
@@ -317,7 +326,7 @@ void task_resume(struct task *t, int nargs) {
       report(t, msg);
     lua_pop(vm->L, 1);
   }
-  finish(t);
+  finish(t, 0);
 }
 
 void task_schedule(struct task *t, int nargs) {
