@@ -244,3 +244,55 @@ def reload_of_a_pid_that_is_not_a_host_fails():
     path = script("nopid.txt", "garbage\n")
     code, out, err = harness.run(["--reload", path], backend=False)
     check(code == 1 and "no process id" in err, err)
+
+
+@test
+def a_reload_puts_a_new_certificate_in_service():
+    """The usual reason to reload a TLS server: a renewed certificate.
+    The socket stays; new handshakes get the new certificate."""
+    import ssl
+    certs = os.environ.get("HOST_TEST_CERTS")
+    if not certs:
+        skip("HOST_TEST_CERTS not set")
+    port = free_port()
+    path = script("tls-reload-%d.lua" % port, "")
+    pidfile = path + ".pid"
+
+    def serve(name):
+        with open(path, "w") as f:
+            f.write("local host = require 'host'\n"
+                    "host.listen('127.0.0.1:%d', function(conn)\n"
+                    "  conn:send('hi\\n')\n"
+                    "end, {tls = {cert = %r, key = %r}})\n"
+                    % (port, os.path.join(certs, name + ".pem"), os.path.join(certs, name + ".key")))
+
+    def peer_cert():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with connect(port) as raw, ctx.wrap_socket(raw) as s:
+            der = s.getpeercert(binary_form=True)
+            s.recv(10)
+        return ssl.DER_cert_to_PEM_cert(der)
+
+    def pem(name):
+        with open(os.path.join(certs, name + ".pem")) as f:
+            text = f.read()
+        first = text.index("-----BEGIN CERTIFICATE-----")
+        return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(text[first:]))
+
+    serve("server")
+    h = Host(["--pid-file", pidfile, path])
+    try:
+        check(h.wait_log("listening on 127.0.0.1:%d" % port), h.stderr())
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check(peer_cert() == pem("server"))
+        serve("a")
+        reload(h, pidfile)
+        check(peer_cert() == pem("a"), "the new certificate is served")
+        h.signal(stop_signal())
+        check(h.wait(10) == 0)
+    finally:
+        h.close()
