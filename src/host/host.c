@@ -265,6 +265,10 @@ int host_run(const struct host_config *cfg) {
   h->cfg = *cfg;
   h->nworkers = cfg->workers;
   sys_mutex_init(&h->lock);
+  /* Before any thread starts (the resolver's too): threads inherit the
+   * mask, and one that did not block SIGHUP or SIGTERM could take it
+   * with the default action, which ends the process. */
+  catch_stop_requests();
   group_registry_init(&h->reg);
   h->resolver = resolve_new(NULL);
   atomic_init(&h->failed, 0);
@@ -278,7 +282,6 @@ int host_run(const struct host_config *cfg) {
 #else
   h->main_thread = pthread_self();
 #endif
-  catch_stop_requests();
   int started = 0;
   for (int i = 0; h->workers && i < h->nworkers; i++) {
     if (!(h->workers[i] = worker_new(h, i + 1)))
