@@ -13,6 +13,7 @@
 #include "io.h"
 #include "lmain.h"
 #include "log.h"
+#include "mail.h"
 #include "sys.h"
 
 #include <lua.h>
@@ -43,6 +44,7 @@ static const char usage_text[] =
     "  --backend NAME       auto, io_uring, epoll or iocp (default: auto)\n"
     "  --grace SECONDS      time handlers get to finish on stop (default 5)\n"
     "  --memory-limit MB    cap each worker's Lua memory (default: none)\n"
+    "  --inbox N            messages a worker may have queued (default 65536)\n"
     "  --log-level LEVEL    debug, info, warn or error (default: info)\n"
     "  --pid-file FILE      write the process id to FILE (removed at exit)\n"
     "  --reload PID|FILE    tell a running host to reload its script (as\n"
@@ -176,7 +178,7 @@ int main(int argc, char **argv) {
     }
     int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--workers") == 0 ||
                 strcmp(a, "--backend") == 0 || strcmp(a, "--grace") == 0 ||
-                strcmp(a, "--memory-limit") == 0 ||
+                strcmp(a, "--memory-limit") == 0 || strcmp(a, "--inbox") == 0 ||
                 strcmp(a, "--log-level") == 0 || strcmp(a, "--pid-file") == 0 ||
                 strcmp(a, "--reload") == 0;
     if (!takes)
@@ -206,6 +208,10 @@ int main(int argc, char **argv) {
       if (parse_number(v, 1, 1 << 20, &n) != 0)
         return usage("--memory-limit wants megabytes, not '%s'", v);
       cfg.memory_limit = (size_t)(n * 1024 * 1024);
+    } else if (strcmp(a, "--inbox") == 0) {
+      if (parse_number(v, 1, MAIL_MAX_INBOX, &n) != 0 || n != (int)n)
+        return usage("--inbox wants a number from 1 to 16777216, not '%s'", v);
+      cfg.inbox = (uint32_t)n;
     } else {
       int level = log_level_parse(v);
       if (level < 0)
@@ -286,6 +292,7 @@ int main(int argc, char **argv) {
     }
   }
   int code = host_run(&cfg);
+  lmain_exit();
   if (pid_file)
     remove(pid_file);
   free_files(&files);

@@ -141,6 +141,11 @@ void host_set_exit(struct host *h, int code) {
 
 void host_worker_done(struct host *h) {
   atomic_fetch_sub(&h->running, 1);
+  /* A worker whose tasks wait only for mail stays while another runs:
+   * each one left looks again. */
+  for (int i = 0; h->workers && i < h->nworkers; i++)
+    if (h->workers[i])
+      worker_wake(h->workers[i]);
 #ifdef _WIN32
   SetEvent(worker_done_event);
 #else
@@ -282,15 +287,17 @@ int host_run(const struct host_config *cfg) {
 #else
   h->main_thread = pthread_self();
 #endif
-  int started = 0;
-  for (int i = 0; h->workers && i < h->nworkers; i++) {
-    if (!(h->workers[i] = worker_new(h, i + 1)))
-      break;
-  }
-  for (int i = 0; h->workers && i < h->nworkers && h->workers[i]; i++) {
-    atomic_fetch_add(&h->running, 1);
+  int started = 0, created = 0;
+  while (h->workers && created < h->nworkers &&
+         (h->workers[created] = worker_new(h, created + 1)))
+    created++;
+  /* All of them count as running before the first starts: a worker whose
+   * tasks wait for mail stays while another runs, and must not see the
+   * others as gone because they have not started yet. */
+  atomic_store(&h->running, created);
+  for (int i = 0; i < created; i++) {
     if (worker_start(h->workers[i]) != 0) {
-      atomic_fetch_sub(&h->running, 1);
+      atomic_fetch_sub(&h->running, created - i);
       host_fail(h, "cannot start a worker thread");
       break;
     }

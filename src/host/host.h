@@ -35,6 +35,7 @@ struct host_config {
   int workers;         /* --workers */
   double grace;        /* --grace, seconds */
   size_t memory_limit; /* --memory-limit, bytes per worker VM */
+  uint32_t inbox;      /* --inbox: messages a worker may have queued */
   const struct io_backend *backend;
   const struct worker_vm *vm; /* what each worker runs (worker.h) */
   int test_mode;              /* `host test`: argv are the test files */

@@ -54,11 +54,28 @@ void worker_post(struct worker *w, struct msg *m) {
   sys_mutex_unlock(&w->inbox_lock);
 }
 
+void worker_wake(struct worker *w) {
+  sys_mutex_lock(&w->inbox_lock);
+  if (w->loop_ready)
+    io_wake(w->loop);
+  sys_mutex_unlock(&w->inbox_lock);
+}
+
+/* Tells the VM about mail (or a closed inbox), if it is there to hear. */
+static void tell_vm(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
+  if (w->vm && vm->mail)
+    vm->mail(w);
+}
+
 static void drain_inbox(struct worker *w) {
   sys_mutex_lock(&w->inbox_lock);
   struct msg *m = w->inbox;
   w->inbox = w->inbox_tail = NULL;
+  int mail = mailbox_move(&w->mail);
   sys_mutex_unlock(&w->inbox_lock);
+  if (mail)
+    tell_vm(w);
   while (m) {
     struct msg *next = m->next;
     if (m->type == MSG_CALL) {
@@ -110,9 +127,22 @@ static void close_listeners(struct worker *w) {
   }
 }
 
+/* The inbox takes no more mail; what is queued can still be taken.
+ * Tasks waiting for mail that will not come are told. */
+static void close_mail(struct worker *w) {
+  if (w->mail.closed)
+    return;
+  sys_mutex_lock(&w->inbox_lock);
+  w->mail.closed = 1;
+  mailbox_move(&w->mail);
+  sys_mutex_unlock(&w->inbox_lock);
+  tell_vm(w);
+}
+
 void worker_stop(struct worker *w, double grace) {
   if (w->killing)
     return;
+  close_mail(w);
   if (w->stopping || grace <= 0) {
     w->stopping = 1;
     close_listeners(w);
@@ -138,6 +168,11 @@ void worker_stop(struct worker *w, double grace) {
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
 static int waiting(struct worker *w) {
   if (w->ready || !list_empty(&w->listeners) || w->conns.dirty)
+    return 1;
+  /* A task waiting for mail can be woken only by another worker: it
+   * keeps this one while another runs (each wakes the rest as it ends). */
+  if (w->mail.waiters > 0 && !w->mail.closed &&
+      atomic_load(&w->host->running) > 1)
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended
@@ -186,10 +221,15 @@ static void finish(struct worker *w) {
   conn_set_free(&w->conns); /* every conn is back in its pool by now */
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 0;
+  w->mail.closed = 1;
   sys_mutex_unlock(&w->inbox_lock);
   /* Connections handed over before we left our listener groups: close
    * them now rather than at exit (group_deliver finds no listener). */
   drain_inbox(w);
+  uint64_t lost = mailbox_free(&w->mail);
+  if (lost > 0)
+    log_write(LOG_WARN, w->id, "%llu message(s) never received",
+              (unsigned long long)lost);
   if (io_loop_close(w->loop) != 0)
     log_write(LOG_ERROR, w->id, "the loop still had work at exit");
   w->loop = NULL;
@@ -228,6 +268,7 @@ struct worker *worker_new(struct host *host, int id) {
   io_op_init(&w->grace_op, w);
   list_init(&w->listeners);
   sys_mutex_init(&w->inbox_lock);
+  mailbox_init(&w->mail, host->cfg.inbox);
   return w;
 }
 
@@ -249,6 +290,7 @@ void worker_free(struct worker *w) {
       free(m);
     m = next;
   }
+  mailbox_free(&w->mail); /* a worker that never ran */
   sys_mutex_destroy(&w->inbox_lock);
   free(w);
 }

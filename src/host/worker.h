@@ -2,13 +2,15 @@
  * worker.h -- one thread: its own completion loop, its own Lua VM, its
  * own timers, tasks and connections.  Nothing in a worker is touched by
  * another thread except its inbox (worker_post), which is how stop
- * requests and, on Windows, accepted sockets arrive.
+ * requests and, on Windows, accepted sockets arrive, and its mailbox of
+ * messages from other workers' VMs (mail.h), under the same lock.
  */
 #ifndef HOST_WORKER_H
 #define HOST_WORKER_H
 
 #include "conn.h"
 #include "io.h"
+#include "mail.h"
 #include "pool.h"
 #include "sys.h"
 
@@ -35,6 +37,9 @@ struct worker_vm {
   /* Every completion is in: close the VM (its finalizers may still ask
    * for closes, which the loop then completes). */
   void (*close)(struct worker *w);
+  /* Mail arrived (mail_take has some), or the inbox closed: hand it to
+   * the tasks waiting for it.  May be NULL. */
+  void (*mail)(struct worker *w);
   /* Load the script again into a fresh VM; the connections already open
    * finish under the old one (SIGHUP, host --reload).  May be NULL. */
   void (*reload)(struct worker *w);
@@ -66,9 +71,10 @@ struct worker {
   void *vm;  /* the VM's own state (host->cfg.vm's) */
   int ready; /* the VM has tasks ready: do not block */
 
-  sys_mutex inbox_lock; /* guards inbox and loop_ready */
+  sys_mutex inbox_lock; /* guards inbox, loop_ready, mail's shared half */
   struct msg *inbox, *inbox_tail;
-  int loop_ready; /* the loop exists: io_wake may be called */
+  int loop_ready;      /* the loop exists: io_wake may be called */
+  struct mailbox mail; /* messages from the VMs of workers (mail.h) */
 
   struct conn_set conns; /* every connection (conn.h) */
   struct list listeners; /* this worker's (listener.h) */
@@ -88,6 +94,9 @@ void worker_free(struct worker *w);
 struct msg *msg_new(int type, struct group *group, io_sock sock);
 /* Any thread: queue m (from msg_new; the worker frees it) and wake it. */
 void worker_post(struct worker *w, struct msg *m);
+/* Any thread: wake the worker so it looks again whether it is done (a
+ * task waiting for mail keeps it only while another worker runs). */
+void worker_wake(struct worker *w);
 
 /* Nothing is left that could resume a task: no task ready, no listener,
  * no operation or timer posted (but unread receive streams). */

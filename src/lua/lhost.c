@@ -1,7 +1,8 @@
 /*
  * lhost.c -- `require "host"`: sleep, spawn, wait, wakeup, now, log,
  * stop, the worker's identity (listen is llistener.c's, connect
- * lconn.c's), and the setup of each worker's VM.
+ * lconn.c's, shared lshared.c's, post/broadcast/receive lmsg.c's), and
+ * the setup of each worker's VM.
  *
  * Every function of the module has the worker as its one upvalue, so a
  * binding finds its worker without a global (lhost_worker).
@@ -14,6 +15,8 @@
 #include "lresp.h"
 #include "llistener.h"
 #include "lmain.h"
+#include "lmsg.h"
+#include "lshared.h"
 #include "log.h"
 #include "ltask.h"
 #include "ltls.h"
@@ -211,6 +214,10 @@ static const luaL_Reg funcs[] = {{"listen", llistener_listen},
                                  {"now", lhost_now},
                                  {"log", lhost_log},
                                  {"stop", lhost_stop},
+                                 {"shared", lshared_shared},
+                                 {"post", lmsg_post},
+                                 {"broadcast", lmsg_broadcast},
+                                 {"receive", lmsg_receive},
                                  {"_idle", lhost_idle},
                                  {"stopping", lhost_stopping},
                                  {NULL, NULL}};
@@ -265,6 +272,7 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lconn_open(L);
   llistener_open(L);
   ltls_open(L);
+  lshared_open(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   push_module(L, w);
   lua_setfield(L, -2, "host");

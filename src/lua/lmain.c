@@ -12,6 +12,7 @@
 #include "lembed.h"
 #include "lhost.h"
 #include "llistener.h"
+#include "lshared.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -132,6 +133,7 @@ struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
   io_op_init(&vm->grace_op, vm);
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
   sched_init(&vm->sched);
+  lmsg_init(&vm->msg);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     snprintf(err, errsize, "not enough memory for a Lua state");
@@ -153,6 +155,7 @@ void lmain_close_state(struct lvm *vm) {
   if (vm->L) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
+    lmsg_close(vm->w, &vm->msg);
     lalloc_destroy(&vm->alloc);
   }
 }
@@ -203,10 +206,13 @@ static void vm_close(struct worker *w) {
   w->vm = NULL;
 }
 
+void lmain_exit(void) { lshared_exit(); }
+
 const struct worker_vm lua_vm = {
     .open = vm_open,
     .turn = vm_turn,
     .kill = vm_kill,
     .close = vm_close,
+    .mail = lmsg_deliver,
     .reload = lreload_start,
 };

@@ -8,6 +8,7 @@
 #define HOST_LMAIN_H
 
 #include "lalloc.h"
+#include "lmsg.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
@@ -32,9 +33,14 @@ struct lvm {
   uint8_t draining;      /* replaced: its tasks finish, then it closes */
   uint8_t killed;        /* nothing of it resumes any more */
   struct io_op grace_op; /* a draining VM's grace (posted while it runs) */
+  struct lmsg msg;       /* host.post / host.receive (lmsg.h) */
 };
 
 extern const struct worker_vm lua_vm;
+
+/* After host_run: every VM is closed; frees what they shared for the
+ * whole process (the named dictionaries of host.shared). */
+void lmain_exit(void);
 
 /* The worker's serving VM. */
 static inline struct lvm *lvm_of(const struct worker *w) {

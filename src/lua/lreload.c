@@ -143,6 +143,7 @@ static void drain(struct lvm *vm) {
   double grace = w->host->cfg.grace;
   vm->draining = 1;
   conn_set_end(&w->conns, vm->owner);
+  lmsg_end(w, &vm->msg); /* host.receive: "closed", mail goes to the new */
   if (grace >= HOST_GRACE_FOREVER)
     return;
   if (io_timeout(w->loop, &vm->grace_op, (uint64_t)(grace * 1e9),

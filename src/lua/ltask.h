@@ -49,7 +49,8 @@ struct task {
   unsigned char wake;      /* host.wait state: TASK_WAKE_* */
   unsigned char exposed;   /* the script has held its thread */
   struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
-  void *ud;                /* what else it waits on (lresolve.c) */
+  void *ud;                /* what else it waits on (lresolve.c; lmsg.c:
+                              its place in host.receive's line) */
 };
 
 /* A host.sleep / host.wait timer.  Lives until its completion arrives,

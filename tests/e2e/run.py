@@ -36,6 +36,7 @@ def main():
     import limits_test  # noqa: F401
     import workers_test  # noqa: F401
     import hardening_test  # noqa: F401
+    import coop_test  # noqa: F401
     import balancer_test  # noqa: F401
     import reload_test  # noqa: F401
     import activation_test  # noqa: F401
