@@ -296,3 +296,49 @@ def a_reload_puts_a_new_certificate_in_service():
         check(h.wait(10) == 0)
     finally:
         h.close()
+
+
+@test
+def the_old_scripts_receivers_end_and_mail_goes_to_the_new_one():
+    port = free_port()
+    path = script("mail-%d.lua" % port, "")
+    pidfile = path + ".pid"
+
+    def serve(version):
+        with open(path, "w") as f:
+            f.write("""local host = require 'host'
+host.spawn(function()
+  while true do
+    local from, what = host.receive()
+    if not from then host.log('info', '%s receive ended: ' .. what) return end
+    host.log('info', '%s got ' .. tostring(what))
+  end
+end)
+host.listen('127.0.0.1:%d', function(conn)
+  local line = conn:read('l')
+  host.post(host.worker, line)
+  conn:send('%s\\n')
+end)
+""" % (version, version, port, version))
+
+    serve("v1")
+    h = Host(["--workers", "1", "--grace", "5", "--pid-file", pidfile, path])
+    try:
+        check(h.wait_log("listening on 127.0.0.1:%d" % port), h.stderr())
+        s = connect(port)
+        s.sendall(b"one\n")
+        check(recv_line(s) == b"v1\n")
+        check(h.wait_log("v1 got one"), h.stderr())
+        serve("v2")
+        reload(h, pidfile)
+        check(h.wait_log("v1 receive ended: closed"), h.stderr())
+        s = connect(port)
+        s.sendall(b"two\n")
+        check(recv_line(s) == b"v2\n")
+        check(h.wait_log("v2 got two"), h.stderr())
+        check("grace period over" not in h.stderr(), h.stderr())
+        h.signal(stop_signal())
+        check(h.wait(10) == 0)
+        check("v2 receive ended: closed" in h.stderr(), h.stderr())
+    finally:
+        h.close()
