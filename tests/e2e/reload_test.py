@@ -195,7 +195,7 @@ def reload_moves_listeners_closes_dropped_ones():
                         "  conn:send('%s %d\\n')\nend)\n" % (p, version, p))
 
     listening("v1", [port])
-    h = Host(["--pid-file", pidfile, path])
+    h = Host(["--workers", "1", "--pid-file", pidfile, path])
     try:
         check(recv_line(connect(port)) == b"v1 %d\n" % port)
         listening("v2", [port, other])
@@ -282,7 +282,7 @@ def a_reload_puts_a_new_certificate_in_service():
         return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(text[first:]))
 
     serve("server")
-    h = Host(["--pid-file", pidfile, path])
+    h = Host(["--workers", "1", "--pid-file", pidfile, path])
     try:
         check(h.wait_log("listening on 127.0.0.1:%d" % port), h.stderr())
         deadline = time.monotonic() + 10
