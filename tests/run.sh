@@ -8,6 +8,11 @@
 #                             ASan+UBSan, the Windows cross build) and run
 #                             every suite on every backend
 #   bash tests/run.sh linux   the Linux builds and suites only
+#   bash tests/run.sh conformance N
+#                             the conformance test (tests/conformance/) with
+#                             N seeds on io_uring and on epoll (release
+#                             build), then their transcripts compared; with
+#                             HOST_CONFORMANCE_WINE=1 on IOCP under Wine too
 #
 # Missing Debian packages are installed first (as root, with apt-get).
 # Every suite prints "N passed, N failed" last; the summary at the end
@@ -16,11 +21,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# suite, skip, print_summary, configure, ctest_suite
+source tests/lib.sh
 mode=${1:-all}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES=(gcc make cmake pkg-config liblua5.4-dev liburing-dev lua-cjson python3
-          clang-format libssl-dev openssl ca-certificates)
+          clang-format libssl-dev openssl ca-certificates
+          curl wrk apache2-utils python3-websocket nodejs) # the HTTP e2e tests' clients
 
 ensure_packages() {
     bash cmake/apt-ensure.sh "${PACKAGES[@]}"
@@ -29,62 +37,12 @@ ensure_packages() {
 build() { # build DIR [cmake options...]
     local dir=$1
     shift
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOST_WERROR=ON "$@" >/dev/null
+    # Warnings and what was not found (liburing, say) stay visible.
+    configure -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOST_WERROR=ON "$@"
     cmake --build "$dir" -j "$jobs"
 }
 
 # ---- suites ----------------------------------------------------------------
-
-summary=()
-any_failed=0
-total_passed=0
-total_failed=0
-
-# suite NAME LIMIT_SECONDS COMMAND...: runs a suite, keeps its last line.
-suite() {
-    local name=$1 limit=$2
-    shift 2
-    local log
-    log=$(mktemp)
-    echo
-    echo "== $name"
-    local status
-    # Through bash: the suites below are shell functions (exported).
-    set +e
-    timeout --kill-after=10 "$limit" bash -c '"$@"' suite "$@" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
-    set -e
-    local last
-    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
-    rm -f "$log"
-    if [[ -z $last ]]; then
-        last="0 passed, 1 failed (no summary; exit $status)"
-        status=1
-    fi
-    local p f
-    p=$(awk '{print $1}' <<<"$last")
-    f=$(awk '{print $3}' <<<"$last")
-    if ((status != 0 && f == 0)); then
-        f=1
-        last="$last (but exit $status)"
-    fi
-    total_passed=$((total_passed + p))
-    total_failed=$((total_failed + f))
-    ((f == 0)) || any_failed=1
-    summary+=("$(printf '%-34s %s' "$name" "$last")")
-}
-
-# ctest prints its own summary; this turns it into the suite format.
-unit_tests() { # BUILD_DIR
-    local out status=0
-    out=$(cd "$1" && ctest --output-on-failure --timeout 120 2>&1) || status=$?
-    echo "$out"
-    local total failed
-    total=$(grep -oE 'tests failed out of [0-9]+' <<<"$out" | grep -oE '[0-9]+$' || echo 0)
-    failed=$(grep -oE '[0-9]+ tests failed' <<<"$out" | grep -oE '^[0-9]+' || echo 0)
-    echo "$((total - failed)) passed, $failed failed"
-    return "$status"
-}
 
 script_tests() { # HOST BACKEND
     HOST_EXPECT_BACKEND=$2 "$1" --backend "$2" test tests/lua scripts/examples
@@ -103,32 +61,64 @@ fault_walk() { # HOST BACKEND
     python3 tests/fault/walk.py "$1" --backend "$2"
 }
 
-export -f unit_tests script_tests e2e_tests fault_walk
+conformance() { # HOST BACKEND [SEEDS...]
+    bash tests/conformance/run.sh "$@"
+}
+
+export -f script_tests e2e_tests fault_walk conformance
+
+# backend_usable HOST BACKEND: succeeds where the backend runs; else
+# prints why not (Docker's default seccomp profile blocks io_uring, so
+# does kernel.io_uring_disabled) and fails.
+backend_usable() {
+    # shellcheck disable=SC2069 # the order is meant: stderr out, stdout away
+    "$1" --backend "$2" --version 2>&1 >/dev/null
+}
 
 linux_suites() { # BUILD_DIR LABEL
     local dir=$1 label=$2 why
-    suite "unit ($label)" 600 unit_tests "$dir"
+    suite "unit ($label)" 600 ctest_suite "$dir"
     for backend in io_uring epoll; do
-        # Where io_uring is blocked (Docker's default seccomp profile,
-        # kernel.io_uring_disabled) its suites cannot run: say so, loudly.
-        if ! why=$("$dir/host" --backend "$backend" --version 2>&1 >/dev/null); then
-            echo "== $backend unavailable here: $why"
-            summary+=("$(printf '%-34s %s' "$backend ($label)" "SKIPPED: $why")")
+        # Where io_uring is blocked its suites cannot run: say so, loudly.
+        if ! why=$(backend_usable "$dir/host" "$backend"); then
+            skip "$backend ($label)" "$why"
             continue
         fi
         suite "script-level, $backend ($label)" 600 script_tests "$dir/host" "$backend"
         suite "end-to-end, $backend ($label)" 900 e2e_tests "$dir/host" "$backend"
+        if [[ $label == release ]]; then
+            suite "conformance, $backend ($label)" 300 conformance "$dir/host" "$backend"
+        fi
     done
 }
 
-print_summary() {
-    echo
-    echo "== summary"
-    local line
-    for line in "${summary[@]}"; do
-        echo "$line"
+# The conformance mode: N seeds on each backend, then the transcripts of
+# the same seeds compared across backends.
+conformance_mode() { # N
+    local n=$1 saved backend why
+    saved=$(mktemp -d "${TMPDIR:-/tmp}/host-conform-saved.XXXXXX")
+    for backend in io_uring epoll; do
+        if ! why=$(backend_usable build/host "$backend"); then
+            skip "conformance, $backend" "$why"
+            continue
+        fi
+        CONFORM_SAVE=$saved/$backend suite "conformance, $backend ($n seeds)" $((n + 600)) \
+            conformance build/host "$backend" "$n" probes
     done
-    echo "$total_passed passed, $total_failed failed"
+    if [[ ${HOST_CONFORMANCE_WINE:-0} == 1 ]]; then
+        local win=${HOST_WIN_BUILD:-build-win}
+        if [[ ! -x $win/host.exe ]]; then
+            bash cmake/apt-ensure.sh gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev
+            cmake -S . -B "$win" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+                -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake -DHOST_WERROR=ON >/dev/null
+            cmake --build "$win" -j "$jobs"
+        fi
+        CONFORM_SAVE=$saved/iocp suite "conformance, iocp (Wine, $n seeds)" $((3 * n + 600)) \
+            conformance "cmake/wine-run.sh $win/host.exe" iocp "$n" probes
+    fi
+    suite "conformance, backends compared" 600 \
+        bash -c 'python3 tests/conformance/conform.py compare "$1"/*' compare "$saved"
+    rm -rf "$saved"
 }
 
 # ---- modes -------------------------------------------------------------------
@@ -151,8 +141,11 @@ all | linux)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         linux_suites build-asan sanitizers
     for backend in io_uring epoll; do
-        build-asan/host --backend "$backend" --version >/dev/null 2>&1 &&
+        if why=$(backend_usable build-asan/host "$backend"); then
             suite "fault walk, $backend (sanitizers)" 900 fault_walk build-asan/host "$backend"
+        else
+            skip "fault walk, $backend (sanitizers)" "$why"
+        fi
     done
     # Every parser of network input, fuzzed briefly from its seed corpus
     # (the corpora also replay in every ctest run above).
@@ -161,16 +154,21 @@ all | linux)
         if [[ -f tests/windows.sh ]]; then
             suite "windows (cross build, Wine)" 2400 bash tests/windows.sh
         else
-            summary+=("windows: tests/windows.sh missing")
-            any_failed=1
-            total_failed=$((total_failed + 1))
+            record "windows: tests/windows.sh missing" "0 passed, 1 failed"
         fi
     fi
-    print_summary
-    exit "$any_failed"
+    print_summary "summary"
+    exit $((total_failed > 0 ? 1 : 0))
+    ;;
+conformance)
+    ensure_packages
+    build build
+    conformance_mode "${2:-2000}"
+    print_summary "summary"
+    exit $((total_failed > 0 ? 1 : 0))
     ;;
 *)
-    echo "usage: bash tests/run.sh [echo|all|linux]" >&2
+    echo "usage: bash tests/run.sh [echo|all|linux|conformance N]" >&2
     exit 2
     ;;
 esac

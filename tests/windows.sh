@@ -14,13 +14,14 @@
 # -Werror, check that host.exe needs no DLL beside it, make one Wine
 # prefix in a temp dir with a persistent wineserver (each program start
 # is then ~0.3 s instead of ~4 s), and run:
-#   unit            ctest through the emulator (test_io.exe on iocp, with
+#   unit            ctest through the emulator (test_io_*.exe on iocp, with
 #                   and without skip-on-success, and the other unit tests)
 #   script-level    host.exe test tests/lua scripts/examples (iocp)
 #   (no skip)       the same with HOST_IOCP_SKIP=0
 #   end-to-end      tests/e2e/run.py with the host under Wine
 #   bench check     bench/wine-check: the load generator verifies every
 #                   echoed byte from host.exe (correctness, not speed)
+#   conformance     tests/conformance/run.sh: the fixed set of seeds on IOCP
 # Each suite ends with its "N passed, N failed" line; the last line of
 # the output is the total.  The exit status is non-zero if anything failed.
 # The prefix and its wineserver are removed on every exit path.
@@ -32,54 +33,13 @@ build=${HOST_WIN_BUILD:-build-win}
 jobs=$(nproc 2>/dev/null || echo 2)
 t_start=$SECONDS
 
+# record, suite, skip, print_summary, configure, ctest_suite
+source tests/lib.sh
+
 say() { printf '%s\n' "$*"; }
 
-total_passed=0
-total_failed=0
-summary=()
-
-# record NAME "N passed, N failed" [STATUS]: adds a suite's result.
-record() {
-    local name=$1 line=$2 status=${3:-0} p f
-    p=$(awk '{print $1}' <<<"$line")
-    f=$(awk '{print $3}' <<<"$line")
-    if ((status != 0 && f == 0)); then
-        f=1
-        line="$line (but exit $status)"
-    fi
-    total_passed=$((total_passed + p))
-    total_failed=$((total_failed + f))
-    summary+=("$(printf '%-32s %s' "$name" "$line")")
-}
-
-# suite NAME LIMIT COMMAND...: runs it with a time limit, keeps its last
-# summary line.
-suite() {
-    local name=$1 limit=$2 log status=0 last
-    shift 2
-    log=$(mktemp)
-    say ""
-    say "== $name"
-    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$log" || status=$?
-    last=$(tr -d '\r' <"$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1 || true)
-    rm -f "$log"
-    if [[ -z $last ]]; then
-        last="0 passed, 1 failed"
-        ((status == 124)) && last="$last (timed out after $limit s)"
-        ((status == 124)) || last="$last (no summary; exit $status)"
-        status=1
-    fi
-    record "$name" "$last" "$status"
-}
-
 finish() {
-    say ""
-    say "== summary (windows, $((SECONDS - t_start)) s)"
-    local line
-    for line in "${summary[@]}"; do
-        say "$line"
-    done
-    say "$total_passed passed, $total_failed failed"
+    print_summary "summary (windows, $((SECONDS - t_start)) s)"
     ((total_failed == 0))
     exit
 }
@@ -99,8 +59,8 @@ fi
 # ---- build ---------------------------------------------------------------
 say "== build: $build (MinGW-w64, -Werror)"
 t0=$SECONDS
-if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake -DHOST_WERROR=ON >/dev/null ||
+if ! configure -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake -DHOST_WERROR=ON ||
    ! cmake --build "$build" -j "$jobs"; then
     record "build" "0 passed, 1 failed"
     finish
@@ -136,17 +96,6 @@ fi
 wineserver -p # persistent until the cleanup's --kill
 say "Wine prefix ready in $((SECONDS - t0)) s: $WINEPREFIX"
 
-# ctest's own summary, in the suite format.
-unit_tests() {
-    local out status=0 total failed
-    out=$(ctest --test-dir "$build" --output-on-failure --timeout 120 2>&1) || status=$?
-    printf '%s\n' "$out"
-    total=$(grep -oE 'tests failed out of [0-9]+' <<<"$out" | grep -oE '[0-9]+$' || echo 0)
-    failed=$(grep -oE '[0-9]+ tests failed' <<<"$out" | grep -oE '^[0-9]+' || echo 0)
-    echo "$((total - failed)) passed, $failed failed"
-    return "$status"
-}
-
 # The TLS tests' certificates, made on the Linux side (Wine reads /tmp).
 export HOST_TEST_CERTS=$tmp/pki
 bash tests/tools/make-certs.sh "$HOST_TEST_CERTS" >/dev/null
@@ -173,12 +122,17 @@ bench_check() {
     bench/wine-check "cmake/wine-run.sh $build/host.exe" build/bench/loadgen
 }
 
-# timeout runs programs, not functions: the suites run in a child bash.
+conformance() {
+    bash tests/conformance/run.sh "cmake/wine-run.sh $build/host.exe" iocp
+}
+
+# The suites run in a child bash (timeout runs programs, not functions).
 export build jobs
-export -f unit_tests script_tests script_tests_noskip e2e_tests bench_check
-suite "unit (Wine)" 600 bash -c unit_tests
-suite "script-level, iocp (Wine)" 600 bash -c script_tests
-suite "script-level, iocp, no skip (Wine)" 600 bash -c script_tests_noskip
-suite "end-to-end, iocp (Wine)" 900 bash -c e2e_tests
-suite "bench correctness, iocp (Wine)" 600 bash -c bench_check
+export -f script_tests script_tests_noskip e2e_tests bench_check conformance
+suite "unit (Wine)" 600 ctest_suite "$build"
+suite "script-level, iocp (Wine)" 600 script_tests
+suite "script-level, iocp, no skip (Wine)" 600 script_tests_noskip
+suite "end-to-end, iocp (Wine)" 900 e2e_tests
+suite "bench correctness, iocp (Wine)" 600 bench_check
+suite "conformance, iocp (Wine)" 600 conformance
 finish

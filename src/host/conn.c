@@ -121,7 +121,7 @@ static void release_rbuf(struct conn *c) {
 
 static void maybe_free(struct conn *c) {
   struct conn_set *s = c->set;
-  if (!(c->flags & CONN_HANDLE_DONE) || (c->flags & CONN_HELD))
+  if (!(c->flags & CONN_HANDLE_DONE))
     return;
   if (c->timer) {
     if (io_posted(&c->timer->op)) {
@@ -140,6 +140,8 @@ static void maybe_free(struct conn *c) {
   c->origin = NULL;
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
+  if (c->holder)
+    *c->holder = NULL;
   if (c->rbuf)
     release_rbuf(c);
   pool_put(&s->conn_pool, c);
@@ -324,8 +326,11 @@ void conn_close(struct conn *c) {
     return;
   }
   /* The stream's final completion would tell a waiting reader too, but a
-   * lingering stream goes on: tell it now, the same way either way. */
+   * lingering stream goes on: tell it now, the same way either way.  A
+   * waiting writer too: what it wrote may drain on, but its wait is over
+   * (it gets "closed"). */
   wake_reader(c);
+  conn_wake_writer(c);
   if (c->tls && !(c->flags & CONN_RESET))
     conn_tls_close(c); /* close_notify joins what is to be sent */
   if ((c->flags & (CONN_RESET | CONN_CONNECTING)) || c->werr ||
@@ -349,24 +354,7 @@ void conn_close(struct conn *c) {
     conn_finish_close(c); /* it cannot go: close */
 }
 
-void conn_hold(struct conn *c) { c->flags |= CONN_HELD; }
-
-void conn_release(struct conn *c) {
-  c->flags &= ~CONN_HELD;
-  if (c->flags & CONN_CLOSING)
-    maybe_free(c); /* if its handle is done already */
-  else
-    conn_close(c);
-}
-
 void conn_abort(struct conn *c) {
-  if (c->flags & CONN_HELD) {
-    c->flags &= ~CONN_HELD;
-    if ((c->flags & CONN_CLOSING) && (c->flags & CONN_HANDLE_DONE)) {
-      maybe_free(c);
-      return;
-    }
-  }
   conn_close(c);
   if (c->flags & CONN_DRAIN) {
     c->flags &= ~CONN_DRAIN;
@@ -430,6 +418,12 @@ static void on_stream(struct io_op *op) {
     return;
   }
   stream_counted(c, 0); /* the stream's final completion */
+  /* The kernel reports a socket's reset to one caller: when a send took
+   * it, the receive side sees only an end of stream.  That end is the
+   * reset, on every backend, not an orderly close (conn_on_sent
+   * does the same when the end of stream came first). */
+  if (res == 0 && (c->werr == IO_ECONNRESET || c->werr == IO_EPIPE))
+    res = IO_ECONNRESET;
   if (res == 0 && c->tls)
     conn_tls_eof(c); /* close_notify or not, and a handshake cut short */
   else if (res == 0)

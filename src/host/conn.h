@@ -111,11 +111,9 @@ struct conn_origin {
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
 /* CONN_IDLE: between exchanges, nothing received since our last write
  * (or ever).  CONN_ENDING: the host stops or reloads, a read that waits
- * between exchanges ends at once.  CONN_HELD: a task holds it
- * (conn_hold), it is not freed. */
+ * between exchanges ends at once. */
 #define CONN_IDLE 0x80000
 #define CONN_ENDING 0x100000
-#define CONN_HELD 0x200000
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -209,6 +207,10 @@ struct conn {
   void *box;       /* the Lua userdata, NULL once collected */
   void *reader;    /* the task waiting to read, or NULL */
   void *writer;    /* the task waiting on wreq, or NULL */
+  /* Where the layer above keeps a pointer to c that outlives a close (a
+   * handler task's): set to NULL when c is freed, so that pointer never
+   * reaches memory the pool has given to another connection. */
+  struct conn **holder;
 };
 
 /* ---- the set ----------------------------------------------------------- */
@@ -255,13 +257,8 @@ int conn_connect(struct conn *c, const struct sockaddr *addr, int len);
  * send in flight completes cancelled; a connection the peer may still be
  * sending on lingers (see the top). */
 void conn_close(struct conn *c);
-/* Close now, without lingering (a forced stop); a hold is dropped (the
- * task that held it will not run again). */
+/* Close now, without lingering (a forced stop). */
 void conn_abort(struct conn *c);
-/* The layer above keeps a pointer to c (a handler's task): c is not
- * freed, closed or not, until conn_release, which also closes it. */
-void conn_hold(struct conn *c);
-void conn_release(struct conn *c);
 /* Close abortively: the peer gets a reset, unsent data is dropped. */
 void conn_reset(struct conn *c);
 static inline int conn_closing(const struct conn *c) {

@@ -177,6 +177,15 @@ void conn_on_sent(struct io_op *op) {
       c->flags |= CONN_SENT;
     if (res != IO_ECANCELED)
       c->werr = res; /* sticky */
+    /* The kernel reports a reset to one caller, and the receive side may
+     * have ended first with what looked like an orderly end of stream:
+     * it was this reset (on_stream in conn.c does the same the other way
+     * round). */
+    if ((res == IO_ECONNRESET || res == IO_EPIPE) && !c->tls &&
+        (c->flags & CONN_EOF)) {
+      c->flags &= ~CONN_EOF;
+      c->rerr = IO_ECONNRESET;
+    }
     if (c->werr || !(c->flags & CONN_WTIMEDOUT))
       conn_drop_output(c); /* it cannot go now */
   }

@@ -107,12 +107,15 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   }
   if (c && c->werr)
     return lconn_fail_code(L, c, c->werr);
+  /* Closed while we waited (by another task): "closed", as the README
+   * promises, whether or not the send had completed before the close
+   * cancelled what was left. */
+  if (!c || conn_closing(c))
+    return lconn_fail(L, c, "closed");
   if (SEND_ARG(ctx) == SEND_DONE) { /* our bytes are all written */
     lua_pushboolean(L, 1);
     return 1;
   }
-  if (!c || conn_closing(c))
-    return lconn_fail(L, c, "closed");
   if (SEND_ARG(ctx) == SEND_FLUSH) {
     if (!conn_sending(c)) {
       lua_pushboolean(L, 1);

@@ -11,6 +11,7 @@
 #include "host.h"
 #include "lconn.h"
 #include "lembed.h"
+#include "lhttp.h"
 #include "lresolve.h"
 #include "lresp.h"
 #include "llistener.h"
@@ -283,6 +284,7 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lua_pushcfunction(L, lresp_open);
   lua_setfield(L, -2, "host.resp");
   lua_pop(L, 1);
+  lhttp_open(L, w);
   lua_pushcfunction(L, lhost_print);
   lua_setglobal(L, "print");
 }

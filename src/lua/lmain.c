@@ -183,8 +183,34 @@ static int vm_open(struct worker *w) {
   return 0;
 }
 
+/* The registry's LMAIN_STOP_HOOKS, each under pcall (a failure is not
+ * worth more than a log line). */
+static void run_stop_hooks(struct worker *w, lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LMAIN_STOP_HOOKS) == LUA_TTABLE) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        log_write(LOG_WARN, w->id, "stop hook: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_pop(L, 1);
+}
+
+void lmain_stop_hooks(struct lvm *vm) {
+  if (vm->stop_told || !vm->L)
+    return;
+  vm->stop_told = 1;
+  run_stop_hooks(vm->w, vm->L);
+}
+
 static int vm_turn(struct worker *w) {
-  task_run_queue(lvm_of(w));
+  struct lvm *vm = lvm_of(w);
+  if (w->stopping)
+    lmain_stop_hooks(vm);
+  task_run_queue(vm);
   int ready = lreload_turn(w); /* a failed reload may change lvm_of(w) */
   return ready || lvm_of(w)->sched.runq != NULL;
 }

@@ -34,7 +34,13 @@ struct lvm {
   uint8_t killed;        /* nothing of it resumes any more */
   struct io_op grace_op; /* a draining VM's grace (posted while it runs) */
   struct lmsg msg;       /* host.post / host.receive (lmsg.h) */
+  int stop_told;         /* the stop hooks ran (lmain.c) */
 };
+
+/* Functions in the registry's array LMAIN_STOP_HOOKS run once, with no
+ * argument, when the worker begins a graceful stop (host.http closes its
+ * idle keep-alive connections from there). */
+#define LMAIN_STOP_HOOKS "host.on_stop"
 
 extern const struct worker_vm lua_vm;
 
@@ -69,6 +75,10 @@ int lmain_start(struct lvm *vm);
  * stay (lmain_free_vm). */
 void lmain_close_state(struct lvm *vm);
 void lmain_free_vm(struct lvm *vm);
+
+/* Runs vm's stop hooks once (LMAIN_STOP_HOOKS): at a stop, or when a
+ * reload replaces it. */
+void lmain_stop_hooks(struct lvm *vm);
 
 /* lreload.c: a worker's reload (the worker_vm hook), and what the main
  * task of a reloading VM ends with. */

@@ -144,6 +144,7 @@ static void drain(struct lvm *vm) {
   vm->draining = 1;
   conn_set_end(&w->conns, vm->owner);
   lmsg_end(w, &vm->msg); /* host.receive: "closed", mail goes to the new */
+  lmain_stop_hooks(vm);  /* host.http closes its idle connections */
   if (grace >= HOST_GRACE_FOREVER)
     return;
   if (io_timeout(w->loop, &vm->grace_op, (uint64_t)(grace * 1e9),

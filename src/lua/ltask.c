@@ -229,7 +229,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     lua_pushvalue(L, -1);
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  struct task *t = task_alloc(w, vm);
+  /* lua_xmove does not grow the thread's stack: room for fn and args. */
+  struct task *t = lua_checkstack(co, nargs + 1) ? task_alloc(w, vm) : NULL;
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, nargs + 2);
@@ -240,7 +241,7 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->kind = (unsigned char)kind;
   t->conn = conn;
   if (conn)
-    conn_hold(conn); /* not freed under the task's feet */
+    conn->holder = &t->conn; /* cleared if conn is freed before t ends */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -262,15 +263,19 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
 static void finish(struct task *t, int returned) {
   struct sched *s = &t->vm->sched;
   lua_State *L = t->vm->L;
-  if (t->conn)
-    conn_release(t->conn); /* closes it, and frees it if it is done */
+  if (t->conn) {
+    t->conn->holder = NULL; /* t goes back to its pool */
+    conn_close(t->conn);
+  }
   task_unsleep(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   int status = LUA_OK;
-  if (returned)
-    lua_settop(t->co, 0);
-  else
+  if (!returned)
     status = lcompat_closethread(t->co, L);
+  /* Lua 5.4.4's reset leaves the error object on the stack, where
+   * coroutine.status would see a suspended coroutine and resume would
+   * call the object: a task that ended is dead. */
+  lua_settop(t->co, 0);
   /* A handler's thread that the script never held (it did not call
    * coroutine.running, which would let it keep the thread and wake or
    * inspect it later) is kept for the next handler. */

@@ -24,9 +24,8 @@ end
 
 def counter_exact(workers):
     port = free_port()
-    h = Host(["--workers", str(workers), "--listen", "127.0.0.1:%d" % port,
-              script("counter.lua", COUNTER)])
-    try:
+    with Host(["--workers", str(workers), "--listen", "127.0.0.1:%d" % port,
+               script("counter.lua", COUNTER)]) as h:
         check(h.wait_log(r"\[w%d\] listening" % workers), h.stderr())
         values, served, errors = [], {}, []
         lock = threading.Lock()
@@ -63,8 +62,6 @@ def counter_exact(workers):
         h.signal(signal.SIGINT)
         check(h.wait(15) == 0, h.stderr())
         check("ERROR" not in h.stderr(), h.stderr())
-    finally:
-        h.close()
 
 
 @test
@@ -288,8 +285,7 @@ def inbox_option_is_checked():
 @test
 def the_chat_example_reaches_clients_on_every_worker():
     port = free_port()
-    h = Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, harness.example("chat.lua")])
-    try:
+    with Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, harness.example("chat.lua")]) as h:
         check(h.wait_log(r"\[w2\] listening") and h.wait_log(r"\[w1\] listening"), h.stderr())
         clients = []
         for i in range(8):
@@ -312,5 +308,3 @@ def the_chat_example_reaches_clients_on_every_worker():
         h.signal(signal.SIGINT)
         check(h.wait(15) == 0, h.stderr())
         check("ERROR" not in h.stderr(), h.stderr())
-    finally:
-        h.close()

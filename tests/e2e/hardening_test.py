@@ -29,9 +29,8 @@ end
 def close_with_unread_input_keeps_the_reply():
     size = 1048576
     port = free_port()
-    h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
-              script("linger.lua", LINGER % size)])
-    try:
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+               script("linger.lua", LINGER % size)]) as h:
         # 100 KB pipelined lost the reply on epoll and IOCP every time;
         # io_uring pulled that much in before the close, 1 MB not always.
         for attempt, pipelined in enumerate([100000] * 4 + [1000000] * 8):
@@ -49,8 +48,6 @@ def close_with_unread_input_keeps_the_reply():
                 got += len(chunk)
             s.close()
             check(got == size, "try %d: got %d of %d bytes" % (attempt, got, size))
-    finally:
-        h.close()
 
 
 # ---- 6. listening twice with several workers -----------------------------
@@ -130,8 +127,7 @@ def stray_signals_do_not_kill_the_host():
     if harness.WINE:
         skip("POSIX signals")
     port = free_port()
-    h = Host(["--listen", "127.0.0.1:%d" % port, script("echo.lua", ECHO_PORT)])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, script("echo.lua", ECHO_PORT)]) as h:
         check(echo_once(port) == b"ping", "serving")
         for sig in (signal.SIGHUP, signal.SIGUSR2, signal.SIGALRM, signal.SIGUSR1):
             h.signal(sig)
@@ -142,8 +138,6 @@ def stray_signals_do_not_kill_the_host():
         h.signal(signal.SIGQUIT)  # a graceful stop, as SIGTERM
         check(h.wait(10) == 0, h.stderr())
         check("SIGQUIT received" in h.stderr(), h.stderr())
-    finally:
-        h.close()
 
 
 STUCK = """local host = require 'host'
@@ -157,9 +151,8 @@ end
 @test
 def second_stop_ends_the_process_even_with_a_stuck_handler():
     port = free_port()
-    h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
-              script("stuck.lua", STUCK)])
-    try:
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+               script("stuck.lua", STUCK)]) as h:
         s = connect(port)
         s.sendall(b"go\n")
         time.sleep(0.3)
@@ -173,8 +166,6 @@ def second_stop_ends_the_process_even_with_a_stuck_handler():
         check(code != 0, "a forced exit is not a clean stop: %r" % code)
         check("did not stop" in h.stderr(), h.stderr())
         s.close()
-    finally:
-        h.close()
 
 
 # ---- 9. peer behaviour is not a script error --------------------------------
@@ -193,8 +184,7 @@ def reset(s):
 @test
 def a_reset_storm_inside_lines_logs_no_error():
     port = free_port()
-    h = Host(["--listen", "127.0.0.1:%d" % port, script("lines.lua", LINES)])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, script("lines.lua", LINES)]) as h:
         for _ in range(50):
             s = connect(port)
             s.sendall(b"hello\n")
@@ -204,8 +194,6 @@ def a_reset_storm_inside_lines_logs_no_error():
         time.sleep(0.3)
         err = h.stderr()
         check("ERROR" not in err and "peer ?" not in err, err)
-    finally:
-        h.close()
 
 
 ERRORS = """local host = require 'host'
@@ -229,9 +217,8 @@ def read_to_end(s):
 @test
 def handler_errors_are_rate_limited():
     port = free_port()
-    h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
-              script("errors.lua", ERRORS)])
-    try:
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+               script("errors.lua", ERRORS)]) as h:
         t0 = time.monotonic()
         for _ in range(200):
             s = connect(port)
@@ -250,16 +237,13 @@ def handler_errors_are_rate_limited():
         bound = 20 * (int(took) + 2) + 1
         check(20 <= n <= min(bound, 150), "%d handler error lines in %.1f s" % (n, took))
         check("more not logged" in err, err[-2000:])
-    finally:
-        h.close()
 
 
 @test
 def a_handler_error_names_a_peer_that_has_reset():
     port = free_port()
-    h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
-              script("errors.lua", ERRORS)], env={"DELAY": "0.2"})
-    try:
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+               script("errors.lua", ERRORS)], env={"DELAY": "0.2"}) as h:
         s = connect(port)
         s.sendall(b"x\n")
         time.sleep(0.05)  # the handler has read its line
@@ -268,8 +252,6 @@ def a_handler_error_names_a_peer_that_has_reset():
         check(h.wait_log("handler error", 5), h.stderr())
         err = h.stderr()
         check("(peer 127.0.0.1:%d)" % local in err, err)
-    finally:
-        h.close()
 
 
 # ---- 10. host test ---------------------------------------------------------------

@@ -63,7 +63,11 @@ def example(name):
 
 
 class Host:
-    """A running host process; stderr goes to a file we can search."""
+    """A running host process; stderr goes to a file we can search.
+
+    Use it as a context manager: `with Host([...]) as h:` kills the
+    process (if it still runs) and closes its stderr file on the way out,
+    however the block ends."""
 
     def __init__(self, args, env=None, backend=True, preexec=None):
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
@@ -117,6 +121,13 @@ class Host:
         self.kill()
         self.err.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False  # an exception in the block goes on
+
     def cpu_seconds(self):
         """User+system CPU time of the process so far (Linux only)."""
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -127,12 +138,9 @@ class Host:
 
 def run(args, timeout=15, **kw):
     """Starts the host, waits for it, returns (code, stdout, stderr)."""
-    h = Host(args, **kw)
-    try:
+    with Host(args, **kw) as h:
         code = h.wait(timeout)
         return code, h.stdout(), h.stderr()
-    finally:
-        h.close()
 
 
 def connect(port, timeout=5, tries=250):

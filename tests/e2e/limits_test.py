@@ -18,35 +18,34 @@ def out_of_descriptors_pauses_accept_and_recovers():
     def low_fds():
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", path], preexec=low_fds)
-    clients = []
-    try:
-        connect(port).close()
-        for _ in range(100):  # more than the host has descriptors for
-            c = socket.socket()
-            c.settimeout(5)
-            c.connect(("127.0.0.1", port))
-            clients.append(c)
-        check(h.wait_log(r"too many open files \(pausing accepts\)", 5), h.stderr())
-        cpu0 = h.cpu_seconds()
-        time.sleep(1.0)
-        busy = h.cpu_seconds() - cpu0
-        check(busy < 0.3, "no busy loop while exhausted: %.2fs CPU in 1s" % busy)
-        for c in clients:
-            c.close()
+    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", path], preexec=low_fds) as h:
         clients = []
-        time.sleep(0.3)
-        s = connect(port)
-        s.sendall(b"x")
-        s.shutdown(socket.SHUT_WR)
-        s.settimeout(5)
-        check(s.recv(1) == b"", "served after recovery (the handler reads to EOF)")
-        s.close()
-        check(h.proc.poll() is None, "still running")
-    finally:
-        for c in clients:
-            c.close()
-        h.close()
+        try:
+            connect(port).close()
+            for _ in range(100):  # more than the host has descriptors for
+                c = socket.socket()
+                c.settimeout(5)
+                c.connect(("127.0.0.1", port))
+                clients.append(c)
+            check(h.wait_log(r"too many open files \(pausing accepts\)", 5), h.stderr())
+            cpu0 = h.cpu_seconds()
+            time.sleep(1.0)
+            busy = h.cpu_seconds() - cpu0
+            check(busy < 0.3, "no busy loop while exhausted: %.2fs CPU in 1s" % busy)
+            for c in clients:
+                c.close()
+            clients = []
+            time.sleep(0.3)
+            s = connect(port)
+            s.sendall(b"x")
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            check(s.recv(1) == b"", "served after recovery (the handler reads to EOF)")
+            s.close()
+            check(h.proc.poll() is None, "still running")
+        finally:
+            for c in clients:
+                c.close()
 
 
 def fallback_tool():
@@ -74,16 +73,13 @@ def io_uring_blocked_falls_back_to_epoll():
         check("(epoll backend" in out, out)
         check("io_uring unavailable" in out, out)
         port = free_port()
-        h = Host(["--listen", "127.0.0.1:%d" % port, example("echo.lua")], backend=False)
-        try:
+        with Host(["--listen", "127.0.0.1:%d" % port, example("echo.lua")], backend=False) as h:
             s = connect(port)
             s.sendall(b"fallback")
             check(s.recv(8) == b"fallback")
             s.close()
             check(h.wait_log(r"WARN .*io_uring unavailable \(.*\); using epoll"), h.stderr())
             check(h.stderr().count("io_uring unavailable") == 1, "one log line: " + h.stderr())
-        finally:
-            h.close()
     finally:
         harness.HOST_CMD = saved
 
@@ -99,8 +95,7 @@ def memory_limit_ends_only_the_greedy_handler():
                   "  end\n"
                   "  conn:send('fine\\n')\n"
                   "end\n")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", "--memory-limit", "8", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", "--memory-limit", "8", path]) as h:
         g = connect(port)
         g.sendall(b"greedy\n")
         check(g.recv(10) == b"", "the greedy handler's connection is closed")
@@ -112,5 +107,3 @@ def memory_limit_ends_only_the_greedy_handler():
             check(s.recv(10) == b"fine\n", "others are still served")
             s.close()
         check(h.proc.poll() is None, "still running")
-    finally:
-        h.close()

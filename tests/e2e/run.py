@@ -37,6 +37,7 @@ def main():
     import workers_test  # noqa: F401
     import hardening_test  # noqa: F401
     import coop_test  # noqa: F401
+    import http_test  # noqa: F401
     import balancer_test  # noqa: F401
     import reload_test  # noqa: F401
     import activation_test  # noqa: F401

@@ -11,8 +11,7 @@ import harness
 @test
 def echo_example_answers_a_client():
     port = free_port()
-    h = Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, example("echo.lua")])
-    try:
+    with Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, example("echo.lua")]) as h:
         s = connect(port)
         s.sendall(b"hello, host")
         check(recv_exactly(s, 11) == b"hello, host")
@@ -20,8 +19,6 @@ def echo_example_answers_a_client():
         s.sendall(payload)
         check(recv_exactly(s, len(payload)) == payload, "1 MiB echoed intact")
         s.close()
-    finally:
-        h.close()
 
 
 @test
@@ -32,29 +29,23 @@ def default_listen_address_is_127_0_0_1_4567():
     except OSError:
         skip("port 4567 is taken on this machine")
     probe.close()
-    h = Host(["--workers", "1", example("echo.lua")])
-    try:
+    with Host(["--workers", "1", example("echo.lua")]) as h:
         s = connect(4567)
         s.sendall(b"x")
         check(recv_exactly(s, 1) == b"x")
         s.close()
-    finally:
-        h.close()
 
 
 @test
 def several_listen_addresses():
     p1, p2 = free_port(), free_port()
-    h = Host(["--listen", "127.0.0.1:%d" % p1, "--listen", "127.0.0.1:%d" % p2,
-              example("echo.lua")])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % p1, "--listen", "127.0.0.1:%d" % p2,
+               example("echo.lua")]) as h:
         for p in (p1, p2):
             s = connect(p)
             s.sendall(b"ping")
             check(recv_exactly(s, 4) == b"ping")
             s.close()
-    finally:
-        h.close()
 
 
 @test
@@ -62,8 +53,7 @@ def connections_spread_across_workers():
     port = free_port()
     path = script("whoami.lua", "local host = require 'host'\n"
                   "return function(conn) conn:send(host.worker, '\\n') end\n")
-    h = Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, path])
-    try:
+    with Host(["--workers", "2", "--listen", "127.0.0.1:%d" % port, path]) as h:
         seen = {}
         for _ in range(60):
             s = connect(port)
@@ -72,8 +62,6 @@ def connections_spread_across_workers():
             s.close()
         check(set(seen) == {b"1", b"2"}, "both workers served: %r" % seen)
         print("# spread over 60 connections: %r" % {k.decode(): v for k, v in seen.items()})
-    finally:
-        h.close()
 
 
 @test
@@ -84,8 +72,7 @@ def handler_error_is_logged_with_traceback_worker_and_peer():
                   "  if line == 'boom' then error('bad request: ' .. line) end\n"
                   "  conn:send('ok\\n')\n"
                   "end\n")
-    h = Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port, path])
-    try:
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port, path]) as h:
         s = connect(port)
         local_port = s.getsockname()[1]
         s.sendall(b"boom\n")
@@ -97,15 +84,12 @@ def handler_error_is_logged_with_traceback_worker_and_peer():
         s.sendall(b"fine\n")
         check(recv_line(s) == b"ok\n", "the host still serves")
         s.close()
-    finally:
-        h.close()
 
 
 @test
 def lines_example_over_a_real_socket():
     port = free_port()
-    h = Host(["--listen", "127.0.0.1:%d" % port, example("lines.lua")])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, example("lines.lua")]) as h:
         s = connect(port)
         s.sendall(b"PING\r\nECHO hi\r\nQUIT\r\n")
         check(recv_line(s) == b"PONG\r\n")
@@ -113,16 +97,14 @@ def lines_example_over_a_real_socket():
         check(recv_line(s) == b"BYE\r\n")
         check(s.recv(10) == b"")
         s.close()
-    finally:
-        h.close()
 
 
 @test
 def proxy_example_relays_to_an_upstream():
     up, port = free_port(), free_port()
-    upstream = Host(["--listen", "127.0.0.1:%d" % up, example("echo.lua")])
-    proxy = Host(["--listen", "127.0.0.1:%d" % port, example("proxy.lua"), "127.0.0.1:%d" % up])
-    try:
+    # Left in reverse order: the proxy is closed first, then the upstream.
+    with Host(["--listen", "127.0.0.1:%d" % up, example("echo.lua")]) as upstream, \
+         Host(["--listen", "127.0.0.1:%d" % port, example("proxy.lua"), "127.0.0.1:%d" % up]) as proxy:
         connect(up).close()
         s = connect(port)
         s.sendall(b"via proxy")
@@ -130,9 +112,6 @@ def proxy_example_relays_to_an_upstream():
         s.shutdown(socket.SHUT_WR)
         check(s.recv(10) == b"", "half-close travels through")
         s.close()
-    finally:
-        proxy.close()
-        upstream.close()
 
 
 @test

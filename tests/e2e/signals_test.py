@@ -31,8 +31,7 @@ def received(sig):
 def sigterm_exits_0_after_inflight_handlers_finish():
     port = free_port()
     path = script("slow.lua", SLOW % "0.5")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--grace", "5", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--grace", "5", path]) as h:
         s = connect(port)
         s.sendall(b"req\n")
         time.sleep(0.1)
@@ -51,28 +50,22 @@ def sigterm_exits_0_after_inflight_handlers_finish():
         code = h.wait(10)
         check(code == 0, "exit %r" % code)
         check(time.monotonic() - t0 < 3, "exited when the work was done, not after the grace")
-    finally:
-        h.close()
 
 
 @test
 def sigint_exits_0():
     port = free_port()
-    h = Host(["--listen", "127.0.0.1:%d" % port, example("echo.lua")])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, example("echo.lua")]) as h:
         connect(port).close()
         h.signal(signal.SIGINT)
         check(h.wait(10) == 0)
-    finally:
-        h.close()
 
 
 @test
 def grace_period_ends_stuck_handlers():
     port = free_port()
     path = script("stuck.lua", SLOW % "60")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--grace", "0.5", "--workers", "2", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--grace", "0.5", "--workers", "2", path]) as h:
         s = connect(port)
         s.sendall(b"req\n")
         time.sleep(0.1)
@@ -84,16 +77,13 @@ def grace_period_ends_stuck_handlers():
         check(0.4 < elapsed < 3, "stopped after the grace: %.2fs" % elapsed)
         check(s.recv(10) == b"", "the stuck connection was closed")
         check("grace period over" in h.stderr(), h.stderr())
-    finally:
-        h.close()
 
 
 @test
 def a_second_signal_stops_at_once():
     port = free_port()
     path = script("stuck2.lua", SLOW % "60")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--grace", "30", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--grace", "30", path]) as h:
         s = connect(port)
         s.sendall(b"req\n")
         time.sleep(0.1)
@@ -105,8 +95,6 @@ def a_second_signal_stops_at_once():
         check(h.wait(5) == 0)
         check(time.monotonic() - t0 < 2)
         s.close()
-    finally:
-        h.close()
 
 
 @test
@@ -116,15 +104,12 @@ def host_stop_from_the_script_exits_0():
                   "return function(conn)\n"
                   "  if conn:read('l') == 'stop' then conn:send('stopping\\n'); host.stop() end\n"
                   "end\n")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "2", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "2", path]) as h:
         s = connect(port)
         s.sendall(b"stop\n")
         check(recv_line(s) == b"stopping\n")
         check(h.wait(10) == 0)
         s.close()
-    finally:
-        h.close()
 
 
 @test
@@ -137,8 +122,7 @@ def sigpipe_never_kills_the_host():
                   "    if not conn:send(string.rep('p', 4096)) then return end\n"
                   "  end\n"
                   "end\n")
-    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", path])
-    try:
+    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", path]) as h:
         for _ in range(5):
             s = connect(port)
             s.sendall(b"go\n")
@@ -150,5 +134,3 @@ def sigpipe_never_kills_the_host():
         s.sendall(b"go\n")
         check(len(s.recv(100)) > 0, "host still serving")
         s.close()
-    finally:
-        h.close()

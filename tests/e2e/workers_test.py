@@ -48,8 +48,7 @@ def a_worker_that_closes_its_listener_leaves_the_others_serving():
     for closer in (1, 2):
         port = free_port()
         path = script("closer%d.lua" % closer, WHOAMI % 1)
-        h = Host(["--workers", "2", path, "127.0.0.1:%d" % port, str(closer)])
-        try:
+        with Host(["--workers", "2", path, "127.0.0.1:%d" % port, str(closer)]) as h:
             check(h.wait_log(r"\[w2\] listening") and h.wait_log(r"\[w1\] listening"),
                   h.stderr())
             # Until the closer has served one connection, both serve.
@@ -62,8 +61,6 @@ def a_worker_that_closes_its_listener_leaves_the_others_serving():
             seen = served_by(port, 20)
             check(seen == [other] * 20, "closer %d: %r" % (closer, seen))
             stop(h)
-        finally:
-            h.close()
 
 
 @test
@@ -73,8 +70,7 @@ def connections_meant_for_a_closing_worker_are_closed_not_lost():
     # closed (none hangs), and the host goes on serving and exits cleanly.
     port = free_port()
     path = script("burst.lua", WHOAMI % 5)
-    h = Host(["--workers", "2", path, "127.0.0.1:%d" % port, "2"])
-    try:
+    with Host(["--workers", "2", path, "127.0.0.1:%d" % port, "2"]) as h:
         check(h.wait_log(r"\[w2\] listening") and h.wait_log(r"\[w1\] listening"),
               h.stderr())
         socks = []
@@ -97,5 +93,3 @@ def connections_meant_for_a_closing_worker_are_closed_not_lost():
         seen = served_by(port, 10)
         check(seen == [b"1"] * 10, repr(seen))
         stop(h)
-    finally:
-        h.close()

@@ -47,6 +47,37 @@ describe("scenario", function()
     l:close()
   end)
 
+  it("serves HTTP (pipelined, chunked, a big head) and a WebSocket", function()
+    local http = require "host.http"
+    local srv = assert(http.listen("127.0.0.1:0", function(req, res)
+      if req.path == "/ws" then
+        local ws = http.websocket(req, res)
+        if not ws then return end
+        local data = ws:recv()
+        if data then ws:send(data) end
+        return ws:close(1000, "", 1)
+      end
+      local body = req:body() or ""
+      res:start(200, { ["X-Len"] = #body, ["X-Agent"] = req.headers["user-agent"] })
+      res:write(body)
+      res:finish(req.path)
+    end, { header_timeout = 2, body_timeout = 2 }))
+    local c = assert(host.connect(srv.address, 2))
+    c:settimeout(2)
+    c:send("GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " .. string.rep("b", 3000) .. "\r\n\r\n" ..
+      "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    local got = c:read("a")
+    c:close()
+    local r = assert(http.request { url = srv.url .. "/c", method = "PUT", body = "xyz", timeout = 2 })
+    assert.equal("xyz/c", r.body)
+    local ws = assert(http.websocket_connect("ws://" .. srv.address .. "/ws", { timeout = 2 }))
+    ws:send("hi")
+    assert.equal("hi", (ws:recv(2)))
+    ws:close(1000, "", 1)
+    srv:close()
+    assert.truthy(got)
+  end)
+
   it("survives a handler that raises", function()
     local l = assert(host.listen("127.0.0.1:0", function() error("boom") end))
     local c = assert(host.connect(l.address))

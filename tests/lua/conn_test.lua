@@ -263,6 +263,49 @@ describe("conn:send", function()
     checkerr("string expected", client.send, client, "a", true)
   end)
 
+  -- Starts, in another task, a send that cannot finish (the peer does not
+  -- read 16 MiB); returns a table whose .result is set when it ends.
+  local function parked_send()
+    local first = {}
+    host.spawn(function() first.result = { client:send(("x"):rep(16 << 20)) } end)
+    host.sleep(0)
+    assert.is_nil(first.result) -- still waiting for room
+    return first
+  end
+
+  -- Closes the conn, which ends the parked send (what it returns is
+  -- "conn lifetime"'s business).
+  local function end_parked(first)
+    client:close("reset")
+    assert.truthy(h.eventually(function() return first.result end))
+  end
+
+  it("raises when a second task sends at once", function()
+    local first = parked_send()
+    checkerr("another task is already sending on this connection", client.send, client, "y")
+    end_parked(first)
+  end)
+
+  it("shutdown raises while a send is in progress", function()
+    local first = parked_send()
+    checkerr("a send is in progress on this connection", client.shutdown, client)
+    end_parked(first)
+  end)
+
+  it("raises on too many strings, before sending any", function()
+    local many = {}
+    for i = 1, 1 << 20 do many[i] = "x" end
+    local ok, err = pcall(function() return client:send(table.unpack(many)) end)
+    assert.is_false(ok)
+    -- lconn.c allows fewer than 2^20 strings, but with Lua's default
+    -- stack (LUAI_MAXSTACK, 1,000,000 slots) a call cannot carry that
+    -- many: Lua refuses first.  With a larger stack, lconn.c does.
+    assert.truthy(err:find("too many strings", 1, true)
+      or err:find("too many results to unpack", 1, true), err)
+    assert.is_true(client:send("ok")) -- nothing of it went out
+    assert.equal("ok", peer:read(2))
+  end)
+
   it("after shutdown the peer reads end of stream, and we can still read", function()
     assert(client:send("bye"))
     assert.is_true(client:shutdown())
@@ -307,6 +350,20 @@ describe("conn lifetime", function()
     client:close()
     host.sleep(0.01)
     assert.same({ nil, "closed" }, result)
+    server.listener:close()
+  end)
+
+  it("a task blocked in send gets nil, 'closed' when another task closes the conn", function()
+    -- send_k used to answer true here (its SEND_DONE check came before
+    -- the closed one), although the bytes never went out.
+    local server = h.accepting()
+    local client = assert(host.connect(server.listener.address))
+    local result
+    host.spawn(function() result = { client:send(("x"):rep(16 << 20)) } end)
+    host.sleep(0.01)
+    assert.is_nil(result) -- waiting for room: the peer does not read
+    client:close()
+    assert.same({ nil, "closed" }, h.eventually(function() return result end))
     server.listener:close()
   end)
 

@@ -221,3 +221,49 @@ describe("9. a peer that resets inside a lines() loop", function()
     peer:close(); l:close()
   end)
 end)
+
+describe("found by the conformance generator", function()
+  it("B3: a handler that closes its own connection and goes on leaves later connections alone", function()
+    local n = 0
+    local l = assert(host.listen("127.0.0.1:0", function(conn)
+      n = n + 1
+      if n == 1 then
+        conn:close()      -- its own connection, closed early...
+        host.sleep(0.2)   -- ...and the handler goes on, then returns
+      else
+        for line in conn:lines() do conn:send(line, "\n") end
+      end
+    end))
+    local c1 = assert(host.connect(l.address))
+    host.sleep(0.05)
+    local c2 = assert(host.connect(l.address)) -- may take c1's freed conn
+    host.sleep(0.3)                            -- the first handler has returned
+    assert.is_true(c2:send("still here\n"))
+    assert.equal("still here", c2:read("l"))
+    c1:close(); c2:close(); l:close()
+  end)
+
+  it("B2: after the peer's reset, reads say reset, also when a send saw it first", function()
+    local got = {}
+    local done = false
+    local l = assert(host.listen("127.0.0.1:0", function(conn)
+      conn:read("l")
+      got.send = { conn:send(string.rep("x", 8 << 20)) }
+      got.recv = { conn:recv() }
+      got.read = { conn:read("a") }
+      done = true
+    end))
+    local c = assert(host.connect(l.address))
+    c:send("go\n")
+    host.sleep(0.1)
+    c:close("reset")
+    for _ = 1, 100 do
+      if done then break end
+      host.sleep(0.02)
+    end
+    assert.same({ nil, "reset" }, got.send)
+    assert.same({ nil, "reset" }, got.recv)
+    assert.same({ nil, "reset" }, got.read)
+    l:close()
+  end)
+end)

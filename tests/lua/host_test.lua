@@ -135,6 +135,14 @@ describe("time", function()
     assert.same({ "spawned", "sleeper" }, order)
   end)
 
+  it("host.sleep raises on a NaN", function()
+    checkerr("not a number", host.sleep, 0 / 0)
+  end)
+
+  it("host.wait raises on a NaN", function()
+    checkerr("not a number", host.wait, 0 / 0)
+  end)
+
   it("host.now is monotonic seconds", function()
     local a = host.now()
     local b = host.now()
@@ -176,6 +184,37 @@ describe("tasks", function()
     host.sleep(0)
     assert.is_false(host.wakeup(co))
     assert.is_false(host.wakeup(coroutine.running()))
+  end)
+
+  it("host.wakeup raises when the task cannot take that many values", function()
+    -- The waiting task holds 800,000 values on its stack: 300,000 more
+    -- would pass Lua's stack limit (LUAI_MAXSTACK, 1,000,000 slots).
+    local many = {}
+    for i = 1, 800000 do many[i] = i end
+    local got
+    local co = host.spawn(function()
+      local function hold(...) got = table.pack(host.wait()) end
+      hold(table.unpack(many))
+    end)
+    host.sleep(0)
+    checkerr("too many values to pass", function()
+      return host.wakeup(co, table.unpack(many, 1, 300000))
+    end)
+    assert.is_true(host.wakeup(co, "only")) -- still waiting: nothing was passed
+    host.sleep(0)
+    assert.same(table.pack("only"), got)
+  end)
+
+  it("host.spawn passes as many arguments as the new task's stack holds", function()
+    -- task_spawn moved fn and its arguments into the new thread without
+    -- growing its stack: past its first few dozen slots that wrote beyond
+    -- it (and `host script.lua` with that many arguments hung).
+    local many = {}
+    for i = 1, 100000 do many[i] = i end
+    local got
+    host.spawn(function(...) got = select("#", ...) end, table.unpack(many))
+    host.sleep(0)
+    assert.equal(100000, got)
   end)
 
   it("an error in a spawned task ends only that task", function()

@@ -52,8 +52,7 @@ static void fallback_loop_runs(void) {
   T_ASSERT(be != NULL);
   T_ASSERT_EQ(io_loop_open(&loop, be, NULL, NULL), 0);
   T_ASSERT_STREQ(io_loop_backend(loop), "epoll");
-  t.flags = 0;
-  t.data = &fired;
+  io_op_init(&t, &fired);
   T_ASSERT_EQ(io_timeout(loop, &t, 1000000, timer_cb), 0);
   for (int i = 0; i < 100 && !fired; i++)
     io_loop_run(loop, 0);
