@@ -77,8 +77,10 @@ void conn_set_end(struct conn_set *s, int owner) {
     if ((owner >= 0 && c->owner != owner) || (c->flags & CONN_CLIENT))
       continue;
     c->flags |= CONN_ENDING;
-    if ((c->flags & CONN_RWAIT) && conn_between(c))
-      conn_close(c); /* its reader is told: "closed" */
+    if ((c->flags & CONN_RWAIT) && conn_between(c)) {
+      c->flags |= CONN_ENDED | CONN_EOF;
+      conn_wake_reader(c); /* "closed"; the layer above resumes it later */
+    }
   }
 }
 
@@ -250,14 +252,16 @@ static inline void wake_reader(struct conn *c) {
  * close with unread input is what makes the kernel send the reset), with
  * nothing of ours in flight (a send in flight is cancelled anyway). */
 static int can_linger(struct conn *c) {
-  if ((c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
-      c->werr || c->wreq || *c->set->stopping || io_closing(&c->h))
+  if ((c->flags & (CONN_HANDLE_DONE | CONN_RESET)) || c->rerr || c->werr ||
+      c->wreq || *c->set->stopping || io_closing(&c->h))
     return 0;
-  /* Closed between exchanges because the host stops: the peer's next
+  /* Ended between exchanges because the host stops: the peer's next
    * request may be on its way, and must meet an end of stream, not a
    * reset (it can then retry elsewhere). */
-  if ((c->flags & CONN_ENDING) && conn_between(c))
+  if ((c->flags & CONN_ENDED) || ((c->flags & CONN_ENDING) && conn_between(c)))
     return 1;
+  if (c->flags & CONN_EOF)
+    return 0;
   if (!(c->flags & CONN_SENT))
     return 0;
   return c->rlen > 0 || io_unread(&c->h) > 0;
@@ -449,7 +453,7 @@ int conn_ensure_stream(struct conn *c) {
 
 int conn_wait_input(struct conn *c, size_t need) {
   if ((c->flags & CONN_ENDING) && conn_between(c)) {
-    conn_close(c); /* the host stops: no next exchange */
+    c->flags |= CONN_ENDED | CONN_EOF; /* the host stops: no next exchange */
     return IO_ECANCELED;
   }
   if (!io_posted(&c->rop)) {

@@ -46,11 +46,14 @@
  *
  * Ending.  When the host stops or reloads, an accepted connection that
  * sits between two exchanges (CONN_IDLE: nothing received since our last
- * write; nothing buffered or being sent) and has a reader waiting is
- * closed at once, with a short lingering close (CONN_END_LINGER_MS) so
- * that a request already on its way meets an end of stream rather than
- * a reset; the others are marked CONN_ENDING and closed the same way
- * when their reader next waits between exchanges (conn_set_end).
+ * write; nothing buffered or being sent) and has a reader waiting has
+ * its input ended at once (CONN_ENDED): the reader gets end of stream,
+ * the handler returns, and the close lingers briefly
+ * (CONN_END_LINGER_MS), so that a request already on its way meets an
+ * end of stream rather than a reset.  The connection itself is left to
+ * its task (another task may still write to it).  The others are marked
+ * CONN_ENDING and ended the same way when their reader next waits
+ * between exchanges (conn_set_end, conn_wait_input).
  */
 #ifndef HOST_CONN_H
 #define HOST_CONN_H
@@ -111,9 +114,12 @@ struct conn_origin {
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
 /* CONN_IDLE: between exchanges, nothing received since our last write
  * (or ever).  CONN_ENDING: the host stops or reloads, a read that waits
- * between exchanges ends at once. */
+ * between exchanges ends at once.  CONN_ENDED: it did: its input is over
+ * as if the peer had finished (CONN_EOF is set too), and its close will
+ * linger (conn_set_end). */
 #define CONN_IDLE 0x80000
 #define CONN_ENDING 0x100000
+#define CONN_ENDED 0x200000
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -227,11 +233,11 @@ void conn_set_abort_owner(struct conn_set *s, int owner);
 /* The host stops (owner < 0: every accepted connection, and those still
  * to be accepted) or reloads (the accepted connections of one owner): a
  * connection between exchanges (conn_between: its reader waits, nothing
- * is buffered or being sent, nothing came since our last write) is
- * closed now, so its reader gets "closed" at once instead of keeping the
- * host for the whole grace, and the others are marked CONN_ENDING, so
- * that they close as soon as they get there.  One in the middle of an
- * exchange gets the grace. */
+ * is buffered or being sent, nothing came since our last write) has its
+ * input ended now (CONN_ENDED), so its reader gets "closed" at once
+ * instead of keeping the host for the whole grace, and the others are
+ * marked CONN_ENDING, so that they end as soon as they get there.  One
+ * in the middle of an exchange gets the grace. */
 void conn_set_end(struct conn_set *s, int owner);
 /* Posted receive streams: by themselves no reason for a worker to stay (a
  * script that read its reply and ended is done), unless a reader waits on
@@ -286,8 +292,9 @@ uint32_t conn_timeout_ms(double seconds);
  * (for the high water: the stream is not paused below it): sets
  * CONN_RWAIT, posts the receive stream if it is not, arms the read
  * deadline.  0; IO_ECANCELED when the connection is CONN_ENDING and
- * between exchanges: it is closed then, and the read ends "closed"; or
- * another IO_E* code (no memory for the stream, or misuse: a bug). */
+ * between exchanges: its input is ended then (CONN_EOF), and the read
+ * ends "closed" without waiting; or another IO_E* code (no memory for
+ * the stream, or misuse: a bug). */
 int conn_wait_input(struct conn *c, size_t need);
 /* Between exchanges: an accepted connection with nothing buffered,
  * nothing being sent, nothing received since our last write. */

@@ -113,7 +113,7 @@ int lconn_fail_code(lua_State *L, struct conn *c, int code) {
 
 void lconn_wake(struct conn *c, void *task) {
   struct task *t = task;
-  if (t->vm->sched.current || conn_closing(c))
+  if (t->vm->sched.current || conn_closing(c) || (c->flags & CONN_ENDED))
     task_schedule(t, 0);
   else
     task_resume(t, 0);
