@@ -16,6 +16,11 @@
  * generated after all reads of a connection in one turn and go out in one
  * send, so the generator costs few syscalls per message.
  *
+ * With --tls every socket carries TLS 1.3 (lg_tls.c): a handshake follows
+ * the connect (counted as connecting, so at most MAX_CONNECTING are in
+ * progress at once, and timed as a connect is), reads go on until EAGAIN
+ * (a record at a time), and the same bytes are checked as in the clear.
+ *
  * Time is bounded everywhere: epoll waits are at most one tick (100 ms), a
  * connection without progress for cfg->timeout is closed and counted, the
  * ramp-up of echo mode lasts at most cfg->timeout, and the run ends at its
@@ -37,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lg_tls.h"
 #include "pattern.h"
 #include "procstat.h"
 
@@ -52,6 +58,7 @@ volatile sig_atomic_t lg_stop;
 enum state {
     S_WAIT,        /* queued for connect */
     S_CONNECTING,  /* non-blocking connect in progress */
+    S_HANDSHAKE,   /* --tls: connected, TLS handshake in progress */
     S_OPEN,        /* exchanging messages */
     S_READY,       /* idle mode: echo confirmed, held open */
     S_RETRY,       /* failed; reconnect at retry_ns */
@@ -62,6 +69,7 @@ enum err_kind { E_CONNECT, E_RESET, E_MISMATCH, E_TIMEOUT };
 
 struct lconn {
     int fd;               /* -1 when closed */
+    void *tls;            /* --tls: the session, else NULL */
     uint32_t gen;         /* bumped per socket; tags epoll events */
     uint32_t id;          /* pattern stream id of the current socket */
     uint8_t state;        /* enum state */
@@ -106,6 +114,7 @@ struct engine {
     uint64_t win_ns;            /* window start: clock */
     uint64_t busy_ns;           /* window: time in turns that had events */
     double win_lg, win_srv;     /* window start: CPU seconds, ours and server's */
+    double win_srv2;            /* window start: the second server's */
     double win_idle;            /* window start: machine idle CPU seconds */
     uint8_t rbuf[IO_BUF];
     uint8_t tbuf[IO_BUF];
@@ -138,6 +147,35 @@ static uint64_t recv_bytes(const struct engine *e, const struct lconn *c)
     return c->rx_seq * e->cfg->size + c->rx_off;
 }
 
+/* Closes the socket (and its TLS session). */
+static void close_conn(struct lconn *c)
+{
+    if (c->tls) {
+        lg_tls_free(c->tls);
+        c->tls = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static ssize_t conn_recv(struct lconn *c, void *buf, size_t n)
+{
+    return c->tls ? lg_tls_recv(c->tls, buf, n) : recv(c->fd, buf, n, 0);
+}
+
+static ssize_t conn_send(struct lconn *c, const void *buf, size_t n)
+{
+    return c->tls ? lg_tls_send(c->tls, buf, n)
+                  : send(c->fd, buf, n, MSG_NOSIGNAL);
+}
+
+/* Why a failed conn_recv/conn_send failed. */
+static const char *conn_why(const struct lconn *c, int err)
+{
+    return c->tls && *lg_tls_why() ? lg_tls_why() : strerror(err);
+}
+
 /* Closes the socket, counts the error and schedules a reconnect or not. */
 static void fail(struct engine *e, struct lconn *c, enum err_kind kind,
                  const char *why)
@@ -152,13 +190,11 @@ static void fail(struct engine *e, struct lconn *c, enum err_kind kind,
     if (e->reported[kind]++ < REPORT_LIMIT)
         fprintf(stderr, "loadgen: %s error on connection %u: %s\n",
                 names[kind], (unsigned)(c - e->conn), why);
-    if (c->state == S_CONNECTING)
+    if (c->state == S_CONNECTING || c->state == S_HANDSHAKE)
         e->connecting--;
     if (c->state == S_READY)
         e->ready--;
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
+    close_conn(c);
     retry = e->cfg->mode != LG_IDLE || !e->holding;
     c->state = retry ? S_RETRY : S_DEAD;
     c->retry_ns = e->now + RETRY_NS;
@@ -278,11 +314,11 @@ static void pump(struct engine *e, struct lconn *c)
             }
         }
         e->now = clock_ns();
-        w = send(c->fd, e->tbuf, n, MSG_NOSIGNAL);
+        w = conn_send(c, e->tbuf, n);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
-            fail(e, c, E_RESET, strerror(errno));
+            fail(e, c, E_RESET, conn_why(c, errno));
             return;
         }
         if (idle)
@@ -300,8 +336,9 @@ static void pump(struct engine *e, struct lconn *c)
                 c->tx_off = 0;
             }
         }
-        if ((size_t)w < n)
+        if ((size_t)w < n && !c->tls)
             return;             /* socket full: EPOLLOUT will come */
+        /* TLS writes stop after each record; EAGAIN says when it is full */
     }
 }
 
@@ -385,8 +422,9 @@ static int message_done(struct engine *e, struct lconn *c)
             e->res->msgs++;
             hist_add(e->res->lat, e->now - c->start_ns);
         }
-        close(c->fd);
-        c->fd = -1;
+        if (c->tls)
+            lg_tls_close_notify(c->tls);
+        close_conn(c);
         want_connect(e, c);
         return 1;
     }
@@ -435,7 +473,8 @@ static int consume(struct engine *e, struct lconn *c, const uint8_t *p,
     return 0;
 }
 
-static void on_connected(struct engine *e, struct lconn *c)
+/* Connected, and with --tls the handshake done: messages may flow. */
+static void on_open(struct engine *e, struct lconn *c)
 {
     e->connecting--;
     c->state = S_OPEN;
@@ -448,12 +487,43 @@ static void on_connected(struct engine *e, struct lconn *c)
     pump(e, c);
 }
 
+static void handshake(struct engine *e, struct lconn *c)
+{
+    int rc = lg_tls_handshake(c->tls);
+
+    if (rc < 0) {
+        fail(e, c, E_CONNECT, lg_tls_why());
+    } else if (rc > 0) {
+        if (!e->res->tls[0])
+            lg_tls_describe(c->tls, e->res->tls, sizeof e->res->tls);
+        on_open(e, c);
+    }
+}
+
+static void on_connected(struct engine *e, struct lconn *c)
+{
+    if (!e->cfg->tls) {
+        on_open(e, c);
+        return;
+    }
+    c->tls = lg_tls_new(c->fd);
+    if (c->tls == NULL) {
+        fail(e, c, E_CONNECT, "cannot make a TLS session");
+        return;
+    }
+    c->state = S_HANDSHAKE;
+    handshake(e, c);
+}
+
 static void on_readable(struct engine *e, struct lconn *c, uint32_t events)
 {
     int drain_all = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 
+    /* A TLS read returns one record at most: read until EAGAIN. */
+    if (c->tls)
+        drain_all = 1;
     for (;;) {
-        ssize_t r = recv(c->fd, e->rbuf, IO_BUF, 0);
+        ssize_t r = conn_recv(c, e->rbuf, IO_BUF);
         if (r > 0) {
             e->now = clock_ns();
             if (consume(e, c, e->rbuf, (size_t)r) != 0)
@@ -468,7 +538,7 @@ static void on_readable(struct engine *e, struct lconn *c, uint32_t events)
         } else if (errno == EAGAIN) {
             break;
         } else {
-            fail(e, c, E_RESET, strerror(errno));
+            fail(e, c, E_RESET, conn_why(c, errno));
             return;
         }
     }
@@ -494,6 +564,11 @@ static void on_event(struct engine *e, const struct epoll_event *ev)
             return;
         }
         on_connected(e, c);
+        return;
+    }
+    if (c->state == S_HANDSHAKE) {
+        handshake(e, c);
+        return;
     }
     if (c->state != S_OPEN && c->state != S_READY)
         return;
@@ -511,8 +586,11 @@ static void tick(struct engine *e)
     for (unsigned i = 0; i < e->cfg->conns; i++) {
         struct lconn *c = &e->conn[i];
 
-        if (c->state == S_CONNECTING && e->now - c->since_ns > limit)
-            fail(e, c, E_TIMEOUT, "connect took too long");
+        if ((c->state == S_CONNECTING || c->state == S_HANDSHAKE) &&
+            e->now - c->since_ns > limit)
+            fail(e, c, E_TIMEOUT, c->state == S_CONNECTING
+                                      ? "connect took too long"
+                                      : "TLS handshake took too long");
         else if (c->state == S_OPEN && sent_bytes(e, c) != recv_bytes(e, c)
                  && e->now - c->since_ns > limit)
             fail(e, c, E_TIMEOUT, "no echo within the timeout");
@@ -523,8 +601,9 @@ static void tick(struct engine *e)
 
 static void window_edge(struct engine *e, int start)
 {
-    pid_t pid = e->cfg->server_pid;
+    pid_t pid = e->cfg->server_pid, pid2 = e->cfg->server_pid2;
     double srv = pid > 0 ? procstat_cpu_seconds(pid) : -1.0, idle;
+    double srv2 = pid2 > 0 ? procstat_cpu_seconds(pid2) : -1.0;
 
     if (start) {
         e->measuring = 1;
@@ -533,6 +612,7 @@ static void window_edge(struct engine *e, int start)
         e->win_ns = e->now;
         e->win_lg = self_cpu();
         e->win_srv = srv;
+        e->win_srv2 = srv2;
         e->win_idle = procstat_machine_idle();
         e->busy_ns = 0;
         printf("window-start\n");
@@ -543,12 +623,15 @@ static void window_edge(struct engine *e, int start)
         e->res->lg_busy = (double)e->busy_ns / 1e9;
         e->res->srv_cpu = (e->win_srv >= 0 && srv >= 0) ? srv - e->win_srv
                                                         : -1.0;
+        e->res->srv2_cpu = (e->win_srv2 >= 0 && srv2 >= 0)
+                               ? srv2 - e->win_srv2 : -1.0;
         idle = procstat_machine_idle();
         e->res->other_cpu = -1.0;
         if (e->win_idle >= 0 && idle >= 0 && e->res->srv_cpu >= 0)
             e->res->other_cpu = (double)sysconf(_SC_NPROCESSORS_ONLN) *
                                     e->res->secs - (idle - e->win_idle) -
-                                e->res->lg_cpu - e->res->srv_cpu;
+                                e->res->lg_cpu - e->res->srv_cpu -
+                                (e->res->srv2_cpu > 0 ? e->res->srv2_cpu : 0);
         printf("window-end\n");
     }
     fflush(stdout);
@@ -581,8 +664,7 @@ static void teardown(struct engine *e)
 {
     if (e->conn)
         for (unsigned i = 0; i < e->cfg->conns; i++)
-            if (e->conn[i].fd >= 0)
-                close(e->conn[i].fd);
+            close_conn(&e->conn[i]);
     if (e->ep >= 0)
         close(e->ep);
     free(e->conn);
@@ -744,6 +826,7 @@ int lg_run(const struct lg_config *cfg, struct lg_result *res)
     e->res = res;
     e->ep = -1;
     res->srv_cpu = -1.0;
+    res->srv2_cpu = -1.0;
     hist_reset(res->lat);
     if (setup(e) == 0) {
         e->now = clock_ns();

@@ -110,7 +110,8 @@ find_host() {
 # start_server NAME PORT CMD...: runs CMD pinned to SRV_CPU under timeout,
 # sets SRV_TPID/SRV_PID, and returns once one echo has gone through
 # (0), or 1 if the server died or never echoed within 10 s. With
-# PROBE=connect it only waits until the port accepts connections.
+# PROBE=connect it only waits until the port accepts connections; with
+# PROBE=tls the echo goes over TLS (loadgen --tls).
 start_server() {
     local name=$1 port=$2 out
     shift 2
@@ -139,8 +140,10 @@ start_server() {
         done
     else
         # one confirmed echo; connect refusals are retried for up to 10 s
+        local tls=()
+        [ "${PROBE:-echo}" = tls ] && tls=(--tls)
         out=$(timeout 15 "$BIN/loadgen" --addr "127.0.0.1:$port" --idle 1 \
-            --hold 0 -d 10 --timeout 2 2>/dev/null || true)
+            --hold 0 -d 10 --timeout 2 "${tls[@]}" 2>/dev/null || true)
         case $out in
         *idle-ready*) return 0 ;;
         esac

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "lg_tls.h"
 #include "loadgen.h"
 
 #define MAX_CONNS 1000000
@@ -50,6 +51,9 @@ static void usage(FILE *f)
 "  --hold SECONDS         idle: how long to hold (default 10)\n"
 "  --timeout SECONDS      no progress for this long is an error (default 5)\n"
 "  --pid PID              report the CPU time of process PID in the window\n"
+"  --pid2 PID             and of a second one apart (a proxy's backend)\n"
+"  --tls                  TLS 1.3 on every connection: a full handshake\n"
+"                         each (no resumption), no verification\n"
 "  --rate N               echo: start at most N messages per second in\n"
 "                         all (token bucket), to compare servers at the\n"
 "                         same load; default: as fast as echoes return\n"
@@ -96,7 +100,7 @@ static void install_signals(double budget)
 static int parse(int argc, char **argv, struct lg_config *cfg)
 {
     enum { O_ADDR = 256, O_MODE, O_IDLE, O_HOLD, O_WARMUP, O_TIMEOUT, O_PID,
-           O_SPIN, O_RATE, O_CHATTY };
+           O_SPIN, O_RATE, O_PID2, O_TLS, O_CHATTY };
     static const struct option longopts[] = {
         { "addr", required_argument, NULL, O_ADDR },
         { "mode", required_argument, NULL, O_MODE },
@@ -108,6 +112,8 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         { "spin", no_argument, NULL, O_SPIN },
         { "chatty", no_argument, NULL, O_CHATTY },
         { "rate", required_argument, NULL, O_RATE },
+        { "pid2", required_argument, NULL, O_PID2 },
+        { "tls", no_argument, NULL, O_TLS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -168,8 +174,15 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
             rc = args_uint("--pid", optarg, 1, 0x7fffffff, &v);
             cfg->server_pid = (pid_t)v;
             break;
+        case O_PID2:
+            rc = args_uint("--pid2", optarg, 1, 0x7fffffff, &v);
+            cfg->server_pid2 = (pid_t)v;
+            break;
         case O_SPIN:
             cfg->spin = 1;
+            break;
+        case O_TLS:
+            cfg->tls = 1;
             break;
         case O_CHATTY:
             cfg->chatty = 1;
@@ -219,6 +232,7 @@ static void report_timed(const struct lg_config *cfg,
                         ? r->srv_cpu * 1e6 / (double)r->msgs : -1.0;
     uint64_t errors = lg_errors_total(&r->err);
     char srv_cpu[32], srv_per[32], busy[32] = "NA", other[32] = "NA";
+    char srv2[80] = "", tls[120] = "";
 
     printf("rate: %llu %s in %.3f s = %.0f %s/s\n",
            (unsigned long long)r->msgs, unit, r->secs, rate, unit);
@@ -241,13 +255,23 @@ static void report_timed(const struct lg_config *cfg,
     snprintf(srv_per, sizeof srv_per, "%.4f", srv_us);
     if (cfg->spin && r->secs > 0)
         snprintf(busy, sizeof busy, "%.3f", r->lg_busy / r->secs);
+    if (cfg->server_pid2 > 0)
+        snprintf(srv2, sizeof srv2, " srv2_cpu=%.3f srv2_us_per_msg=%.4f",
+                 r->srv2_cpu, r->msgs > 0 && r->srv2_cpu >= 0
+                                  ? r->srv2_cpu * 1e6 / (double)r->msgs
+                                  : -1.0);
+    if (cfg->tls)
+        snprintf(tls, sizeof tls, " tls=%s", r->tls[0] ? r->tls : "none");
+    for (char *p = tls[0] ? tls + 1 : tls; *p; p++)
+        if (*p == ' ')
+            *p = '/';              /* one field: TLSv1.3/cipher/group */
     if (r->other_cpu > -1.0 && r->secs > 0)
         snprintf(other, sizeof other, "%.3f", r->other_cpu / r->secs);
     printf("RESULT mode=%s conns=%u depth=%u size=%zu target=%.0f msgs=%llu "
            "secs=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f errors=%llu "
            "err_connect=%llu err_reset=%llu err_mismatch=%llu "
            "err_timeout=%llu lg_cpu=%.3f lg_busy=%s srv_cpu=%s "
-           "srv_us_per_msg=%s other_cpu=%s\n",
+           "srv_us_per_msg=%s other_cpu=%s%s%s\n",
            cfg->mode == LG_ECHO ? "echo" : "connrate", cfg->conns,
            cfg->depth, cfg->size, cfg->rate, (unsigned long long)r->msgs,
            r->secs, rate,
@@ -260,7 +284,7 @@ static void report_timed(const struct lg_config *cfg,
            (unsigned long long)r->err.timeout,
            r->secs > 0 ? r->lg_cpu / r->secs : 0.0, busy,
            r->srv_cpu >= 0 ? srv_cpu : "NA", srv_us >= 0 ? srv_per : "NA",
-           other);
+           other, srv2, tls);
 }
 
 static void report_idle(const struct lg_config *cfg,
@@ -293,6 +317,8 @@ int main(int argc, char **argv)
 
     if (parse(argc, argv, &cfg) != 0)
         return 2;
+    if (cfg.tls && lg_tls_init("localhost") != 0)
+        return 2;
     nofile = net_raise_nofile();
     if (nofile >= 0 && (long)cfg.conns > nofile - RESERVED_FDS) {
         fprintf(stderr, "loadgen: %u connections need more descriptors than "
@@ -313,6 +339,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (lg_run(&cfg, &res) != 0)
         return 2;
+    if (cfg.tls)
+        printf("tls: %s\n", res.tls[0] ? res.tls : "no handshake completed");
     printf("errors: %llu (connect %llu, reset %llu, mismatch %llu, "
            "timeout %llu)%s\n", (unsigned long long)lg_errors_total(e),
            (unsigned long long)e->connect, (unsigned long long)e->reset,
@@ -323,6 +351,8 @@ int main(int argc, char **argv)
     else
         report_timed(&cfg, &res);
     fflush(stdout);
+    if (cfg.tls)
+        lg_tls_done();
     if (lg_errors_total(e) > 0)
         return 1;
     return cfg.mode == LG_IDLE && res.ready < cfg.conns ? 1 : 0;

@@ -38,6 +38,9 @@ struct lg_config {
     int spin;              /* poll without sleeping (see loadgen.c) */
     int chatty;            /* echo: one send() per message, never more */
     double rate;           /* echo: messages/s for all, 0 = as fast as can */
+    int tls;               /* TLS 1.3 over every connection (lg_tls.h) */
+    pid_t server_pid2;     /* > 0: a second server process (a proxy's
+                              backend), its CPU reported apart */
 };
 
 struct lg_errors {
@@ -55,6 +58,8 @@ struct lg_result {
     double lg_cpu;         /* this process's CPU seconds in the window */
     double lg_busy;        /* seconds of the window spent handling events */
     double srv_cpu;        /* server CPU seconds in the window, or -1 */
+    double srv2_cpu;       /* server_pid2's, or -1 */
+    char tls[96];          /* TLS: what the first handshake agreed on */
     double other_cpu;      /* everything else's CPU seconds, or -1 */
     unsigned ready;        /* idle: connections confirmed and still open */
     double setup_secs;     /* idle: time until all were confirmed */

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <lua.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct cli {
   const char *backend;     /* --backend; "auto" unless given */
   int version;             /* -v: say the version and stop */
   int level_set;           /* --log-level was given */
+  int max_conn_set;        /* --max-connections was given */
   int rest;                /* argv index of SCRIPT (or of test's PATHs) */
   const char *pid_file;    /* --pid-file */
 };
@@ -125,6 +127,46 @@ static int set_inbox(struct cli *c, const char *v) {
                 "--inbox wants a number from 1 to 16777216, not '%s'", v);
   c->cfg->inbox = (uint32_t)n;
   return GO_ON;
+}
+
+static int set_max_connections(struct cli *c, const char *v) {
+  double n;
+  if (parse_number(v, 0, 1 << 30, &n) != 0 || n != (int)n)
+    return fail(HOST_EXIT_USAGE,
+                "--max-connections wants a count (0: none), not '%s'", v);
+  c->cfg->max_connections = (int)n;
+  c->max_conn_set = 1;
+  return GO_ON;
+}
+
+static int set_slice(struct cli *c, const char *v) {
+  double n;
+  if (parse_number(v, 0, 60, &n) != 0 || (n > 0 && n < 0.001))
+    return fail(HOST_EXIT_USAGE,
+                "--slice wants seconds (0, or 0.001 to 60), not '%s'", v);
+  c->cfg->slice = n;
+  return GO_ON;
+}
+
+static int set_cpu_limit(struct cli *c, const char *v) {
+  double n;
+  if (parse_number(v, 0, 1e6, &n) != 0)
+    return fail(HOST_EXIT_USAGE,
+                "--cpu-limit wants seconds (0 to 1e6), not '%s'", v);
+  c->cfg->cpu_limit = n;
+  return GO_ON;
+}
+
+/* --dump PID: done at once, whatever follows. */
+static int do_dump(struct cli *c, const char *v) {
+  double n;
+  char err[160];
+  (void)c;
+  if (parse_number(v, 1, 4294967295.0, &n) != 0 || n != (long long)n)
+    return fail(HOST_EXIT_USAGE, "--dump wants a process id, not '%s'", v);
+  if (host_request_dump((unsigned long)n, err, sizeof err) != 0)
+    return fail(HOST_EXIT_FAILED, "%s", err);
+  return HOST_EXIT_OK;
 }
 
 static int set_log_level(struct cli *c, const char *v) {
@@ -209,7 +251,18 @@ static const struct option {
     {"--grace", NULL, "SECONDS", set_grace,
      "time handlers get to finish on stop (default 5)"},
     {"--memory-limit", NULL, "MB", set_memory_limit,
-     "cap each worker's Lua memory (default: none)"},
+     "cap each worker's memory: its Lua VM and its\n"
+     "connections' buffers (default: 3/4 of the\n"
+     "machine's memory, shared out among the workers)"},
+    {"--max-connections", NULL, "N", set_max_connections,
+     "open connections, all workers (default: the\n"
+     "descriptor limit less 1/8, at least 32 less)"},
+    {"--slice", NULL, "SECONDS", set_slice,
+     "a task that runs this long without waiting is\n"
+     "paused for the others (default 0.01; 0: never)"},
+    {"--cpu-limit", NULL, "SECONDS", set_cpu_limit,
+     "a task that runs this long without waiting is\n"
+     "ended (default 30; 0: no limit)"},
     {"--inbox", NULL, "N", set_inbox,
      "messages a worker may have queued (default 65536)"},
     {"--log-level", NULL, "LEVEL", set_log_level,
@@ -221,6 +274,9 @@ static const struct option {
      "SIGHUP does; the way on Windows)"},
     {"--help", "-h", NULL, show_help, "this text"},
     {"--version", "-v", NULL, want_version, "version and I/O backend"},
+    {"--dump", NULL, "PID", do_dump,
+     "make the host process PID log what each of its\n"
+     "tasks is doing (as SIGUSR1 does), and exit"},
 };
 
 #define NOPTIONS (sizeof options / sizeof *options)
@@ -307,6 +363,7 @@ static int parse_args(int argc, char **argv, struct host_config *cfg,
 static int pick_backend(struct host_config *cfg, const struct cli *c) {
   char why[192], msg[128];
   int err;
+  sys_heap_setup();
   if (sys_init() != 0)
     return fail(HOST_EXIT_FAILED, "cannot initialise the socket library");
   cfg->backend = io_backend_pick(c->backend, why, sizeof why, &err);
@@ -337,6 +394,24 @@ static int take_script(int argc, char **argv, struct host_config *cfg,
   cfg->argc = argc - c->rest - 1;
   cfg->argv = argv + c->rest + 1;
   return GO_ON;
+}
+
+/* Room for the descriptors that are not connections: the workers'
+ * loops and listening sockets, the standard streams, files the scripts
+ * open. */
+static int default_max_connections(void) {
+  long fds = sys_fd_limit();
+  if (fds <= 0)
+    return 0; /* no such limit: memory bounds it (--memory-limit) */
+  long room = fds / 8 > 32 ? fds / 8 : 32;
+  return fds - room > 1 ? (int)(fds - room) : 1;
+}
+
+/* 3/4 of the machine's memory (or of the control group's limit), shared
+ * out among the workers; none if it is unknown. */
+static size_t default_memory_limit(int workers) {
+  uint64_t total = sys_memory() / 4 * 3 / (uint64_t)workers;
+  return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
 
 struct files { /* the test files found, main() frees them */
@@ -408,6 +483,8 @@ int main(int argc, char **argv) {
   memset(&cfg, 0, sizeof cfg);
   cfg.vm = &lua_vm;
   cfg.grace = 5;
+  cfg.slice = 0.010;
+  cfg.cpu_limit = 30;
 
   int code = parse_args(argc, argv, &cfg, &cli);
   if (code == GO_ON)
@@ -418,6 +495,10 @@ int main(int argc, char **argv) {
   if (code == GO_ON) {
     if (cfg.workers == 0)
       cfg.workers = sys_cpu_count();
+    if (!cli.max_conn_set)
+      cfg.max_connections = default_max_connections();
+    if (!cfg.memory_limit)
+      cfg.memory_limit = default_memory_limit(cfg.workers);
     if (cfg.nlisten == 0)
       cfg.listen[cfg.nlisten++] = HOST_DEFAULT_LISTEN;
     code = write_pid_file(cli.pid_file);

@@ -12,6 +12,8 @@
 #include "conn.h"
 #include "conn_internal.h"
 #include "fault.h"
+#include "log.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +25,12 @@ static void on_stream(struct io_op *op);
 /* ---- the set ----------------------------------------------------------- */
 
 void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
-                   int *stopping) {
+                   int *stopping, struct worker_stats *stats,
+                   struct conn_limit *limit) {
   memset(s, 0, sizeof *s);
   s->loop = loop;
+  s->stats = stats;
+  s->limit = limit;
   s->worker = worker;
   s->stopping = stopping;
   list_init(&s->conns);
@@ -42,13 +47,16 @@ void conn_set_free(struct conn_set *s) {
     free(s->spare[--s->nspare]);
   while (s->nospare > 0)
     free(s->ospare[--s->nospare]);
+  s->buf_bytes = 0;
 }
 
 void conn_set_abort_all(struct conn_set *s) {
   struct list_node *n = list_first(&s->conns), *next;
   for (; n; n = next) {
     next = list_next(&s->conns, n); /* an unopened conn is freed at once */
-    conn_abort(list_entry(n, struct conn, node));
+    struct conn *c = list_entry(n, struct conn, node);
+    c->flags &= ~CONN_HELD; /* its task will never run again */
+    conn_abort(c);
   }
 }
 
@@ -84,6 +92,20 @@ void conn_set_end(struct conn_set *s, int owner) {
   }
 }
 
+void conn_set_trim(struct conn_set *s) {
+  while (s->nspare > 0) {
+    free(s->spare[--s->nspare]);
+    conn_set_shrank(s, CONN_RBUF_CHUNK);
+  }
+  while (s->nospare > 0) {
+    free(s->ospare[--s->nospare]);
+    conn_set_shrank(s, CONN_OBUF_CHUNK);
+  }
+  pool_trim(&s->conn_pool);
+  pool_trim(&s->wreq_pool);
+  pool_trim(&s->timer_pool);
+}
+
 int conn_set_reading(const struct conn_set *s) {
   for (struct list_node *n = list_first(&s->conns); n;
        n = list_next(&s->conns, n))
@@ -115,15 +137,30 @@ static void release_rbuf(struct conn *c) {
   if (c->rcap == CONN_RBUF_CHUNK &&
       s->nspare < (int)(sizeof s->spare / sizeof *s->spare))
     s->spare[s->nspare++] = c->rbuf;
-  else
+  else {
     free(c->rbuf);
+    conn_set_shrank(s, c->rcap);
+  }
   c->rbuf = NULL;
   c->rpos = c->rlen = c->rcap = 0;
 }
 
+/* A counted connection is gone: below the limit again, accepting resumes
+ * (the one that pauses checks again after it paused, so a close that
+ * races the pause is not missed: listener.c). */
+void conn_uncount(struct conn_set *s) {
+  struct conn_limit *lim = s->limit;
+  if (!lim)
+    return;
+  int open = atomic_fetch_sub(&lim->open, 1) - 1;
+  if (lim->max && open < conn_limit_low(lim) && atomic_load(&lim->paused) &&
+      atomic_exchange(&lim->paused, 0))
+    lim->resume(lim);
+}
+
 static void maybe_free(struct conn *c) {
   struct conn_set *s = c->set;
-  if (!(c->flags & CONN_HANDLE_DONE))
+  if ((c->flags & (CONN_HANDLE_DONE | CONN_HELD)) != CONN_HANDLE_DONE)
     return;
   if (c->timer) {
     if (io_posted(&c->timer->op)) {
@@ -135,6 +172,11 @@ static void maybe_free(struct conn *c) {
   }
   list_remove(&c->node);
   s->nconns--;
+  if (c->flags & CONN_COUNTED) {
+    stat_dec(&s->stats->open);
+    stat_inc(&s->stats->closed);
+    conn_uncount(s);
+  }
   conn_drop_output(c);
   if (c->tls)
     conn_tls_free(c);
@@ -142,8 +184,6 @@ static void maybe_free(struct conn *c) {
   c->origin = NULL;
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
-  if (c->holder)
-    *c->holder = NULL;
   if (c->rbuf)
     release_rbuf(c);
   pool_put(&s->conn_pool, c);
@@ -162,7 +202,11 @@ int conn_open(struct conn *c, io_sock sock) {
     maybe_free(c);
     return err;
   }
-  c->flags &= ~CONN_HANDLE_DONE;
+  c->flags = (c->flags & ~CONN_HANDLE_DONE) | CONN_COUNTED;
+  stat_inc(&c->set->stats->accepted);
+  stat_inc(&c->set->stats->open);
+  if (c->set->limit)
+    atomic_fetch_add(&c->set->limit->open, 1);
   c->flags |= CONN_IDLE | (c->set->ending ? CONN_ENDING : 0);
   conn_cache_peer(c);
   return 0;
@@ -358,6 +402,16 @@ void conn_close(struct conn *c) {
     conn_finish_close(c); /* it cannot go: close */
 }
 
+void conn_hold(struct conn *c) { c->flags |= CONN_HELD; }
+
+void conn_release(struct conn *c) {
+  c->flags &= ~CONN_HELD;
+  if (c->flags & CONN_CLOSING)
+    maybe_free(c); /* closed meanwhile: perhaps done */
+  else
+    conn_close(c);
+}
+
 void conn_abort(struct conn *c) {
   conn_close(c);
   if (c->flags & CONN_DRAIN) {
@@ -400,6 +454,7 @@ static void on_stream(struct io_op *op) {
   if (res > 0)
     c->flags &= ~CONN_IDLE; /* an exchange has begun */
   if (res > 0 && c->tls) {
+    stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (!conn_closing(c))
       conn_tls_input(c, op->u.recv.data, (size_t)res);
     if (io_posted(op) && !conn_closing(c) && c->rlen >= high_water(c))
@@ -407,8 +462,14 @@ static void on_stream(struct io_op *op) {
     return;
   }
   if (res > 0) {
+    stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (conn_closing(c))
-      return; /* nobody will read it */
+      return;      /* nobody will read it */
+    if (c->rerr) { /* no room for it (the error stays): stop receiving */
+      if (io_posted(op))
+        io_cancel(c->set->loop, op);
+      return;
+    }
     c->hot = op->u.recv.data;
     c->hotlen = (uint32_t)res;
     wake_reader(c); /* the hot path: it may take the chunk in place */
@@ -451,6 +512,23 @@ int conn_ensure_stream(struct conn *c) {
   return err;
 }
 
+/* The timer fires by `due` (it may be posted for later: re-post it). */
+static void arm_timer(struct conn *c, uint64_t due) {
+  struct conn_timer *t = c->timer;
+  if (!io_posted(&t->op))
+    post_timer(c, due);
+  else if (t->due > due)
+    io_cancel(c->set->loop, &t->op); /* on_deadline re-posts it earlier */
+}
+
+/* The deadline of an operation that starts waiting now: its timeout's or
+ * the connection's own, whichever is first; 0: none. */
+static uint64_t op_due(const struct conn *c) {
+  uint64_t due = c->timeout ? io_clock() + (uint64_t)c->timeout * 1000000u : 0;
+  uint64_t dl = c->timer ? c->timer->deadline : 0;
+  return dl && (!due || dl < due) ? dl : due;
+}
+
 int conn_wait_input(struct conn *c, size_t need) {
   if ((c->flags & CONN_ENDING) && conn_between(c)) {
     c->flags |= CONN_ENDED | CONN_EOF; /* the host stops: no next exchange */
@@ -464,19 +542,37 @@ int conn_wait_input(struct conn *c, size_t need) {
   }
   c->flags |= CONN_RWAIT;
   c->rneed = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
-  if (c->timeout) {
+  if (!c->timer && !c->timeout && !c->idle)
+    return 0; /* the common case: no deadline at all */
+  uint64_t due = op_due(c);
+  if (due || c->idle) {
     struct conn_timer *t = conn_timer_of(c);
     if (t) {
-      uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
       t->rdue = due;
-      if (!io_posted(&t->op))
-        post_timer(c, due);
-      else if (t->due > due)
-        io_cancel(c->set->loop, &t->op);
+      t->idue = c->idle ? io_clock() + (uint64_t)c->idle * 1000000u : 0;
+      arm_timer(c, !due || (t->idue && t->idue < due) ? t->idue : due);
     } /* else no memory: this read waits without a deadline */
   } else if (c->timer) {
     c->timer->rdue = 0; /* an earlier read's deadline is not this one's */
+    c->timer->idue = 0;
   }
+  return 0;
+}
+
+int conn_set_deadline(struct conn *c, uint64_t due) {
+  struct conn_timer *t = due || c->timer ? conn_timer_of(c) : NULL;
+  if (!t)
+    return due ? IO_ENOMEM : 0;
+  t->deadline = due;
+  if (!due)
+    return 0;
+  int sooner = 0;
+  if ((c->flags & CONN_RWAIT) && (!t->rdue || due < t->rdue))
+    t->rdue = due, sooner = 1;
+  if ((c->flags & CONN_WWAIT) && c->wreq && (!t->wdue || due < t->wdue))
+    t->wdue = due, sooner = 1;
+  if (sooner)
+    arm_timer(c, due);
   return 0;
 }
 
@@ -499,9 +595,12 @@ char *conn_rbuf_space(struct conn *c, size_t want, size_t *room) {
       size_t cap = c->rcap ? c->rcap : CONN_RBUF_CHUNK;
       while (cap < need)
         cap *= 2;
+      if (!conn_set_fits(s, cap - c->rcap))
+        return NULL; /* the worker's memory limit */
       char *nb = realloc(c->rbuf, cap);
       if (!nb)
         return NULL;
+      conn_set_grew(s, cap - c->rcap);
       c->rbuf = nb;
       c->rcap = (uint32_t)cap;
     }
@@ -520,11 +619,34 @@ int conn_rbuf_append(struct conn *c, const char *p, size_t n) {
   return 0;
 }
 
+/* A buffer that grew for a burst goes back to one chunk once little of
+ * it is left: what a flooding peer made it grow to is not held while a
+ * slow reader works through the rest. */
+static void shrink_rbuf(struct conn *c) {
+  struct conn_set *s = c->set;
+  char *nb;
+  if (s->nspare > 0) {
+    nb = s->spare[--s->nspare]; /* counted already */
+  } else {
+    if (fault_fail(FAULT_C, "read buffer") || !(nb = malloc(CONN_RBUF_CHUNK)))
+      return; /* keep the big one */
+    conn_set_grew(s, CONN_RBUF_CHUNK);
+  }
+  memcpy(nb, c->rbuf + c->rpos, c->rlen);
+  free(c->rbuf);
+  conn_set_shrank(s, c->rcap);
+  c->rbuf = nb;
+  c->rpos = 0;
+  c->rcap = CONN_RBUF_CHUNK;
+}
+
 void conn_rbuf_consume(struct conn *c, size_t n) {
   c->rpos += (uint32_t)n;
   c->rlen -= (uint32_t)n;
   if (c->rlen == 0)
     release_rbuf(c); /* an idle connection pins no buffer */
+  else if (c->rcap > 2 * CONN_RBUF_HIGH && c->rlen <= CONN_RBUF_CHUNK / 2)
+    shrink_rbuf(c);
 }
 
 /* ---- deadlines ------------------------------------------------------------
@@ -539,7 +661,8 @@ void post_timer(struct conn *c, uint64_t due) {
 
 void conn_wait_output(struct conn *c) {
   c->flags |= CONN_WWAIT;
-  if (!c->timeout) {
+  uint64_t due = op_due(c);
+  if (!due) {
     if (c->timer)
       c->timer->wdue = 0; /* an earlier send's deadline is not this one's */
     return;
@@ -547,12 +670,8 @@ void conn_wait_output(struct conn *c) {
   struct conn_timer *t = conn_timer_of(c);
   if (!t)
     return; /* no memory: this operation waits without a deadline */
-  uint64_t due = io_clock() + (uint64_t)c->timeout * 1000000u;
   t->wdue = due;
-  if (!io_posted(&t->op))
-    post_timer(c, due);
-  else if (t->due > due)
-    io_cancel(c->set->loop, &t->op); /* on_deadline re-posts it earlier */
+  arm_timer(c, due);
 }
 
 /* The earliest deadline still to watch, or 0. */
@@ -561,12 +680,23 @@ static uint64_t next_due(const struct conn *c) {
   uint64_t next = 0;
   if ((c->flags & CONN_RWAIT) && t->rdue)
     next = t->rdue;
+  if ((c->flags & CONN_RWAIT) && t->idue && (!next || t->idue < next))
+    next = t->idue;
   int wwait =
       ((c->flags & CONN_WWAIT) && c->wreq && !(c->flags & CONN_WTIMEDOUT)) ||
       conn_tls_handshaking(c);
   if (wwait && t->wdue && (!next || t->wdue < next))
     next = t->wdue;
   return next;
+}
+
+void conn_settle_deadline(struct conn *c) {
+  struct conn_timer *t = c->timer;
+  if (!t || (c->flags & CONN_CLOSING))
+    return;
+  t->wdue = 0;
+  if (io_posted(&t->op) && !next_due(c))
+    io_cancel(c->set->loop, &t->op); /* on_deadline posts nothing again */
 }
 
 /* The timer fired (or was cancelled so as to be re-posted earlier: the
@@ -598,6 +728,14 @@ static void on_deadline(struct io_op *op) {
     t->wdue = 0;
     c->flags |= CONN_WTIMEDOUT;
     io_cancel(c->set->loop, &c->wreq->op);
+  }
+  if ((c->flags & CONN_RWAIT) && t->idue && t->idue <= now) {
+    /* Nothing arrived for conn.idle while a read waited: closed. */
+    t->idue = 0;
+    log_write(LOG_DEBUG, c->set->worker, "connection idle for %u ms: closed",
+              c->idle);
+    conn_close(c); /* the reader is told: nil, "closed" */
+    return;        /* maybe_free gives t back */
   }
   if ((c->flags & CONN_RWAIT) && t->rdue && t->rdue <= now) {
     /* The receive stream stays posted: the reader just stops waiting. */

@@ -24,7 +24,11 @@
  * waiting, so a busy connection with a timeout costs no timer work per
  * message.  Each side's deadline belongs to the operation that armed it
  * (0 = none): arming with no timeout clears it, so an old deadline never
- * reaches a newer operation.
+ * reaches a newer operation.  An operation's deadline is its timeout's
+ * or the connection's own deadline (conn_set_deadline: one instant for a
+ * whole exchange, however slowly the bytes trickle in), whichever comes
+ * first.  A read that waits longer than conn.idle with nothing arriving
+ * closes the connection (the listener option `idle`).
  *
  * Output.  conn_write copies bytes into the connection's output buffer
  * and marks it dirty; the worker flushes dirty connections before its
@@ -63,6 +67,7 @@
 #include "list.h"
 #include "pool.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,14 +117,18 @@ struct conn_origin {
 #define CONN_CLIENT 0x10000    /* we connected (else a listener accepted) */
 #define CONN_TLSOUT 0x20000    /* wreq carries TLS output (conn_tls.c) */
 #define CONN_HSWAIT 0x40000    /* a task waits for the TLS handshake */
+#define CONN_COUNTED 0x80000   /* counted as open (accepted or connected) */
+#define CONN_HELD                                                              \
+  0x100000 /* its handler task refers to it: not freed                         \
+              before conn_release */
 /* CONN_IDLE: between exchanges, nothing received since our last write
  * (or ever).  CONN_ENDING: the host stops or reloads, a read that waits
  * between exchanges ends at once.  CONN_ENDED: it did: its input is over
  * as if the peer had finished (CONN_EOF is set too), and its close will
  * linger (conn_set_end). */
-#define CONN_IDLE 0x80000
-#define CONN_ENDING 0x100000
-#define CONN_ENDED 0x200000
+#define CONN_IDLE 0x200000
+#define CONN_ENDING 0x400000
+#define CONN_ENDED 0x800000
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -157,8 +166,31 @@ struct conn_timer {
   struct conn *c;
   uint64_t rdue, wdue; /* deadlines of the waiting recv / send (or,
                           while lingering, of the linger); 0: none */
+  uint64_t idue;       /* when the waiting read finds the connection idle
+                          (conn.idle); 0: none */
+  uint64_t deadline;   /* conn_set_deadline's; 0: none */
   uint64_t due;        /* when the posted timer fires */
 };
+
+/* The host's limit on open connections (--max-connections), shared by
+ * every worker's set: connections are counted as they open (accepted,
+ * or connected) and as they are freed.  When the count comes back below
+ * the limit while accepting is paused (listener.c pauses it), `resume`
+ * runs, on whichever worker freed the connection. */
+struct conn_limit {
+  atomic_int open;                        /* connections open, all workers */
+  int max;                                /* 0: no limit */
+  atomic_int paused;                      /* accepting is paused at the limit */
+  void (*resume)(struct conn_limit *lim); /* set by the host */
+};
+
+/* The count below which accepting starts again: a little under the
+ * limit, so that a host at its limit does not pause and resume at every
+ * close. */
+static inline int conn_limit_low(const struct conn_limit *lim) {
+  int margin = lim->max / 16;
+  return lim->max - (margin < 1 ? 1 : margin);
+}
 
 /* Every connection of a worker, and what they share. */
 struct conn_set {
@@ -175,8 +207,16 @@ struct conn_set {
   int nspare;
   char *ospare[16]; /* idle output buffers of CONN_OBUF_CHUNK */
   int nospare;
-  struct conn *dirty; /* connections with queued output (dirty_next) */
-  int ending;         /* stopping: accepted conns are born CONN_ENDING */
+  struct conn *dirty;      /* connections with queued output (dirty_next) */
+  size_t buf_bytes;        /* read and output buffers held, spares included */
+  size_t mem_limit;        /* the worker's memory limit (buffers + other), 0 */
+  const size_t *mem_other; /* the rest of the worker's memory counted
+                              against it (its VM's), or NULL */
+  size_t *other_room;      /* what the rest may hold, kept up to date as the
+                              buffers change (mem_limit - buf_bytes), or NULL */
+  struct worker_stats *stats; /* the worker's counters (worker.h) */
+  struct conn_limit *limit;   /* the host's, or NULL */
+  int ending; /* stopping: accepted conns are born CONN_ENDING */
 };
 
 struct conn {
@@ -210,22 +250,44 @@ struct conn {
   uint8_t lasterr; /* the last failure's word, 0 = none */
   uint8_t owner;   /* which of the worker's VMs it belongs to */
   uint32_t want;   /* the pending read's n / max */
+  uint32_t idle;   /* ms a read may wait with nothing arriving before the
+                      connection is closed (listener option), 0 = none */
   void *box;       /* the Lua userdata, NULL once collected */
   void *reader;    /* the task waiting to read, or NULL */
   void *writer;    /* the task waiting on wreq, or NULL */
-  /* Where the layer above keeps a pointer to c that outlives a close (a
-   * handler task's): set to NULL when c is freed, so that pointer never
-   * reaches memory the pool has given to another connection. */
-  struct conn **holder;
 };
 
 /* ---- the set ----------------------------------------------------------- */
 
 void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
-                   int *stopping);
+                   int *stopping, struct worker_stats *stats,
+                   struct conn_limit *limit);
 /* After every conn is freed (a forced stop may leave pooled objects:
  * their pools go as a whole). */
 void conn_set_free(struct conn_set *s);
+/* The buffers hold n more bytes / n bytes fewer. */
+static inline void conn_set_grew(struct conn_set *s, size_t n) {
+  s->buf_bytes += n;
+  if (s->other_room && s->mem_limit)
+    *s->other_room =
+        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+}
+static inline void conn_set_shrank(struct conn_set *s, size_t n) {
+  s->buf_bytes -= n;
+  if (s->other_room && s->mem_limit)
+    *s->other_room =
+        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+}
+
+/* Can the worker hold `more` bytes of buffers within its limit? */
+static inline int conn_set_fits(const struct conn_set *s, size_t more) {
+  size_t other = s->mem_other ? *s->mem_other : 0;
+  return !s->mem_limit ||
+         (more <= s->mem_limit && s->buf_bytes + other <= s->mem_limit - more);
+}
+/* Gives back what the set keeps for later (spare buffers, pooled objects
+ * no connection uses): after a peak, before the worker waits. */
+void conn_set_trim(struct conn_set *s);
 /* Close every connection at once, without lingering (a forced stop). */
 void conn_set_abort_all(struct conn_set *s);
 /* The same for the connections of one owner (conn.owner). */
@@ -265,6 +327,13 @@ int conn_connect(struct conn *c, const struct sockaddr *addr, int len);
 void conn_close(struct conn *c);
 /* Close now, without lingering (a forced stop). */
 void conn_abort(struct conn *c);
+/* The task that handles c refers to it until it ends, whatever happens to
+ * the Lua box meanwhile (collected, or closed by `<close>`): conn_hold
+ * keeps c allocated (closed or not) until conn_release, which closes it
+ * (idempotent) and lets it be freed.  A forced stop releases them all
+ * (the tasks will never run again). */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
 /* Close abortively: the peer gets a reset, unsent data is dropped. */
 void conn_reset(struct conn *c);
 static inline int conn_closing(const struct conn *c) {
@@ -281,6 +350,11 @@ void conn_cache_peer(struct conn *c);
  * IO_ENOMEM. */
 int conn_set_origin(struct conn *c, const struct sockaddr *src,
                     const struct sockaddr *dst, const void *header, size_t len);
+
+/* Sets (due: an io_clock() instant) or clears (0) the connection's
+ * deadline; an operation waiting now gets it too if it is sooner.  0, or
+ * IO_ENOMEM (no timer). */
+int conn_set_deadline(struct conn *c, uint64_t due);
 
 /* Seconds (>= 0) to the ms of conn.timeout: at least 1 ms, so that 0 s
  * means "expire at the next turn", and at most about 49 days. */
@@ -299,7 +373,9 @@ int conn_wait_input(struct conn *c, size_t need);
 /* Between exchanges: an accepted connection with nothing buffered,
  * nothing being sent, nothing received since our last write. */
 int conn_between(const struct conn *c);
-/* Buffered input. */
+/* Buffered input.  A buffer that would take the worker past its memory
+ * limit (conn_set.mem_limit) is refused: -1 / NULL, as with no memory,
+ * and the stream fails with IO_ENOMEM ("no resources"). */
 int conn_rbuf_append(struct conn *c, const char *p, size_t n);
 void conn_rbuf_consume(struct conn *c, size_t n);
 static inline const char *conn_rdata(const struct conn *c) {
@@ -313,7 +389,8 @@ static inline void conn_hot_take(struct conn *c, size_t n) {
 
 /* ---- output ------------------------------------------------------------ */
 
-/* Queues n bytes (copied) to go out with the next send; 0, or IO_ENOMEM.
+/* Queues n bytes (copied) to go out with the next send; 0, or IO_ENOMEM
+ * (no memory, or the worker's limit: conn_set.mem_limit).
  * The worker flushes before its loop waits, so no data is left behind. */
 int conn_write(struct conn *c, const char *p, size_t n);
 static inline size_t conn_queued(const struct conn *c) { return c->olen; }
@@ -339,6 +416,12 @@ int conn_sending(const struct conn *c);
  * write deadline armed if the connection has a timeout.  On expiry the
  * op is cancelled and CONN_WTIMEDOUT set; its completion tells it. */
 void conn_wait_output(struct conn *c);
+/* The write deadline's operation is over (a connect or a TLS handshake
+ * that completed):
+ * forgets its deadline and cancels the timer if no other operation waits
+ * for one, as a posted timer keeps the worker up until it fires (a script
+ * that connected with a deadline and ended would linger until then). */
+void conn_settle_deadline(struct conn *c);
 /* Every dirty connection's queue goes out (the worker, before it waits). */
 void conn_set_flush(struct conn_set *s);
 

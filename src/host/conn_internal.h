@@ -33,6 +33,9 @@ static inline void conn_rbuf_commit(struct conn *c, size_t n) {
   c->rlen += (uint32_t)n;
 }
 
+/* A counted connection is gone (conn_limit). */
+void conn_uncount(struct conn_set *s);
+
 /* A send's completion (conn_out.c; conn_tls.c posts with it too). */
 void conn_on_sent(struct io_op *op);
 

@@ -15,16 +15,19 @@
 #include "conn.h"
 #include "conn_internal.h"
 #include "fault.h"
+#include "worker.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static void obuf_release(struct conn_set *s, char *buf, uint32_t cap) {
   if (cap == CONN_OBUF_CHUNK &&
-      s->nospare < (int)(sizeof s->ospare / sizeof *s->ospare))
+      s->nospare < (int)(sizeof s->ospare / sizeof *s->ospare)) {
     s->ospare[s->nospare++] = buf;
-  else
+  } else {
     free(buf);
+    conn_set_shrank(s, cap);
+  }
 }
 
 static void mark_dirty(struct conn *c) {
@@ -67,9 +70,12 @@ char *conn_write_space(struct conn *c, size_t n) {
       size_t cap = c->ocap ? c->ocap : CONN_OBUF_CHUNK;
       while (cap < need)
         cap *= 2;
+      if (!conn_set_fits(s, cap - c->ocap))
+        return NULL; /* the worker's memory limit */
       char *nb = realloc(c->obuf, cap);
       if (!nb)
         return NULL;
+      conn_set_grew(s, cap - c->ocap);
       c->obuf = nb;
       c->ocap = (uint32_t)cap;
     }
@@ -170,6 +176,7 @@ void conn_on_sent(struct io_op *op) {
   struct conn *c = op->data;
   struct conn_wreq *r = c->wreq;
   int res = op->res;
+  stat_add(&c->set->stats->bytes_out, op->u.send.total);
   if (res >= 0) { /* the common case: all of it went */
     c->flags = (c->flags | CONN_SENT) & ~CONN_WTIMEDOUT;
   } else {
@@ -216,8 +223,14 @@ static void on_connected(struct io_op *op) {
   c->werr = op->res;
   pool_put(&c->set->wreq_pool, c->wreq);
   c->wreq = NULL;
-  if (!c->werr)
+  if (!c->werr) {
+    c->flags |= CONN_COUNTED;
+    stat_inc(&c->set->stats->connected);
+    stat_inc(&c->set->stats->open);
+    if (c->set->limit)
+      atomic_fetch_add(&c->set->limit->open, 1);
     conn_cache_peer(c);
+  }
   conn_wake_writer(c);
 }
 

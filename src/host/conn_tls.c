@@ -72,8 +72,7 @@ void conn_tls_free(struct conn *c) {
 /* The handshake is over: tell the task waiting for it (through the
  * writer's event: that task is the conn's writer meanwhile). */
 static void handshake_over(struct conn *c) {
-  if (c->timer)
-    c->timer->wdue = 0;
+  conn_settle_deadline(c); /* its timer must not keep the worker up */
   if (c->flags & CONN_HSWAIT) {
     c->flags &= ~CONN_HSWAIT;
     c->ev->output(c);
@@ -120,6 +119,10 @@ static void pump(struct conn *c) {
   }
   while (t->state == TLS_OPEN && !(c->flags & CONN_EOF)) {
     size_t room, n = 0;
+    /* Nothing left to decrypt: no room to make (a full buffer would
+     * grow, a copy of it, for nothing after every whole record). */
+    if (!tls_has_input(t->s))
+      break;
     char *dst = conn_rbuf_space(c, 16384, &room);
     if (!dst) {
       c->rerr = IO_ENOMEM;

@@ -6,9 +6,10 @@
  * before any worker starts (threads inherit the mask), and the main
  * thread takes them with sigtimedwait.  SIGINT, SIGTERM and SIGQUIT stop
  * gracefully (a second one stops at once); SIGHUP reloads the script
- * (every worker, through its inbox: worker_vm's reload hook); SIGUSR1,
- * SIGUSR2 and SIGALRM are taken and logged instead of killing the
- * process (the default action of each).  A
+ * (every worker, through its inbox: worker_vm's reload hook); SIGUSR1
+ * makes every worker log what its tasks are doing (host_dump); SIGUSR2
+ * and SIGALRM are taken and logged instead of killing the process (the
+ * default action of each).  A
  * real-time signal (WAKE_SIGNAL) is how a finishing worker tells the main
  * thread to look again.  After a second stop request the main thread
  * gives the workers HOST_FORCE_EXIT_S, then ends the process even if one
@@ -24,11 +25,15 @@
  * workers. Closing the console (or a shutdown) ends the process about 5 s after
  * the event whatever the handler does, so that stop gets a grace of at
  * most STOP_BEFORE_KILL_S and the handler waits for it to finish.
+ * Windows has no SIGUSR1: each host process waits on a named event,
+ * HOST_DUMP_EVENT with its process id, which `host --dump PID` sets.
  */
 #include "host.h"
 #include "group.h"
+#include "listener.h"
 #include "log.h"
 #include "resolve.h"
+#include "watchdog.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -40,10 +45,12 @@
 #define STOP_BEFORE_KILL_S 4.0
 static struct host *console_host; /* the console handler has no argument */
 static SRWLOCK console_lock = SRWLOCK_INIT; /* guards console_host */
-static HANDLE worker_done_event; /* a worker ended (SIGUSR1's role) */
+static HANDLE worker_done_event; /* a worker ended (WAKE_SIGNAL's role) */
+static HANDLE dump_event;        /* `host --dump PID` (SIGUSR1's role) */
 static HANDLE all_done_event;    /* host_run is done with the workers */
 static HANDLE reload_event;      /* host --reload PID sets it (SIGHUP's) */
 #else
+#include <errno.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +146,99 @@ void host_set_exit(struct host *h, int code) {
   sys_mutex_unlock(&h->lock);
 }
 
+static void dump_call(struct worker *w, struct msg *m, int run) {
+  if (run && w->host->cfg.vm->dump)
+    w->host->cfg.vm->dump(w);
+  free(m);
+}
+
+void host_limit_log(struct host *h, int pausing, int open) {
+  if (!pausing) {
+    if (atomic_exchange(&h->limit_logged, 0))
+      log_write(LOG_INFO, 0, "%d connections open: accepting again", open);
+    return;
+  }
+  uint64_t now = sys_clock_ms() | 1; /* never 0 */
+  static _Atomic uint64_t last;      /* the last pause logged */
+  uint64_t prev = atomic_load(&last);
+  if ((prev && now - prev < LISTENER_WARN_MS) ||
+      !atomic_compare_exchange_strong(&last, &prev, now))
+    return;
+  atomic_store(&h->limit_logged, now);
+  log_write(LOG_WARN, 0,
+            "%d connections open, the limit (--max-connections): accepting "
+            "paused until some close",
+            open);
+}
+
+static void resume_call(struct worker *w, struct msg *m, int run) {
+  if (run)
+    listener_resume(w);
+  free(m);
+}
+
+static void pause_call(struct worker *w, struct msg *m, int run) {
+  if (run)
+    listener_pause(w);
+  free(m);
+}
+
+static void broadcast(struct host *h,
+                      void (*call)(struct worker *, struct msg *, int)) {
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
+    if (!m)
+      continue; /* no memory: that worker finds out at its next accept */
+    m->call = call;
+    worker_post(h->workers[i], m);
+  }
+}
+
+void host_limit_reached(struct host *h) { broadcast(h, pause_call); }
+
+/* Below the connection limit again: every worker's paused listeners
+ * accept again (any worker's thread: through the inboxes). */
+static void resume_accepting(struct conn_limit *lim) {
+  struct host *h = (struct host *)((char *)lim - offsetof(struct host, limit));
+  host_limit_log(h, 0, atomic_load(&lim->open));
+  broadcast(h, resume_call);
+}
+
+void host_dump(struct host *h) {
+  log_write(LOG_INFO, 0, "dumping every worker's tasks");
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
+    if (!m)
+      continue;
+    m->call = dump_call;
+    worker_post(h->workers[i], m);
+  }
+}
+
+int host_request_dump(unsigned long pid, char *err, size_t errsize) {
+#ifdef _WIN32
+  char name[64];
+  snprintf(name, sizeof name, HOST_DUMP_EVENT, pid);
+  HANDLE e = OpenEventA(EVENT_MODIFY_STATE, FALSE, name);
+  if (!e || !SetEvent(e)) {
+    snprintf(err, errsize, "no host process %lu in this session (error %lu)",
+             pid, (unsigned long)GetLastError());
+    if (e)
+      CloseHandle(e);
+    return -1;
+  }
+  CloseHandle(e);
+  return 0;
+#else
+  if (kill((pid_t)pid, SIGUSR1) != 0) {
+    snprintf(err, errsize, "cannot signal process %lu: %s", pid,
+             strerror(errno));
+    return -1;
+  }
+  return 0;
+#endif
+}
+
 void host_worker_done(struct host *h) {
   atomic_fetch_sub(&h->running, 1);
   /* A worker whose tasks wait only for mail stays while another runs:
@@ -183,11 +283,22 @@ static BOOL WINAPI on_console(DWORD type) {
 }
 
 static void wait_workers(struct host *h) {
-  HANDLE events[2] = {worker_done_event, reload_event};
+  /* Wait on the events that exist (a failed CreateEvent leaves NULL). */
+  HANDLE events[3];
+  void (*act[3])(struct host *) = {NULL, host_dump, host_reload};
+  HANDLE all[3] = {worker_done_event, dump_event, reload_event};
+  DWORD n = 0;
+  int which[3];
+  for (int i = 0; i < 3; i++)
+    if (all[i]) {
+      which[n] = i;
+      events[n++] = all[i];
+    }
   while (atomic_load(&h->running) > 0) {
-    DWORD r = WaitForMultipleObjects(reload_event ? 2 : 1, events, FALSE, 100);
-    if (r == WAIT_OBJECT_0 + 1)
-      host_reload(h);
+    DWORD r = WaitForMultipleObjects(n, events, FALSE, 100);
+    if (r >= WAIT_OBJECT_0 && r < WAIT_OBJECT_0 + n &&
+        act[which[r - WAIT_OBJECT_0]])
+      act[which[r - WAIT_OBJECT_0]](h);
     if (force_exit_due(h))
       force_exit(h);
   }
@@ -223,6 +334,8 @@ static void on_signal(struct host *h, int sig) {
   } else if (sig == SIGHUP) {
     log_write(LOG_INFO, 0, "SIGHUP received");
     host_reload(h);
+  } else if (sig == SIGUSR1) {
+    host_dump(h);
   } else if (sig == SIGALRM) {
     log_write(LOG_DEBUG, 0, "SIGALRM received: ignored");
   } else {
@@ -248,6 +361,10 @@ static void wait_workers(struct host *h) {
 
 static void catch_stop_requests(void) {
 #ifdef _WIN32
+  char name[64];
+  snprintf(name, sizeof name, HOST_DUMP_EVENT,
+           (unsigned long)GetCurrentProcessId());
+  dump_event = CreateEventA(NULL, FALSE, FALSE, name); /* NULL: no dumps */
   worker_done_event = CreateEventA(NULL, FALSE, FALSE, NULL);
   all_done_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   char name[64];
@@ -275,12 +392,19 @@ int host_run(const struct host_config *cfg) {
    * with the default action, which ends the process. */
   catch_stop_requests();
   group_registry_init(&h->reg);
+  /* Before any thread starts: they inherit the blocked signals (a
+   * resolver thread that did not would die of a SIGUSR1). */
+  catch_stop_requests();
   h->resolver = resolve_new(NULL);
   atomic_init(&h->failed, 0);
   atomic_init(&h->running, 0);
   atomic_init(&h->stops, 0);
   atomic_init(&h->exit_code, HOST_EXIT_OK);
   atomic_init(&h->force_at, 0);
+  atomic_init(&h->limit.open, 0);
+  atomic_init(&h->limit.paused, 0);
+  h->limit.max = cfg->max_connections;
+  h->limit.resume = resume_accepting;
   h->workers = calloc((size_t)h->nworkers, sizeof *h->workers);
 #ifdef _WIN32
   console_host = h;
@@ -305,7 +429,12 @@ int host_run(const struct host_config *cfg) {
   }
   if (started < h->nworkers && !atomic_load(&h->failed))
     host_fail(h, "not enough memory for the workers");
+  if (started == h->nworkers && watchdog_start(h) != 0)
+    log_write(LOG_WARN, 0,
+              "cannot start the watchdog: tasks run unwatched "
+              "(no time slices, no cpu limit)");
   wait_workers(h);
+  watchdog_stop(h); /* it interrupts workers: before they are joined */
   for (int i = 0; i < started; i++)
     worker_join(h->workers[i]);
   /* Requests still out come back cancelled, into inboxes that

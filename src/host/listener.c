@@ -19,8 +19,57 @@
 static void on_accept(struct io_op *op);
 
 static void arm(struct listener *l) {
-  if (!listener_closing(l) && io_accept(&l->h, &l->aop, on_accept) != 0)
+  if (!listener_closing(l) && !(l->flags & LISTENER_FULL) &&
+      !io_posted(&l->aop) && io_accept(&l->h, &l->aop, on_accept) != 0)
     log_write(LOG_ERROR, l->w->id, "cannot accept on %s", l->address);
+}
+
+/* After an accept: at the limit, this listener pauses (see listener.h).
+ * Returns 1 if it did. */
+static int full(struct listener *l, int more) {
+  struct conn_limit *lim = &l->w->host->limit;
+  int open = atomic_load(&lim->open);
+  if (!lim->max || open < lim->max)
+    return 0;
+  l->flags |= LISTENER_FULL;
+  if (more)
+    io_cancel(l->w->loop, &l->aop);
+  if (!atomic_exchange(&lim->paused, 1)) {
+    host_limit_log(l->w->host, 1, open);
+    host_limit_reached(l->w->host); /* the other workers pause too */
+  }
+  /* A close that came before `paused` was set did not resume: look. */
+  if (atomic_load(&lim->open) < conn_limit_low(lim) &&
+      atomic_exchange(&lim->paused, 0))
+    lim->resume(lim);
+  return 1;
+}
+
+void listener_pause(struct worker *w) {
+  struct conn_limit *lim = &w->host->limit;
+  if (!atomic_load(&lim->paused))
+    return; /* resumed meanwhile */
+  for (struct list_node *n = list_first(&w->listeners); n;
+       n = list_next(&w->listeners, n)) {
+    struct listener *l = list_entry(n, struct listener, node);
+    if (!(l->flags & LISTENER_ACCEPTS) || (l->flags & LISTENER_FULL))
+      continue;
+    l->flags |= LISTENER_FULL;
+    if (io_posted(&l->aop))
+      io_cancel(w->loop, &l->aop);
+  }
+}
+
+void listener_resume(struct worker *w) {
+  for (struct list_node *n = list_first(&w->listeners); n;
+       n = list_next(&w->listeners, n)) {
+    struct listener *l = list_entry(n, struct listener, node);
+    if (!(l->flags & LISTENER_FULL))
+      continue;
+    l->flags &= ~LISTENER_FULL;
+    if ((l->flags & LISTENER_ACCEPTS) && !io_posted(&l->pause))
+      arm(l);
+  }
 }
 
 static void maybe_free(struct listener *l) {
@@ -62,7 +111,10 @@ static void on_accept(struct io_op *op) {
     } else if (io_posted(&l->pause) || listener_closing(l)) {
       io_sock_close(op->u.accept.sock);
     } else {
+      l->backoff = 0;
       group_dispatch(l, op->u.accept.sock); /* here, or another worker */
+      if (full(l, more))
+        return;
     }
   } else if (op->res != IO_ECANCELED && !listener_closing(l)) {
     unsigned dropped;
@@ -79,8 +131,11 @@ static void on_accept(struct io_op *op) {
       /* Back off instead of spinning on a backlog we cannot take. */
       if (more)
         io_cancel(l->w->loop, &l->aop);
+      l->backoff = !l->backoff                            ? ACCEPT_PAUSE_MS
+                   : l->backoff * 2 > ACCEPT_PAUSE_MAX_MS ? ACCEPT_PAUSE_MAX_MS
+                                                          : l->backoff * 2;
       if (!io_posted(&l->pause) &&
-          io_timeout(l->w->loop, &l->pause, ACCEPT_PAUSE_MS * 1000000ull,
+          io_timeout(l->w->loop, &l->pause, l->backoff * 1000000ull,
                      on_pause_over) != 0 &&
           !more)
         arm(l); /* no timer: accepting again at once beats never */

@@ -95,6 +95,38 @@ static void drain_inbox(struct worker *w) {
 
 static void on_wake(void *ud) { drain_inbox(ud); }
 
+int worker_inbox_length(struct worker *w) {
+  int n = 0;
+  sys_mutex_lock(&w->inbox_lock);
+  for (struct msg *m = w->inbox; m; m = m->next)
+    n++;
+  sys_mutex_unlock(&w->inbox_lock);
+  return n;
+}
+
+/* ---- what the watchdog reads ------------------------------------------- */
+
+/* A seqlock with one writer at a time: the worker, or its interrupt
+ * while the worker is stopped, which is why a write already in progress
+ * makes the second one give up rather than wait.  Plain byte copies: this
+ * may run in a signal handler. */
+void worker_publish_where(struct worker *w, const char *text) {
+  struct worker_pulse *p = &w->pulse;
+  uint32_t v = atomic_load_explicit(&p->where_ver, memory_order_relaxed);
+  if (v & 1)
+    return;
+  atomic_store_explicit(&p->where_ver, v + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  size_t i = 0;
+  for (; text[i] && i + 1 < sizeof p->where; i++)
+    p->where[i] = text[i];
+  p->where[i] = 0;
+  atomic_store_explicit(&p->where_run,
+                        atomic_load_explicit(&p->runs, memory_order_relaxed),
+                        memory_order_relaxed);
+  atomic_store_explicit(&p->where_ver, v + 2, memory_order_release);
+}
+
 /* ---- stopping -------------------------------------------------------- */
 
 /* Returns how many tasks were still alive. */
@@ -107,6 +139,8 @@ static int kill_tasks(struct worker *w) {
   conn_set_abort_all(&w->conns); /* no lingering either */
   if (io_posted(&w->grace_op))
     io_cancel(w->loop, &w->grace_op);
+  if (io_posted(&w->trim_op))
+    io_cancel(w->loop, &w->trim_op);
   return n;
 }
 
@@ -178,7 +212,8 @@ static int waiting(struct worker *w) {
    * stream that no task is reading: a script that read a reply and ended
    * without closing its connection is done. */
   int other = io_loop_alive(w->loop) - conn_set_streams(&w->conns) -
-              (io_posted(&w->grace_op) ? 1 : 0);
+              (io_posted(&w->grace_op) ? 1 : 0) -
+              (io_posted(&w->trim_op) ? 1 : 0);
   if (other > 0)
     return 1;
   /* Only streams are left (rare: a worker with a listener never gets
@@ -188,23 +223,84 @@ static int waiting(struct worker *w) {
 
 int worker_idle(struct worker *w) { return !waiting(w); }
 
+void worker_pump(struct worker *w) {
+  conn_set_flush(&w->conns);
+  io_loop_run(w->loop, 1);
+}
+
+/* The gauges of host.stats() that are not kept as things happen: worth
+ * a turn's work only now and then. */
+void worker_publish(struct worker *w) {
+  w->published = io_now(w->loop);
+  stat_set(&w->stats.timers, (uint64_t)io_loop_timers(w->loop));
+  stat_set(&w->stats.buf_bytes, (uint64_t)w->conns.buf_bytes);
+  if (w->vm && w->host->cfg.vm->publish)
+    w->host->cfg.vm->publish(w);
+}
+
+static size_t held(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
+  return w->conns.buf_bytes + (vm->memory && w->vm ? vm->memory(w) : 0);
+}
+
+void worker_trim(struct worker *w) {
+  const struct worker_vm *vm = w->host->cfg.vm;
+  size_t before = held(w);
+  conn_set_trim(&w->conns);
+  size_t vm_now = vm->trim && w->vm ? vm->trim(w) : 0;
+  w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
+  w->trimmed = io_now(w->loop);
+  sys_trim_heap(); /* the C library's free pages */
+  log_write(LOG_DEBUG, w->id, "memory given back: %lu KiB held, was %lu KiB",
+            (unsigned long)(w->mem_trimmed >> 10),
+            (unsigned long)(before >> 10));
+}
+
+static void maybe_trim(struct worker *w);
+
+static void on_trim_due(struct io_op *op) {
+  struct worker *w = op->data;
+  if (op->res == 0 && !w->killing)
+    maybe_trim(w);
+}
+
+/* Before the loop blocks: after a peak, give memory back; if that is too
+ * soon after the last time, a timer comes back to it (the loop may block
+ * for good, with the peak's memory held). */
+static void maybe_trim(struct worker *w) {
+  size_t now = held(w);
+  if (now > w->mem_peak)
+    w->mem_peak = now;
+  if (w->mem_peak - now < WORKER_TRIM_BYTES &&
+      now < w->mem_trimmed + WORKER_TRIM_BYTES)
+    return; /* nothing worth it */
+  uint64_t since = io_now(w->loop) - w->trimmed;
+  if (since >= WORKER_TRIM_MS * 1000000ull)
+    worker_trim(w);
+  else if (!io_posted(&w->trim_op) && !w->stopping)
+    io_timeout(w->loop, &w->trim_op, WORKER_TRIM_MS * 1000000ull - since,
+               on_trim_due); /* no memory for it: the next idle turn */
+}
+
 static void run(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
-  int submitted = 0;
   while (waiting(w)) {
     conn_set_flush(&w->conns); /* what this turn wrote goes out now */
-    /* Sends that complete at once (epoll) complete here, and what their
-     * callbacks made ready runs before the wait, which can then block
-     * at once: otherwise it would look once without blocking first, a
-     * second system call per wake-up.  Once per turn: a writer whose
-     * sends always complete at once must not keep the others waiting. */
-    if (!submitted && io_loop_submit(w->loop) > 0) {
-      submitted = 1;
-      w->ready = vm->turn(w);
-      continue;
+    /* Sends that complete at once (epoll) complete here, before the
+     * wait, which can then block at once (else it would look once
+     * without blocking first: a second system call per wake-up), unless
+     * their callbacks left work: a writer they resumed wrote more, or
+     * woke a task. */
+    int nowait = w->ready;
+    if (!nowait && io_loop_submit(w->loop) > 0)
+      nowait = w->conns.dirty || (vm->pending && vm->pending(w));
+    if ((!nowait || ++w->turns % WORKER_PUBLISH_TURNS == 0) &&
+        io_now(w->loop) - w->published >= WORKER_PUBLISH_MS * 1000000ull) {
+      worker_publish(w); /* before it blocks, or now and then */
+      if (!nowait)
+        maybe_trim(w);
     }
-    submitted = 0;
-    io_loop_run(w->loop, w->ready);
+    io_loop_run(w->loop, nowait);
     w->ready = vm->turn(w);
   }
 }
@@ -246,7 +342,8 @@ static void thread_main(void *arg) {
     host_worker_done(w->host);
     return;
   }
-  conn_set_init(&w->conns, w->loop, w->id, &w->killing);
+  conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats,
+                &w->host->limit);
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
@@ -266,6 +363,7 @@ struct worker *worker_new(struct host *host, int id) {
   w->id = id;
   w->host = host;
   io_op_init(&w->grace_op, w);
+  io_op_init(&w->trim_op, w);
   list_init(&w->listeners);
   sys_mutex_init(&w->inbox_lock);
   mailbox_init(&w->mail, host->cfg.inbox);

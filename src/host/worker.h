@@ -12,8 +12,10 @@
 #include "io.h"
 #include "mail.h"
 #include "pool.h"
+#include "stat.h"
 #include "sys.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +45,41 @@ struct worker_vm {
   /* Load the script again into a fresh VM; the connections already open
    * finish under the old one (SIGHUP, host --reload).  May be NULL. */
   void (*reload)(struct worker *w);
+  /* The watchdog's request (WORKER_ASK_*) about the run in progress; runs
+   * as a signal handler does (sys_thread_interrupt): it may only set
+   * flags and arm a hook that acts at the VM's next step.  Optional. */
+  void (*interrupt)(struct worker *w, int ask);
+  /* Publish the VM's gauges in w->stats (worker_publish).  Optional. */
+  void (*publish)(struct worker *w);
+  /* Log what every task is doing (SIGUSR1, `host --dump`).  Optional. */
+  void (*dump)(struct worker *w);
+  /* Give back what the VM keeps for later (worker_trim); returns the
+   * memory it holds now, in bytes.  Optional. */
+  size_t (*trim)(struct worker *w);
+  /* The memory the VM holds now, in bytes.  Optional. */
+  size_t (*memory)(struct worker *w);
+  /* Some task is ready to run now (the turn's answer may be stale:
+   * callbacks run between turns can make one ready).  Optional. */
+  int (*pending)(struct worker *w);
+};
+
+/* What the watchdog asks of a run (worker_vm.interrupt). */
+#define WORKER_ASK_YIELD 0x01 /* it ran past its slice: pause it */
+#define WORKER_ASK_WHERE 0x02 /* publish where it runs (pulse.where) */
+
+/* What a worker publishes about the task it runs, for the watchdog
+ * (watchdog.c) on another thread: lock-free, written only by the worker
+ * (or by its interrupt, while it is stopped), read by anyone. */
+struct worker_pulse {
+  _Atomic uint64_t runs;      /* +1 as a task starts and as it stops
+                                 running: odd while one runs */
+  _Atomic uint64_t hooked;    /* `runs` when the VM last acted on a request */
+  _Atomic int ask;            /* WORKER_ASK_* the interrupt is to pass on */
+  _Atomic uint64_t ask_run;   /* the run they are about: a later one is not
+                                 disturbed */
+  _Atomic uint32_t where_ver; /* odd while `where` is being written */
+  _Atomic uint64_t where_run; /* the run `where` describes */
+  char where[200];            /* "task 7 (handler, peer ...) at f.lua:12" */
 };
 
 enum msg_type {
@@ -63,18 +100,50 @@ struct msg {
   void (*call)(struct worker *w, struct msg *m, int run); /* MSG_CALL */
 };
 
+#define WORKER_NWAITS 12 /* at least the VM's kinds of waits (host.stats) */
+#define WORKER_NWORDS 16 /* at least the connection API's error words */
+
+/* A worker's counters (host.stats()): written by the worker alone,
+ * readable from any thread (stat.h).  Cumulative ones change as things
+ * happen; the gauges marked "per turn" are published once per turn of
+ * the loop (worker_publish), which is exact as seen from the worker's
+ * own tasks and a turn late from another worker's. */
+struct worker_stats {
+  stat_counter accepted;               /* connections accepted */
+  stat_counter connected;              /* connections made (host.connect) */
+  stat_counter closed;                 /* connections freed, of both kinds */
+  stat_counter open;                   /* connections alive (gauge) */
+  stat_counter bytes_in, bytes_out;    /* payload received / sent */
+  stat_counter tasks;                  /* live tasks (gauge) */
+  stat_counter waiting[WORKER_NWAITS]; /* suspended tasks, by wait */
+  stat_counter errors[WORKER_NWORDS];  /* nil, err results, by word */
+  stat_counter forced_yields;          /* tasks paused by their slice */
+  stat_counter cpu_kills;              /* tasks ended at the cpu limit */
+  stat_counter lua_bytes;              /* the VM's memory (per turn) */
+  stat_counter buf_bytes;              /* connection buffers (per turn) */
+  stat_counter timers;                 /* timers posted (per turn) */
+};
+
 struct worker {
   int id; /* 1..N */
   struct host *host;
   struct io_loop *loop;
   sys_thread thread;
-  void *vm;  /* the VM's own state (host->cfg.vm's) */
-  int ready; /* the VM has tasks ready: do not block */
+  void *vm;           /* the VM's own state (host->cfg.vm's) */
+  int ready;          /* the VM has tasks ready: do not block */
+  unsigned turns;     /* turns of the loop (publishing the gauges) */
+  uint64_t published; /* io_now() when the gauges were published */
+  uint64_t trimmed;   /* io_now() when memory was last given back */
+  size_t mem_peak;    /* the most held since then (worker_trim) */
+  size_t mem_trimmed; /* what was held right after */
 
   sys_mutex inbox_lock; /* guards inbox, loop_ready, mail's shared half */
   struct msg *inbox, *inbox_tail;
   int loop_ready;      /* the loop exists: io_wake may be called */
   struct mailbox mail; /* messages from the VMs of workers (mail.h) */
+
+  struct worker_pulse pulse; /* for the watchdog */
+  struct worker_stats stats; /* for host.stats() */
 
   struct conn_set conns; /* every connection (conn.h) */
   struct list listeners; /* this worker's (listener.h) */
@@ -82,7 +151,47 @@ struct worker {
   int stopping;          /* graceful stop begun: no more accepts */
   int killing;           /* grace over: nothing resumes any more */
   struct io_op grace_op; /* fires when the grace period ends */
+  struct io_op trim_op;  /* a trim put off (maybe_trim): not a reason to
+                            stay, as the grace timer is not */
 };
+
+/* A task starts / stops running (the VM calls these around each run;
+ * single writer, so no read-modify-write). */
+static inline void worker_run_begin(struct worker *w) {
+  uint64_t r = atomic_load_explicit(&w->pulse.runs, memory_order_relaxed);
+  atomic_store_explicit(&w->pulse.runs, r + 1, memory_order_relaxed);
+}
+#define worker_run_end worker_run_begin
+static inline int worker_running(struct worker *w) {
+  return (atomic_load_explicit(&w->pulse.runs, memory_order_relaxed) & 1) != 0;
+}
+/* Publishes text as where the current run is (worker thread, or its
+ * interrupt; skipped if a write is already in progress). */
+void worker_publish_where(struct worker *w, const char *text);
+
+/* On the worker, outside any task: posts what was written and delivers
+ * what has completed, without waiting (a task that was paused by its
+ * slice lets the others' replies go out before it runs again). */
+void worker_pump(struct worker *w);
+
+/* Publishes the gauges of w->stats (also the VM's).  The worker does it
+ * at most every WORKER_PUBLISH_MS, checked before its loop blocks and
+ * every WORKER_PUBLISH_TURNS turns. */
+#define WORKER_PUBLISH_MS 10
+#define WORKER_PUBLISH_TURNS 64
+void worker_publish(struct worker *w);
+
+/* Memory is given back (pools, spare buffers, the VM's free chunks after
+ * a full collection, the C library's free pages) when the worker is
+ * about to wait, at most every WORKER_TRIM_MS, and only if it held at
+ * least WORKER_TRIM_BYTES more than it holds now, or than it held after
+ * the last time: after a peak, not on every idle moment. */
+#define WORKER_TRIM_MS 1000
+#define WORKER_TRIM_BYTES (1u << 20)
+void worker_trim(struct worker *w);
+
+/* Messages waiting in the inbox (any thread; takes the inbox lock). */
+int worker_inbox_length(struct worker *w);
 
 /* Creates the worker (not started).  NULL if out of memory. */
 struct worker *worker_new(struct host *host, int id);

@@ -105,7 +105,7 @@ uint64_t io_clock(void) {
 #endif
 }
 
-uint64_t io_now(const struct io_loop *loop) { return loop->now; }
+int io_loop_timers(const struct io_loop *loop) { return (int)loop->timers.n; }
 
 /* ---- loops ---------------------------------------------------------- */
 
@@ -119,7 +119,7 @@ int io_loop_open(struct io_loop **out, const struct io_backend *be,
   loop->wake_ud = ud;
   atomic_init(&loop->wake_pending, 0);
   timer_heap_init(&loop->timers);
-  loop->now = io_clock();
+  loop->head.now = io_clock();
   int err = be->init(loop);
   if (err) {
     timer_heap_free(&loop->timers);
@@ -257,7 +257,7 @@ static void run_ready(struct io_loop *loop) {
 static void run_timers(struct io_loop *loop) {
   struct io_op *op;
   while ((op = timer_heap_min(&loop->timers)) &&
-         op->u.timeout.due <= loop->now) {
+         op->u.timeout.due <= loop->head.now) {
     timer_heap_remove(&loop->timers, op);
     io__deliver(loop, op, 0, 0);
   }
@@ -282,18 +282,18 @@ int io_loop_submit(struct io_loop *loop) {
 
 int io_loop_run(struct io_loop *loop, int nowait) {
   int64_t timeout = -1;
-  loop->now = io_clock();
+  loop->head.now = io_clock();
   if (nowait || loop->ready.head || loop->closing) {
     timeout = 0;
   } else {
     struct io_op *t = timer_heap_min(&loop->timers);
     if (t)
-      timeout = t->u.timeout.due > loop->now
-                    ? (int64_t)(t->u.timeout.due - loop->now)
+      timeout = t->u.timeout.due > loop->head.now
+                    ? (int64_t)(t->u.timeout.due - loop->head.now)
                     : 0;
   }
   loop->be->wait(loop, timeout);
-  loop->now = io_clock();
+  loop->head.now = io_clock();
   run_timers(loop);
   run_ready(loop);
   run_closing(loop);

@@ -235,11 +235,19 @@ int io_loop_submit(struct io_loop *loop);
 int io_loop_alive(const struct io_loop *loop);
 /* Wakes the loop from any thread.  Async-signal-unsafe. */
 void io_wake(struct io_loop *loop);
+/* What a loop lets others read without a call: its first member. */
+struct io_loop_head {
+  uint64_t now; /* monotonic ns at the start of the current turn */
+};
 /* Monotonic nanoseconds, as of the start of the current turn. */
-uint64_t io_now(const struct io_loop *loop);
+static inline uint64_t io_now(const struct io_loop *loop) {
+  return ((const struct io_loop_head *)(const void *)loop)->now;
+}
 /* Monotonic nanoseconds, read now (any thread). */
 uint64_t io_clock(void);
 const char *io_loop_backend(const struct io_loop *loop);
+/* Timers posted (io_timeout, io_timeout_at) and not yet completed. */
+int io_loop_timers(const struct io_loop *loop);
 
 /* ---- sockets -------------------------------------------------------- */
 

@@ -89,9 +89,9 @@ static inline long long io__to_ms(int64_t ns, long long cap) {
 }
 
 struct io_loop {
+  struct io_loop_head head; /* first: io_now() reads head.now */
   const struct io_backend *be;
   void *bs;                  /* the backend's state */
-  uint64_t now;              /* monotonic ns at the turn's start */
   struct timer_heap timers;  /* posted IO_OP_TIMEOUT ops */
   struct opq ready;          /* completions delivered next turn */
   struct io_handle *closing; /* handles whose last op completed */

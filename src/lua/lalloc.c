@@ -8,11 +8,37 @@
 #include "lalloc.h"
 #include "fault.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK (64 * 1024)
-#define CHUNK_HEAD 16 /* links the chunks; keeps blocks 16-aligned */
+#define CHUNK (64 * 1024) /* and its alignment */
+#define CHUNK_HEAD 16     /* struct chunk; keeps blocks 16-aligned */
+
+struct chunk {
+  struct chunk *next; /* the allocator's chunks */
+  size_t free;        /* bytes of its blocks that are free (lalloc_trim) */
+};
+
+static struct chunk *chunk_of(void *p) {
+  return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+}
+
+static void *chunk_alloc(void) {
+#ifdef _WIN32
+  return _aligned_malloc(CHUNK, CHUNK);
+#else
+  return aligned_alloc(CHUNK, CHUNK);
+#endif
+}
+
+static void chunk_free(void *c) {
+#ifdef _WIN32
+  _aligned_free(c);
+#else
+  free(c);
+#endif
+}
 
 #if defined(__SANITIZE_ADDRESS__)
 #define USE_CLASSES 0
@@ -22,7 +48,7 @@
 
 void lalloc_init(struct lalloc *a, size_t limit) {
   memset(a, 0, sizeof *a);
-  a->limit = limit;
+  a->room = limit ? limit : SIZE_MAX;
 }
 
 static int small(size_t size) { return USE_CLASSES && size <= LALLOC_SMALL; }
@@ -37,11 +63,13 @@ static void *take(struct lalloc *a, size_t size) {
   }
   size_t rounded = (c + 1) * 16;
   if (a->bump_end - a->bump < (ptrdiff_t)rounded) {
-    char *chunk = malloc(CHUNK);
+    struct chunk *chunk = chunk_alloc();
     if (!chunk)
       return NULL;
-    *(void **)chunk = a->chunks;
+    chunk->next = a->chunks;
+    chunk->free = 0;
     a->chunks = chunk;
+    a->nchunks++;
     /* What is left of the old chunk is not lost: it is carved into the
      * largest classes it fits, so the next requests of those sizes find
      * it on their free lists. */
@@ -52,8 +80,8 @@ static void *take(struct lalloc *a, size_t size) {
       a->free[k] = a->bump;
       a->bump += (k + 1) * 16;
     }
-    a->bump = chunk + CHUNK_HEAD;
-    a->bump_end = chunk + CHUNK;
+    a->bump = (char *)chunk + CHUNK_HEAD;
+    a->bump_end = (char *)chunk + CHUNK;
   }
   p = a->bump;
   a->bump += rounded;
@@ -79,7 +107,7 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     a->used -= old;
     return NULL;
   }
-  if (a->limit && nsize > old && a->used - old + nsize > a->limit)
+  if (nsize > old && a->used - old + nsize > a->room)
     return NULL;
   if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;
@@ -106,12 +134,60 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-void lalloc_destroy(struct lalloc *a) {
-  while (a->chunks) {
-    void *next = *(void **)a->chunks;
-    free(a->chunks);
-    a->chunks = next;
+/* A chunk other than the one being carved is all free when its free
+ * blocks add up to all of it but the few bytes (< 16) its carving may
+ * have left over.  Counted here, by a walk of the free lists, so that
+ * taking and giving blocks pays nothing for it. */
+static int all_free(const struct chunk *c, const struct chunk *current) {
+  return c != current && c->free > CHUNK - CHUNK_HEAD - 16;
+}
+
+size_t lalloc_trim(struct lalloc *a) {
+  struct chunk *current = a->bump ? chunk_of(a->bump - 1) : NULL;
+  for (struct chunk *c = a->chunks; c; c = c->next)
+    c->free = 0;
+  for (size_t k = 0; k < LALLOC_CLASSES; k++)
+    for (void *p = a->free[k]; p; p = *(void **)p)
+      chunk_of(p)->free += (k + 1) * 16;
+  size_t empty = 0;
+  for (struct chunk *c = a->chunks; c; c = c->next)
+    empty += all_free(c, current);
+  if (!empty)
+    return 0;
+  /* The free blocks of the empty chunks leave their lists... */
+  for (size_t k = 0; k < LALLOC_CLASSES; k++) {
+    void **link = &a->free[k];
+    while (*link) {
+      if (all_free(chunk_of(*link), current))
+        *link = *(void **)*link;
+      else
+        link = (void **)*link;
+    }
   }
+  /* ...then the chunks go. */
+  struct chunk **cl = (struct chunk **)&a->chunks;
+  while (*cl) {
+    struct chunk *c = *cl;
+    if (all_free(c, current)) {
+      *cl = c->next;
+      chunk_free(c);
+      a->nchunks--;
+    } else {
+      cl = &c->next;
+    }
+  }
+  return empty;
+}
+
+void lalloc_destroy(struct lalloc *a) {
+  struct chunk *c = a->chunks;
+  while (c) {
+    struct chunk *next = c->next;
+    chunk_free(c);
+    c = next;
+  }
+  a->chunks = NULL;
+  a->nchunks = 0;
   memset(a->free, 0, sizeof a->free);
   a->bump = a->bump_end = NULL;
 }

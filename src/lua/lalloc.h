@@ -10,6 +10,18 @@
  * coroutine, stack and box cost exactly their size.  Larger blocks go to
  * malloc.  Under AddressSanitizer everything goes to malloc, so Lua's own
  * memory errors are still caught.
+ *
+ * Chunks are aligned to their size, so a block finds its chunk's header
+ * with a mask: lalloc_trim adds up each chunk's free blocks that way and
+ * returns the chunks that are all free (after a peak, such as 100,000
+ * connections that have gone: the worker calls it when idle), at no cost
+ * to taking and giving blocks.
+ *
+ * The limit covers more than the VM: what the worker's connection
+ * buffers hold (conn.h) is taken off it as they grow, so that the VM and
+ * the buffers share one --memory-limit; `room` is what is left for the
+ * VM, kept up to date by the buffers' side, so that the hot path
+ * compares with one number.
  */
 #ifndef HOST_LALLOC_H
 #define HOST_LALLOC_H
@@ -21,15 +33,20 @@
 
 struct lalloc {
   size_t used;                /* bytes the VM holds (as it asked) */
-  size_t limit;               /* 0 = none */
+  size_t room;                /* the most the VM may hold (SIZE_MAX:
+                                 no limit) */
+  size_t nchunks;             /* chunks held */
   void *free[LALLOC_CLASSES]; /* per class, linked through the block */
   char *bump, *bump_end;      /* the chunk being carved */
   void *chunks;               /* all chunks, linked through their head */
 };
 
+/* limit: bytes, 0 = none. */
 void lalloc_init(struct lalloc *a, size_t limit);
 /* The lua_Alloc; ud is the struct lalloc. */
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* Frees the chunks none of whose blocks is in use; returns how many. */
+size_t lalloc_trim(struct lalloc *a);
 /* After lua_close: returns the chunks. */
 void lalloc_destroy(struct lalloc *a);
 

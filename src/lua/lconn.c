@@ -30,21 +30,18 @@ static const char meta_key = 0;
 void lconn_push(lua_State *L, struct conn *c) {
   struct conn_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->c = c;
+  b->tag = &lconn_tag;
   c->box = b;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &meta_key);
   lua_setmetatable(L, -2);
 }
 
-/* The conn at idx, checked against the metatable every method carries
- * as its first upvalue: luaL_checkudata would look the metatable up by
- * name in the registry on every call. */
+const char lconn_tag = 0;
+
 struct conn *lconn_check(lua_State *L, int idx) {
   struct conn_box *b = lua_touserdata(L, idx);
-  int ok =
-      b && lua_getmetatable(L, idx) && lua_rawequal(L, -1, lua_upvalueindex(1));
-  if (!ok)
+  if (!b || lua_rawlen(L, idx) != sizeof *b || b->tag != &lconn_tag)
     luaL_typeerror(L, idx, CONN_META);
-  lua_pop(L, 1);
   if (!b->c || conn_closing(b->c))
     luaL_error(L, "attempt to use a closed connection");
   return b->c;
@@ -90,8 +87,12 @@ static int word_index(const char *err) {
 }
 
 int lconn_fail(lua_State *L, struct conn *c, const char *err) {
+  int word = word_index(err);
+  struct task *t = task_of(L);
   if (c)
-    c->lasterr = (uint8_t)word_index(err);
+    c->lasterr = (uint8_t)word;
+  if (t && word < WORKER_NWORDS)
+    stat_inc(&t->w->stats.errors[word]);
   return lhost_fail(L, err);
 }
 
@@ -157,6 +158,23 @@ static int lconn_settimeout(lua_State *L) {
   return 0;
 }
 
+/* conn:setdeadline(seconds | nil): every operation that waits past this
+ * instant returns nil, "timeout", whatever trickles in meanwhile. */
+static int lconn_setdeadline(lua_State *L) {
+  struct conn *c = lconn_check(L, 1);
+  uint64_t due = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    double s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0, 2, "negative time");
+    due = io_clock() + (s >= 1e9 ? (uint64_t)1e18 : (uint64_t)(s * 1e9));
+    if (!due)
+      due = 1; /* 0 would mean none */
+  }
+  if (conn_set_deadline(c, due) != 0)
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
 static int lconn_setoption(lua_State *L) {
   struct conn *c = lconn_check(L, 1);
   static const char *const names[] = {"maxline", "maxread", NULL};
@@ -191,7 +209,7 @@ static int shutdown_k(lua_State *L, int status, lua_KContext ctx) {
       return lconn_fail_code(L, c, err);
     conn_wait_output(c);
     c->writer = t;
-    return task_yield(L, t, 0, shutdown_k);
+    return task_yield(L, t, TASK_SEND, 0, shutdown_k);
   }
   c->flags |= CONN_SHUTDOWN;
   int err = io_shutdown(&c->h);
@@ -288,6 +306,7 @@ static const luaL_Reg meth[] = {{"recv", lconn_recv},
                                 {"buffered", lconn_buffered},
                                 {"starttls", ltls_starttls},
                                 {"settimeout", lconn_settimeout},
+                                {"setdeadline", lconn_setdeadline},
                                 {"setoption", lconn_setoption},
                                 {"shutdown", lconn_shutdown},
                                 {"close", lconn_close},

@@ -23,10 +23,17 @@ enum { RECV_ANY, READ_N, READ_LINE, READ_LINE_KEEP, READ_ALL, READ_UNTIL };
  * clears the box's pointer, its first field, when the socket is done). */
 struct conn_box {
   struct conn *c;
+  const void *tag; /* &lconn_tag: what lconn_check recognises */
 };
+extern const char lconn_tag;
 
-/* The conn at idx (every method has the metatable as upvalue 1); raises
- * on a wrong type or a closed connection. */
+/* The conn at idx; raises on a wrong type or a closed connection.  The
+ * type is told by the box's size and tag, not by its metatable: that
+ * needs no push, compare and pop on every method call (a fifth of a
+ * small message's instructions), and only C code makes userdata, none
+ * of which could hold the address of lconn_tag by chance (the size is
+ * checked first: a smaller block has no tag to read; light userdata
+ * have no size). */
 struct conn *lconn_check(lua_State *L, int idx);
 
 /* The API's error words (index 1..): conn.lasterr keeps the index. */

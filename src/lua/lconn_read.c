@@ -157,6 +157,11 @@ static int try_read(lua_State *L, struct conn *c) {
     return read_fail(L, c, "closed");
   if (c->rerr == CONN_ETLS) /* nil, "tls", the engine's reason */
     return lconn_fail_code(L, c, c->rerr);
+  if (c->rerr == IO_ENOMEM) { /* the worker's memory: nothing to return */
+    if (c->rlen)
+      conn_rbuf_consume(c, c->rlen);
+    return lconn_fail(L, c, "no resources");
+  }
   if (c->rerr)
     return read_fail(L, c, lconn_words[lconn_word_of(c->rerr)]);
   return -1;
@@ -220,7 +225,7 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
                       io_strerror(err, msg, sizeof msg));
   }
   c->reader = t;
-  return task_yield(L, t, ctx, read_k);
+  return task_yield(L, t, TASK_RECV, ctx, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {

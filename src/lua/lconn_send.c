@@ -38,7 +38,7 @@ static int wait_send(lua_State *L, struct conn *c, lua_KContext ctx) {
   struct task *t = task_of(L);
   conn_wait_output(c);
   c->writer = t;
-  return task_yield(L, t, ctx, send_k);
+  return task_yield(L, t, TASK_SEND, ctx, send_k);
 }
 
 /* Posts the arguments from index `from` (offset `off` into it) on, behind

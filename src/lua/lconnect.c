@@ -2,7 +2,10 @@
  * lconnect.c -- host.connect(address [, options]): resolve the name off
  * the loop, connect to its addresses in the order the resolver gave them
  * (the next one after a refusal, an unreachable network or a timeout),
- * then, with the tls option, the handshake.
+ * then, with the tls option, the handshake.  Each try and the handshake
+ * have a deadline (10 s unless the script gives one for the tries), so a
+ * peer that drops SYNs or never answers a ClientHello cannot hold a task
+ * for the system's minutes.
  *
  *   host.connect("api.example.com:443", {tls = true, timeout = 5})
  *
@@ -28,6 +31,7 @@
 
 #define STATE 3                /* the state's stack slot */
 #define HANDSHAKE_DEFAULT 10.0 /* seconds, also when a timeout is given */
+#define CONNECT_DEFAULT 10.0   /* seconds per try when none is given */
 
 struct connect_state {
   struct resolve_result res;       /* the name's addresses */
@@ -35,7 +39,7 @@ struct connect_state {
   struct tls_config *tls;          /* NULL: plain (the VM's cache holds it) */
   char host[RESOLVE_NAME_MAX + 1]; /* the name or address to connect to */
   char sni[RESOLVE_NAME_MAX + 1];  /* TLS: the name to send and verify */
-  double timeout;                  /* seconds per try, 0: none */
+  double timeout;                  /* seconds per try, 0: the default */
   int port;
   int next;       /* the next address to try */
   int lasterr;    /* why the last try failed */
@@ -78,13 +82,12 @@ static int try_next(lua_State *L, struct connect_state *st) {
       conn_close(c);
     return luaL_error(L, "not enough memory");
   }
-  if (st->timeout > 0)
-    c->timeout = conn_timeout_ms(st->timeout);
+  c->timeout = conn_timeout_ms(st->timeout > 0 ? st->timeout : CONNECT_DEFAULT);
   st->c = c;
   conn_wait_output(c);
   struct task *t = task_of(L);
   c->writer = t;
-  return task_yield(L, t, 0, connected_k);
+  return task_yield(L, t, TASK_CONNECT, 0, connected_k);
 }
 
 static int shaken_k(lua_State *L, int status, lua_KContext ctx) {
@@ -114,6 +117,7 @@ static int connected_k(lua_State *L, int status, lua_KContext ctx) {
   c->timeout = 0; /* the connect timeout is not the connection's */
   c->flags &= ~CONN_WTIMEDOUT;
   c->werr = 0;
+  conn_settle_deadline(c);
   if (timedout)
     err = IO_ETIMEDOUT;
   if (err || conn_closing(c)) {

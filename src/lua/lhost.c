@@ -15,6 +15,7 @@
 #include "lresolve.h"
 #include "lresp.h"
 #include "llistener.h"
+#include "lstats.h"
 #include "lmain.h"
 #include "lmsg.h"
 #include "lshared.h"
@@ -63,11 +64,11 @@ static int lhost_sleep(lua_State *L) {
   struct task *t = task_current_wait(L, "host.sleep");
   if (s <= 0) { /* just yield: behind every task that is ready to run */
     task_schedule(t, 0);
-    return task_yield(L, t, 0, sleep_k);
+    return task_yield(L, t, TASK_SLEEP, 0, sleep_k);
   }
   if (task_sleep(t, s, on_sleep) != 0)
     return luaL_error(L, "not enough memory");
-  return task_yield(L, t, 0, sleep_k);
+  return task_yield(L, t, TASK_SLEEP, 0, sleep_k);
 }
 
 static void on_wait_timeout(struct io_op *op) {
@@ -101,7 +102,7 @@ static int lhost_wait(lua_State *L) {
   if (s >= 0 && task_sleep(t, s, on_wait_timeout) != 0)
     return luaL_error(L, "not enough memory");
   t->wake = TASK_WAKE_WAITING;
-  return task_yield(L, t, 0, wait_k);
+  return task_yield(L, t, TASK_WAIT, 0, wait_k);
 }
 
 /* host.wakeup(co, ...) -> true if co was waiting in host.wait */
@@ -184,7 +185,8 @@ static int lhost_print(lua_State *L) {
 /* host._idle() -> true if nothing could ever resume a waiting task (for
  * `host test`, which fails such a test at once; not part of the API). */
 static int lhost_idle(lua_State *L) {
-  lua_pushboolean(L, worker_idle(lhost_worker(L)));
+  struct worker *w = lhost_worker(L);
+  lua_pushboolean(L, !task_ready(w) && worker_idle(w));
   return 1;
 }
 
@@ -228,6 +230,7 @@ static void push_module(lua_State *L, struct worker *w) {
   luaL_newlibtable(L, funcs);
   lua_pushlightuserdata(L, w);
   luaL_setfuncs(L, funcs, 1);
+  lstats_setfuncs(L, w);
   lua_pushinteger(L, w->id);
   lua_setfield(L, -2, "worker");
   lua_pushinteger(L, w->host->nworkers);

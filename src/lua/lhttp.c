@@ -79,7 +79,7 @@ int hs_wait(lua_State *L, struct hsess *s, struct conn *c, size_t need,
   if (err)
     return luaL_error(L, "http: cannot receive (error %d)", err); /* a bug */
   c->reader = t;
-  return task_yield(L, t, ctx, k);
+  return task_yield(L, t, TASK_RECV, ctx, k);
 }
 
 struct conn *hs_resumed(lua_State *L, struct hsess *s) {

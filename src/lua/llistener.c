@@ -48,7 +48,7 @@ struct pending {
   int ref;                  /* its handler, in vm's registry */
   struct listener_box *box; /* its box in vm, NULL once collected */
   struct lopts {
-    uint32_t maxline, maxread, timeout, handshake, proxy_ms;
+    uint32_t maxline, maxread, timeout, idle, handshake, proxy_ms;
     int proxy;
     struct tls_config *tls; /* a reference, or NULL */
   } o;
@@ -79,6 +79,7 @@ static void apply(struct listener *l, const struct lopts *o) {
   l->maxline = o->maxline;
   l->maxread = o->maxread;
   l->timeout = o->timeout;
+  l->idle = o->idle;
   l->handshake = o->handshake;
   l->proxy = o->proxy;
   l->proxy_ms = o->proxy_ms;
@@ -117,6 +118,7 @@ static void on_conn(struct listener *l, io_sock sock) {
   c->maxline = l->maxline;
   c->maxread = l->maxread;
   c->timeout = l->timeout;
+  c->idle = l->idle;
   if (l->tls && !l->proxy &&
       conn_tls_start(c, l->tls, NULL, l->handshake) != 0) {
     conn_close(c);
@@ -155,7 +157,7 @@ static uint32_t opt_limit(lua_State *L, int idx, const char *name,
 }
 
 static void read_opts(lua_State *L, int opts, struct lopts *o) {
-  double timeout = 0, handshake = 10, proxy_timeout = 5;
+  double timeout = 0, handshake = 10, proxy_timeout = 5, idle = 0;
   memset(o, 0, sizeof *o);
   o->maxline = opt_limit(L, opts, "maxline", CONN_MAXLINE);
   o->maxread = opt_limit(L, opts, "maxread", CONN_MAXREAD);
@@ -168,9 +170,13 @@ static void read_opts(lua_State *L, int opts, struct lopts *o) {
     proxy_timeout = luaL_optnumber(L, -1, 5);
     lua_getfield(L, opts, "proxy_protocol");
     o->proxy = lua_toboolean(L, -1);
-    lua_pop(L, 4);
+    lua_getfield(L, opts, "idle");
+    idle = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 5);
     if (!(handshake > 0))
       luaL_error(L, "option 'handshake' must be positive");
+    if (!(idle >= 0))
+      luaL_error(L, "option 'idle' must be seconds (0: none)");
     if (!(proxy_timeout > 0))
       luaL_error(L, "option 'proxy_timeout' must be positive");
     if (lua_getfield(L, opts, "tls") != LUA_TNIL) {
@@ -181,6 +187,7 @@ static void read_opts(lua_State *L, int opts, struct lopts *o) {
     lua_pop(L, 1);
   }
   o->timeout = timeout > 0 ? conn_timeout_ms(timeout) : 0;
+  o->idle = idle > 0 ? conn_timeout_ms(idle) : 0;
   o->handshake = conn_timeout_ms(handshake);
   o->proxy_ms = conn_timeout_ms(proxy_timeout);
 }

@@ -13,6 +13,7 @@
 #include "lhost.h"
 #include "llistener.h"
 #include "lshared.h"
+#include "lstats.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -123,6 +124,15 @@ static int start_p(lua_State *L) {
 /* ---- the hooks -------------------------------------------------------------
  */
 
+void lmain_count(struct lvm *vm) {
+  struct worker *w = vm->w;
+  /* One limit for the VM and the connections' buffers. */
+  w->conns.mem_other = &vm->alloc.used;
+  w->conns.other_room = &vm->alloc.room;
+  w->conns.mem_limit = w->host->cfg.memory_limit;
+  conn_set_grew(&w->conns, 0); /* the room left by the buffers so far */
+}
+
 struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
   struct lvm *vm = calloc(1, sizeof *vm);
   if (!vm) {
@@ -132,8 +142,10 @@ struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
   vm->w = w;
   io_op_init(&vm->grace_op, vm);
   lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
+  lmain_count(vm);
   sched_init(&vm->sched);
   lmsg_init(&vm->msg);
+  guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
     snprintf(err, errsize, "not enough memory for a Lua state");
@@ -152,6 +164,16 @@ int lmain_start(struct lvm *vm) {
 }
 
 void lmain_close_state(struct lvm *vm) {
+  struct worker *w = vm->w;
+  if (w->conns.mem_other == &vm->alloc.used) { /* it points into vm */
+    struct lvm *cur = lvm_of(w);
+    if (cur && cur != vm && cur->L) {
+      lmain_count(cur);
+    } else {
+      w->conns.mem_other = NULL;
+      w->conns.other_room = NULL;
+    }
+  }
   if (vm->L) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
@@ -215,6 +237,23 @@ static int vm_turn(struct worker *w) {
   return ready || lvm_of(w)->sched.runq != NULL;
 }
 
+static void vm_publish(struct worker *w) {
+  stat_set(&w->stats.lua_bytes, (uint64_t)lvm_of(w)->alloc.used);
+}
+
+static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
+
+/* After a peak: a full collection (an idle VM allocates nothing, so its
+ * garbage would stay), then the chunks and pooled tasks nobody uses. */
+static size_t vm_trim(struct worker *w) {
+  struct lvm *vm = lvm_of(w);
+  lua_gc(vm->L, LUA_GCCOLLECT);
+  lalloc_trim(&vm->alloc);
+  pool_trim(&vm->sched.task_pool);
+  pool_trim(&vm->sched.sleeper_pool);
+  return vm->alloc.used;
+}
+
 static int vm_kill(struct worker *w) {
   struct lvm *vm = lvm_of(w);
   int n = vm->sched.ntasks;
@@ -228,6 +267,7 @@ static void vm_close(struct worker *w) {
   if (!vm)
     return;
   lreload_close(w);
+  w->vm = NULL; /* lmain_close_state: no VM serves any more */
   lmain_free_vm(vm);
   w->vm = NULL;
 }
@@ -241,4 +281,10 @@ const struct worker_vm lua_vm = {
     .close = vm_close,
     .mail = lmsg_deliver,
     .reload = lreload_start,
+    .interrupt = guard_interrupt,
+    .publish = vm_publish,
+    .dump = lstats_dump,
+    .trim = vm_trim,
+    .memory = vm_memory,
+    .pending = task_ready,
 };

@@ -9,6 +9,7 @@
 
 #include "lalloc.h"
 #include "lmsg.h"
+#include "lguard.h"
 #include "log.h"
 #include "ltask.h"
 #include "worker.h"
@@ -25,6 +26,7 @@ struct lvm {
   struct lalloc alloc;         /* its allocator: counts, caps */
   struct sched sched;          /* its tasks (ltask.h) */
   struct log_rate task_errors; /* handler errors are logged sparingly */
+  struct guard guard;          /* time slices, cpu limit (lguard.h) */
   int main_done;               /* the script's main chunk has finished */
   struct worker *w;
   struct lvm *older;     /* VMs this one replaced, newest first (lreload.c) */
@@ -60,6 +62,9 @@ static inline struct lvm *lvm_of_L(lua_State *L) {
   return (struct lvm *)(void *)((char *)ud - offsetof(struct lvm, alloc));
 }
 
+/* The same (the name the guards and stats use). */
+static inline struct lvm *lvm_of_state(lua_State *L) { return lvm_of_L(L); }
+
 /* The script's main task returned nres values (on co's stack), or failed
  * with msg. */
 void lmain_done(struct lvm *vm, lua_State *co, int nres);
@@ -74,6 +79,9 @@ int lmain_start(struct lvm *vm);
 /* lua_close and the allocator's chunks; the struct and its task pools
  * stay (lmain_free_vm). */
 void lmain_close_state(struct lvm *vm);
+/* Counts vm against the worker's memory limit with the buffers (the
+ * serving VM: a new one, or the one a failed reload left serving). */
+void lmain_count(struct lvm *vm);
 void lmain_free_vm(struct lvm *vm);
 
 /* Runs vm's stop hooks once (LMAIN_STOP_HOOKS): at a stop, or when a

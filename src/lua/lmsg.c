@@ -227,5 +227,5 @@ int lmsg_receive(lua_State *L) {
   list_append(&s->waiters, &r->node);
   t->ud = r;
   w->mail.waiters++;
-  return task_yield(L, t, 0, receive_k);
+  return task_yield(L, t, TASK_RECEIVE, 0, receive_k);
 }

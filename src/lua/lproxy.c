@@ -116,7 +116,7 @@ static int try_header(lua_State *L) {
     return refuse(c, "cannot receive");
   struct task *t = task_of(L);
   c->reader = t;
-  return task_yield(L, t, 0, header_k);
+  return task_yield(L, t, TASK_RECV, 0, header_k);
 }
 
 static int header_k(lua_State *L, int status, lua_KContext ctx) {

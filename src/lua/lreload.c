@@ -120,6 +120,7 @@ void lreload_failed(struct lvm *vm, const char *msg) {
   /* It joins the older ones, killed; closed at the next turn (we may be
    * inside one of its tasks now). */
   w->vm = prev;
+  lmain_count(prev);
   vm->older = prev->older;
   prev->older = vm;
   kill_vm(vm);

@@ -109,7 +109,7 @@ int lresolve_wait(lua_State *L, const char *name, size_t len, double timeout,
     return k(L, LUA_OK, ctx);
   }
   t->ud = r;
-  return task_yield(L, t, ctx, k);
+  return task_yield(L, t, TASK_RESOLVE, ctx, k);
 }
 
 const char *lresolve_error(int status) {

@@ -263,7 +263,7 @@ static int wait_more(lua_State *L, struct conn *c, lua_KContext ctx,
   if (err)
     return lconn_fail_code(L, c, err);
   c->reader = t;
-  return task_yield(L, t, ctx, k);
+  return task_yield(L, t, TASK_RECV, ctx, k);
 }
 
 /* The chunk the loop resumed us with goes to the buffer: replies are

@@ -11,6 +11,7 @@
  */
 #include "ltask.h"
 #include "conn.h"
+#include "lguard.h"
 #include "lmain.h"
 #include "lcompat.h"
 #include "log.h"
@@ -20,6 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(TASK_NWAITS <= WORKER_NWAITS, "host.stats counts every wait");
+const char *const task_wait_names[TASK_NWAITS] = {
+    "ready", "recv",      "send",    "connect", "sleep",
+    "wait",  "handshake", "resolve", "receive"};
 
 void sched_init(struct sched *s) {
   memset(s, 0, sizeof *s);
@@ -63,20 +69,58 @@ struct task *task_current_wait(lua_State *L, const char *what) {
 
 /* ---- the coroutine library's guards ------------------------------------- */
 
+/* Calls the function below the n arguments on top as the thread co runs
+ * them (co: a coroutine a task resumes, or NULL), so that the CPU guard
+ * finds the thread that really runs (lguard.h); errors pass through. */
+static int call_running(lua_State *L, lua_State *co, int n) {
+  struct lvm *vm = co ? lvm_of_state(L) : NULL;
+  lua_State *outer = vm ? guard_enter(&vm->guard, co) : NULL;
+  int status = lua_pcall(L, n, LUA_MULTRET, 0);
+  if (vm)
+    guard_leave(&vm->guard, outer);
+  if (status != LUA_OK)
+    return lua_error(L);
+  return lua_gettop(L);
+}
+
 /* coroutine.resume / coroutine.close: the original as upvalue 1, its name
  * as upvalue 2. */
 static int guarded(lua_State *L) {
-  if (lua_type(L, 1) == LUA_TTHREAD && task_of(lua_tothread(L, 1)))
+  lua_State *co = lua_type(L, 1) == LUA_TTHREAD ? lua_tothread(L, 1) : NULL;
+  if (co && task_of(co))
     return luaL_error(L,
                       "coroutine.%s: cannot %s a host task (the host "
                       "resumes it when what it waits for is done; use "
                       "host.wakeup to end a host.wait)",
                       lua_tostring(L, lua_upvalueindex(2)),
                       lua_tostring(L, lua_upvalueindex(2)));
+  int resume = lua_tostring(L, lua_upvalueindex(2))[0] == 'r';
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
+  return call_running(L, resume ? co : NULL, lua_gettop(L) - 1);
+}
+
+/* A function coroutine.wrap made: the original as upvalue 1, its
+ * coroutine as upvalue 2. */
+static int wrapped(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return call_running(L, lua_tothread(L, lua_upvalueindex(2)),
+                      lua_gettop(L) - 1);
+}
+
+/* coroutine.wrap: the original as upvalue 1.  Its function keeps its
+ * coroutine as its first upvalue, which is how we learn which it is. */
+static int guarded_wrap(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  if (lua_getupvalue(L, -1, 1) && lua_type(L, -1) == LUA_TTHREAD) {
+    lua_pushcclosure(L, wrapped, 2);
+    return 1;
+  }
+  lua_pop(L, 1); /* not the 5.4 we know: leave it as it is */
+  return 1;
 }
 
 static int guarded_yield(lua_State *L) {
@@ -117,6 +161,9 @@ void task_guard_coroutines(lua_State *L) {
   lua_getfield(L, -1, "running");
   lua_pushcclosure(L, exposing_running, 1);
   lua_setfield(L, -2, "running");
+  lua_getfield(L, -1, "wrap");
+  lua_pushcclosure(L, guarded_wrap, 1);
+  lua_setfield(L, -2, "wrap");
   lua_pop(L, 1);
 }
 
@@ -207,6 +254,9 @@ static struct task *task_alloc(struct worker *w, struct lvm *vm) {
   t->w = w;
   t->vm = vm;
   t->ref = LUA_NOREF;
+  t->kill_ref = LUA_NOREF;
+  t->id = ++vm->sched.last_id;
+  t->since = io_now(w->loop);
   return t;
 }
 
@@ -241,7 +291,7 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   t->kind = (unsigned char)kind;
   t->conn = conn;
   if (conn)
-    conn->holder = &t->conn; /* cleared if conn is freed before t ends */
+    conn_hold(conn); /* until finish: the box may go first */
   *(struct task **)lua_getextraspace(co) = t;
   if (push)
     lua_insert(L, -(nargs + 2)); /* thread below fn and args */
@@ -249,6 +299,7 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     lua_pop(L, 1);
   lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
   vm->sched.ntasks++;
+  stat_inc(&w->stats.tasks);
   t->waiting = 1; /* only the host starts it */
   if (now && !vm->sched.current)
     task_resume(t, nargs);
@@ -263,11 +314,10 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
 static void finish(struct task *t, int returned) {
   struct sched *s = &t->vm->sched;
   lua_State *L = t->vm->L;
-  if (t->conn) {
-    t->conn->holder = NULL; /* t goes back to its pool */
-    conn_close(t->conn);
-  }
+  if (t->conn)
+    conn_release(t->conn); /* closes it, if it is not yet */
   task_unsleep(t);
+  guard_forget(t);
   *(struct task **)lua_getextraspace(t->co) = NULL;
   int status = LUA_OK;
   if (!returned)
@@ -288,36 +338,80 @@ static void finish(struct task *t, int returned) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
   }
   s->ntasks--;
+  stat_dec(&t->w->stats.tasks);
   pool_put(&s->task_pool, t);
 }
 
 /* ---- suspending and resuming ----------------------------------------- */
 
-int task_yield(lua_State *L, struct task *t, lua_KContext ctx,
+int task_yield(lua_State *L, struct task *t, int wait, lua_KContext ctx,
                lua_KFunction k) {
   t->waiting = 1;
+  t->wait = (unsigned char)wait;
+  t->cpu = 0; /* waiting is what the cpu limit counts from */
+  t->since = io_now(t->w->loop);
+  stat_inc(&t->w->stats.waiting[wait]);
   return lua_yieldk(L, 0, ctx, k);
+}
+
+/* The task ended at its cpu limit (lguard.c); like any error, but with
+ * the traceback of where it was stopped, whatever it raised since. */
+static void report_kill(struct task *t) {
+  lua_State *L = t->vm->L;
+  stat_inc(&t->w->stats.cpu_kills);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->kill_ref);
+  const char *msg = lua_tostring(L, -1);
+  if (t->kind == TASK_MAIN)
+    lmain_failed(t->vm, msg ? msg : GUARD_KILL_MESSAGE);
+  else
+    report(t, msg ? msg : GUARD_KILL_MESSAGE);
+  lua_pop(L, 1);
 }
 
 void task_resume(struct task *t, int nargs) {
   struct lvm *vm = t->vm;
+  struct worker *w = t->w;
   int nres;
   if (t->w->killing || vm->killed)
     return; /* forced stop: nothing runs any more */
+  if (t->guard & TASK_CANCELLED) {
+    finish(t, 0);
+    return;
+  }
   t->waiting = 0;
+  if (t->wait) {
+    stat_dec(&t->w->stats.waiting[t->wait]);
+    t->wait = TASK_READY;
+  }
   struct task *outer = vm->sched.current;
   vm->sched.current = t;
+  lua_State *outer_running = guard_begin(&vm->guard, w, !outer);
   int status = lua_resume(t->co, vm->L, nargs, &nres);
+  guard_end(&vm->guard, w, outer_running, !outer);
   vm->sched.current = outer;
   if (status == LUA_YIELD) {
     if (t->waiting) {
       lua_pop(t->co, nres);
       return;
     }
-    /* coroutine.yield() straight out of a task: nobody could ever resume
-     * it, so it is an error in the script. */
-    report(t, "coroutine.yield() called outside a host call (use "
-              "host.spawn/host.wait to wait in a task)");
+    if (t->guard & TASK_KILLED) {
+      report_kill(t);
+    } else if (t->guard & TASK_SLICED) {
+      /* Paused by its slice: behind every task that is ready now. */
+      t->guard = (unsigned char)((t->guard & ~TASK_SLICED) | TASK_PAUSED);
+      lua_pop(t->co, nres);
+      stat_inc(&w->stats.forced_yields);
+      t->since = io_now(w->loop);
+      task_schedule(t, 0);
+      return;
+    } else {
+      /* coroutine.yield() straight out of a task: nobody could ever
+       * resume it, so it is an error in the script. */
+      report(t, "coroutine.yield() called outside a host call (use "
+                "host.spawn/host.wait to wait in a task)");
+    }
+  } else if (t->guard & TASK_KILLED) {
+    report_kill(t); /* whatever it raised or returned after the kill */
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
       lmain_done(vm, t->co, nres);
@@ -356,12 +450,27 @@ int task_run_queue(struct lvm *vm) {
   s->runq = s->runq_tail = NULL;
   while (t) {
     struct task *next = t->next;
+    s->rest = next; /* still to run: the worker is not idle */
     t->queued = 0;
+    if (t->guard & TASK_PAUSED) {
+      /* What the others wrote since it was paused goes out before it
+       * takes its next slice (else a reply waits a slice longer). */
+      t->guard &= (unsigned char)~TASK_PAUSED;
+      worker_pump(vm->w);
+    }
     task_resume(t, t->nargs);
     t = next;
     n++;
   }
+  s->rest = NULL;
   return n;
+}
+
+int task_ready(struct worker *w) {
+  for (struct lvm *vm = lvm_of(w); vm; vm = vm->older) /* older: reload */
+    if (vm->sched.runq || vm->sched.rest)
+      return 1;
+  return 0;
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -406,6 +515,22 @@ void sleeper_release(struct worker *w, struct sleeper *s) {
   if (s->task)
     s->task->sleeper = NULL;
   pool_put(&s->vm->sched.sleeper_pool, s);
+}
+
+void task_cancel(struct task *t) { t->guard |= TASK_CANCELLED; }
+
+void task_each(struct worker *w, lua_State *L,
+               void (*fn)(struct task *t, void *ud), void *ud) {
+  if (!lua_checkstack(L, 3))
+    return;
+  lua_pushnil(L);
+  while (lua_next(L, LUA_REGISTRYINDEX)) {
+    struct task *t =
+        lua_type(L, -1) == LUA_TTHREAD ? task_of(lua_tothread(L, -1)) : NULL;
+    lua_pop(L, 1);
+    if (t && t->w == w)
+      fn(t, ud);
+  }
 }
 
 void task_drop_all(struct lvm *vm) {

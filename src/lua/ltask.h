@@ -28,6 +28,20 @@ struct conn;
 struct lvm;
 
 enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
+/* What a suspended task waits on (host.tasks(), host.stats()). */
+enum task_wait {
+  TASK_READY, /* nothing: queued to run (new, or paused by its slice) */
+  TASK_RECV,
+  TASK_SEND,
+  TASK_CONNECT,
+  TASK_SLEEP,
+  TASK_WAIT, /* host.wait */
+  TASK_HANDSHAKE,
+  TASK_RESOLVE,
+  TASK_RECEIVE, /* host.receive */
+  TASK_NWAITS
+};
+extern const char *const task_wait_names[TASK_NWAITS];
 enum task_wake {
   TASK_WAKE_NONE,
   TASK_WAKE_WAITING, /* in host.wait */
@@ -51,7 +65,20 @@ struct task {
   struct sleeper *sleeper; /* the timer of host.sleep/host.wait */
   void *ud;                /* what else it waits on (lresolve.c; lmsg.c:
                               its place in host.receive's line) */
+  uint32_t id;             /* 1, 2, ... per worker (host.tasks(), logs) */
+  unsigned char wait;      /* enum task_wait while suspended */
+  unsigned char guard;     /* TASK_SLICED, TASK_KILLED, TASK_CANCELLED */
+  int kill_ref;            /* the traceback of its kill (lguard.c) */
+  uint64_t since;          /* io_now() when it last waited or was paused */
+  uint64_t cpu;            /* ns it ran, over its slices, since it last
+                              waited (the cpu limit's count) */
 };
+
+/* task.guard */
+#define TASK_SLICED 0x01    /* its count hook yielded it: queue it again */
+#define TASK_KILLED 0x02    /* past the cpu limit: it ends at the next step */
+#define TASK_CANCELLED 0x04 /* ended from outside (host._cancel) */
+#define TASK_PAUSED 0x08    /* queued after a slice: I/O goes out first */
 
 /* A host.sleep / host.wait timer.  Lives until its completion arrives,
  * which can be after the task it woke has ended. */
@@ -73,11 +100,13 @@ struct sched {
   } idle[SCHED_IDLE_MAX];
   int nidle;
   struct task *runq, *runq_tail; /* tasks to resume next turn */
+  struct task *rest;             /* what task_run_queue has still to run */
   struct task *current;          /* the task running now, NULL in the loop */
   struct list sleepers;          /* posted host.sleep / host.wait timers */
   struct pool task_pool;         /* struct task */
   struct pool sleeper_pool;      /* struct sleeper */
   int ntasks;                    /* live tasks */
+  uint32_t last_id;              /* the id of the newest task */
 };
 
 void sched_init(struct sched *s);
@@ -108,8 +137,10 @@ struct task *task_of(lua_State *co);
 struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
                         struct conn *conn, int now, int push);
 
-/* Suspend the running task until the host resumes it. */
-int task_yield(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
+/* Suspend the running task, waiting on `wait` (enum task_wait), until
+ * the host resumes it. */
+int task_yield(lua_State *L, struct task *t, int wait, lua_KContext ctx,
+               lua_KFunction k);
 /* Resume t with the nargs values on top of t->co's stack (from the loop). */
 void task_resume(struct task *t, int nargs);
 /* Resume t on the next turn instead. */
@@ -117,6 +148,9 @@ void task_schedule(struct task *t, int nargs);
 /* Resume everything of vm queued before this call.  Returns how many
  * ran. */
 int task_run_queue(struct lvm *vm);
+/* Some task of any of the worker's VMs is queued to run (now, from a
+ * task: the worker's own w->ready is as of its last turn). */
+int task_ready(struct worker *w);
 
 /* host.sleep / host.wait timers. */
 int task_sleep(struct task *t, double seconds, io_op_cb cb);
@@ -126,5 +160,16 @@ void sleeper_release(struct worker *w, struct sleeper *s);
 
 /* Forced stop: forget every task of vm without resuming it. */
 void task_drop_all(struct lvm *vm);
+
+/* Ends t from outside without resuming it again: at once if it is queued
+ * to run, else when what it waits for completes (nothing is logged).
+ * The test runner ends a test that ran past its time this way. */
+void task_cancel(struct task *t);
+
+/* Calls fn(t, ud) for every live task of the worker (a walk of the
+ * registry, on L's stack, with its key on top while fn runs: for
+ * host.tasks() and the SIGUSR1 dump, not a hot path). */
+void task_each(struct worker *w, lua_State *L,
+               void (*fn)(struct task *t, void *ud), void *ud);
 
 #endif

@@ -221,7 +221,7 @@ int ltls_wait(lua_State *L, struct conn *c, lua_KContext ctx, lua_KFunction k) {
   struct task *t = task_of(L);
   conn_wait_handshake(c);
   c->writer = t;
-  return task_yield(L, t, ctx, k);
+  return task_yield(L, t, TASK_HANDSHAKE, ctx, k);
 }
 
 /* An accepted TLS connection's task body: wait for the handshake, then
@@ -269,9 +269,22 @@ static int starttls_k(lua_State *L, int status, lua_KContext ctx) {
   return handshake_result(L, b->c);
 }
 
+/* Whether client options at idx verify the server (verify is not false). */
+static int verifies(lua_State *L, int idx) {
+  if (!lua_istable(L, idx))
+    return 1;
+  lua_getfield(L, idx, "verify");
+  int v = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
 /* conn:starttls([opts]): the server side on an accepted connection, the
  * client side on one from host.connect (opts.servername for SNI and the
- * name to verify; opts.handshake the deadline, default 10 s). */
+ * name to verify, required unless verify = false: the connection does not
+ * know the name it was made with, and a chain checked without a name
+ * proves nothing about the peer; opts.handshake the deadline, default
+ * 10 s). */
 int ltls_starttls(lua_State *L) {
   struct conn *c = lconn_check(L, 1);
   int server = !(c->flags & CONN_CLIENT);
@@ -295,6 +308,10 @@ int ltls_starttls(lua_State *L) {
     lua_pop(L, 2); /* name stays valid: the table holds it */
   }
   luaL_argcheck(L, hs > 0, 2, "handshake must be positive");
+  if (!server && !name && verifies(L, 2))
+    return luaL_argerror(L, 2,
+                         "a client needs servername = the name to verify "
+                         "(or verify = false)");
   struct tls_config *cfg = ltls_config(L, 2, server);
   lua_settop(L, 2);
   if (conn_tls_start(c, cfg, name, conn_timeout_ms(hs)) != 0)

@@ -183,6 +183,12 @@ int tls_read(struct tls_session *s, void *dst, size_t max, size_t *n);
 /* Decrypted bytes that tls_read() can return without more input. */
 size_t tls_pending(const struct tls_session *s);
 
+/* 1 if the session holds ciphertext it has not read yet (lent, kept, or
+ * buffered by OpenSSL) or was told of the end of the stream, so
+ * tls_read() may have something to say; 0 means it can only say
+ * TLS_WANT_INPUT, and a caller need not make room first. */
+int tls_has_input(const struct tls_session *s);
+
 /* Encrypts from src[0..len) into the pending output, record by record,
  * until all is taken or TLS_OUTPUT_SOFT bytes wait that tls_output() has
  * not given out yet (so the next buffer fills while one is being sent).  TLS_OK

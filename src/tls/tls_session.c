@@ -366,6 +366,11 @@ size_t tls_pending(const struct tls_session *s) {
   return n > 0 ? (size_t)n : 0;
 }
 
+int tls_has_input(const struct tls_session *s) {
+  return s->eof || (s->lent && s->lent_off < s->lent_len) ||
+         s->keep_off < s->keep_len || SSL_has_pending(s->ssl);
+}
+
 int tls_write(struct tls_session *s, const void *src, size_t len, size_t *n) {
   const unsigned char *p = src;
   size_t done = 0;

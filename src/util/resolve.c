@@ -137,6 +137,7 @@ static void destroy(struct resolver *r) {
 static void run(void *p) {
   struct slot *s = p;
   struct resolver *r = s->r;
+  sys_thread_background(); /* a busy CPU serves the loops first */
   sys_mutex_lock(&r->lock);
   for (;;) {
     while (!r->qhead && !r->stopping)

@@ -10,6 +10,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -18,10 +21,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/random.h>
+#include <sys/syscall.h>
 #endif
 #endif
 
@@ -77,6 +82,20 @@ void sys_thread_detach(sys_thread t) {
   CloseHandle(t);
 #else
   pthread_detach(t);
+#endif
+}
+
+void sys_thread_background(void) {
+#ifdef _WIN32
+  SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
+#elif defined(__linux__)
+  /* On Linux a nice value belongs to the thread (PRIO_PROCESS with a
+   * thread id), not to the whole process as POSIX has it. */
+  id_t tid = (id_t)syscall(SYS_gettid);
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && nice < 19)
+    (void)setpriority(PRIO_PROCESS, tid, nice + 10 > 19 ? 19 : nice + 10);
 #endif
 }
 
@@ -236,6 +255,64 @@ int sys_cpu_count(void) {
 #endif
 }
 
+void sys_heap_setup(void) {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
+void sys_trim_heap(void) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+long sys_fd_limit(void) {
+#ifdef _WIN32
+  return 0;
+#else
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit up = rl;
+    up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+      rl = up;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 30)
+    return 1 << 30;
+  return (long)rl.rlim_cur;
+#endif
+}
+
+uint64_t sys_memory(void) {
+#ifdef _WIN32
+  MEMORYSTATUSEX ms;
+  ms.dwLength = sizeof ms;
+  return GlobalMemoryStatusEx(&ms) ? (uint64_t)ms.ullTotalPhys : 0;
+#else
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  uint64_t total = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+#if defined(__linux__)
+  int fd = open("/sys/fs/cgroup/memory.max", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[32];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0) {
+      buf[n] = 0;
+      char *end;
+      unsigned long long cg = strtoull(buf, &end, 10);
+      if (end != buf && cg > 0 && (!total || cg < total))
+        total = cg; /* "max" (no limit) does not parse */
+    }
+  }
+#endif
+  return total;
+#endif
+}
+
 int sys_init(void) {
 #ifdef _WIN32
   WSADATA wsa;
@@ -243,6 +320,83 @@ int sys_init(void) {
 #else
   /* A write to a closed socket must be an error, never a signal. */
   signal(SIGPIPE, SIG_IGN);
+  return 0;
+#endif
+}
+
+/* ---- interrupting a thread ---------------------------------------------- */
+
+static void (*interrupt_fn)(void *);
+
+#ifdef _WIN32
+int sys_interrupt_init(void (*fn)(void *)) {
+  interrupt_fn = fn;
+  return 0;
+}
+
+int sys_thread_interrupt(sys_thread t, void *arg) {
+  if (!interrupt_fn || SuspendThread(t) == (DWORD)-1)
+    return -1;
+  /* SuspendThread only asks; GetThreadContext returns once t is really
+   * stopped, and makes what it wrote visible here. */
+  CONTEXT ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.ContextFlags = CONTEXT_CONTROL;
+  GetThreadContext(t, &ctx);
+  interrupt_fn(arg);
+  ResumeThread(t);
+  return 0;
+}
+#else
+#define INTERRUPT_SIGNAL (SIGRTMIN + 2) /* +1 is host.c's wake-up */
+
+static void on_interrupt(int sig, siginfo_t *si, void *uc) {
+  (void)sig;
+  (void)uc;
+  int saved = errno;
+  if (interrupt_fn && si->si_code == SI_QUEUE)
+    interrupt_fn(si->si_value.sival_ptr);
+  errno = saved;
+}
+
+int sys_interrupt_init(void (*fn)(void *)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_interrupt;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  interrupt_fn = fn;
+  return sigaction(INTERRUPT_SIGNAL, &sa, NULL);
+}
+
+int sys_thread_interrupt(sys_thread t, void *arg) {
+#if defined(__linux__)
+  union sigval v;
+  v.sival_ptr = arg;
+  return pthread_sigqueue(t, INTERRUPT_SIGNAL, v) == 0 ? 0 : -1;
+#else
+  (void)t;
+  (void)arg;
+  return -1; /* only Linux carries the argument with the signal */
+#endif
+}
+#endif
+
+int sys_thread_cpu(sys_thread t, uint64_t *ns) {
+#ifdef _WIN32
+  FILETIME created, exited, kernel, user;
+  if (!GetThreadTimes(t, &created, &exited, &kernel, &user))
+    return -1;
+  uint64_t k = ((uint64_t)kernel.dwHighDateTime << 32) | kernel.dwLowDateTime;
+  uint64_t u = ((uint64_t)user.dwHighDateTime << 32) | user.dwLowDateTime;
+  *ns = (k + u) * 100; /* 100 ns units */
+  return 0;
+#else
+  clockid_t id;
+  struct timespec ts;
+  if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
+    return -1;
+  *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
   return 0;
 #endif
 }

@@ -32,6 +32,11 @@ int sys_thread_start(sys_thread *t, void (*fn)(void *), void *arg);
 void sys_thread_join(sys_thread t);
 /* Lets t run on alone: its resources go when it returns; no join after. */
 void sys_thread_detach(sys_thread t);
+/* Lowers the calling thread's CPU priority, for a helper thread whose
+ * work must not delay the loops when the CPUs are busy (the resolver
+ * pool's): 10 more nice for this thread alone on Linux (19 at most),
+ * below normal on Windows.  Best effort. */
+void sys_thread_background(void);
 
 void sys_mutex_init(sys_mutex *m);
 void sys_mutex_destroy(sys_mutex *m);
@@ -65,10 +70,43 @@ uint64_t sys_clock_ms(void);
 /* Online CPUs, at least 1. */
 int sys_cpu_count(void);
 
+/* The number of descriptors the process may open, after raising its
+ * soft limit to the hard one (as Go's runtime does: the soft limit is
+ * only a default for programs that cannot cope with more); 0 where there
+ * is no such limit (Windows: sockets are bounded by memory). */
+long sys_fd_limit(void);
+
+/* Large blocks are mapped and unmapped one by one (glibc: a fixed
+ * M_MMAP_THRESHOLD, not one that grows after the first large free), so
+ * a peak of large buffers is given back as it is freed.  Once, early. */
+void sys_heap_setup(void);
+/* Gives the C library's free pages back to the system (malloc_trim). */
+void sys_trim_heap(void);
+
+/* Physical memory in bytes, or the control group's memory limit if that
+ * is lower (Linux, cgroup v2 memory.max); 0 if unknown. */
+uint64_t sys_memory(void);
+
 /* One-time process setup: ignore SIGPIPE, start Winsock. 0 or -1. */
 int sys_init(void);
 
 /* Sleep the calling thread (tests and back-off only). */
 void sys_sleep_ms(unsigned ms);
+
+/* Interrupting a running thread, as a signal would.  After
+ * sys_interrupt_init(fn) (once, before any thread is interrupted),
+ * sys_thread_interrupt(t, arg) makes fn(arg) run while t is stopped
+ * between two of its instructions: on t itself, in a signal handler, on
+ * POSIX (a real-time signal, SA_RESTART); on the calling thread while t
+ * is suspended, on Windows.  So fn may do only what a signal handler
+ * may: no locks, no allocation, no stdio, and it must not assume which
+ * thread it runs on.  t must not have been joined.  0, or -1. */
+int sys_interrupt_init(void (*fn)(void *arg));
+int sys_thread_interrupt(sys_thread t, void *arg);
+
+/* The CPU time thread t has used, in ns, read from any thread: 0 and
+ * *ns, or -1 where it cannot be had.  On Windows it moves in steps of the
+ * system's clock tick (about 15.6 ms). */
+int sys_thread_cpu(sys_thread t, uint64_t *ns);
 
 #endif

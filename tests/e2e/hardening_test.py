@@ -151,7 +151,9 @@ end
 @test
 def second_stop_ends_the_process_even_with_a_stuck_handler():
     port = free_port()
-    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+    # --slice 0: no time slices, so the loop really never gives the worker
+    # back (with them it is paused, and the stop goes through).
+    with Host(["--workers", "1", "--slice", "0", "--listen", "127.0.0.1:%d" % port,
                script("stuck.lua", STUCK)]) as h:
         s = connect(port)
         s.sendall(b"go\n")

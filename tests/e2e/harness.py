@@ -69,16 +69,18 @@ class Host:
     process (if it still runs) and closes its stderr file on the way out,
     however the block ends."""
 
-    def __init__(self, args, env=None, backend=True, preexec=None):
+    def __init__(self, args, env=None, backend=True, preexec=None, stdin=None, prefix=None):
+        """prefix: a command that runs the host (e.g. with_hosts.sh FILE)."""
         self.errpath = os.path.join(SCRATCH, "stderr-%d-%d.txt" % (os.getpid(), time.monotonic_ns()))
         self.err = open(self.errpath, "wb")
-        cmd = list(HOST_CMD)
+        cmd = list(prefix or []) + list(HOST_CMD)
         if backend and BACKEND:
             cmd += ["--backend", BACKEND]
         cmd += args
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
                                      stderr=self.err, env=full_env, preexec_fn=preexec)
         self._out = None
 
@@ -181,7 +183,7 @@ def run_all(selected=None):
     passed = failed = skipped = 0
     n = 0
     for fn in _tests:
-        if selected and not any(s in fn.__name__ for s in selected):
+        if selected and not any(s in fn.__module__ + "." + fn.__name__ for s in selected):
             continue
         n += 1
         name = fn.__module__ + "." + fn.__name__

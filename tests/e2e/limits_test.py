@@ -18,7 +18,10 @@ def out_of_descriptors_pauses_accept_and_recovers():
     def low_fds():
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
-    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", path], preexec=low_fds) as h:
+    # --max-connections 0: no connection limit, so that the descriptors
+    # run out (guards_test.py has the limit the descriptors imply).
+    with Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1", "--max-connections", "0",
+               path], preexec=low_fds) as h:
         clients = []
         try:
             connect(port).close()

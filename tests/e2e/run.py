@@ -4,7 +4,7 @@
   python3 tests/e2e/run.py --host build/host [--backend epoll] [NAME...]
   python3 tests/e2e/run.py --host-cmd "cmake/wine-run.sh build-win/host.exe" --wine
 
-NAME selects tests whose function name contains it.  Exits 1 on failure.
+NAME selects tests whose name (module.function) contains it.  Exits 1 on failure.
 """
 import argparse
 import os
@@ -36,8 +36,11 @@ def main():
     import limits_test  # noqa: F401
     import workers_test  # noqa: F401
     import hardening_test  # noqa: F401
+    import tls_test  # noqa: F401
+    import names_test  # noqa: F401
     import coop_test  # noqa: F401
     import http_test  # noqa: F401
+    import guards_test  # noqa: F401
     import balancer_test  # noqa: F401
     import reload_test  # noqa: F401
     import activation_test  # noqa: F401

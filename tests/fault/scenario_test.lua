@@ -78,6 +78,26 @@ describe("scenario", function()
     assert.truthy(got)
   end)
 
+  it("slices a task that computes, lists tasks, keeps deadlines", function()
+    local done = false
+    host.spawn(function()
+      local t = host.now()
+      while host.now() - t < 0.05 do end -- past a few slices
+      done = true
+    end)
+    local l = assert(host.listen("127.0.0.1:0", function(conn)
+      conn:setdeadline(0.05)
+      conn:read("l")
+    end, { idle = 1 }))
+    local c = assert(host.connect(l.address))
+    assert.truthy(#host.tasks() >= 2)
+    assert.truthy(host.stats().total.tasks >= 2)
+    assert.same({ nil, "closed" }, { c:recv() })
+    while not done do host.sleep(0.01) end
+    c:close()
+    l:close()
+  end)
+
   it("survives a handler that raises", function()
     local l = assert(host.listen("127.0.0.1:0", function() error("boom") end))
     local c = assert(host.connect(l.address))

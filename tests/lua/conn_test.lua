@@ -267,7 +267,10 @@ describe("conn:send", function()
   -- read 16 MiB); returns a table whose .result is set when it ends.
   local function parked_send()
     local first = {}
-    host.spawn(function() first.result = { client:send(("x"):rep(16 << 20)) } end)
+    -- Made here: a task that computes for more than a slice (string.rep
+    -- of 16 MiB may) is paused, and the test's send would go first.
+    local big = ("x"):rep(16 << 20)
+    host.spawn(function() first.result = { client:send(big) } end)
     host.sleep(0)
     assert.is_nil(first.result) -- still waiting for room
     return first
@@ -359,7 +362,8 @@ describe("conn lifetime", function()
     local server = h.accepting()
     local client = assert(host.connect(server.listener.address))
     local result
-    host.spawn(function() result = { client:send(("x"):rep(16 << 20)) } end)
+    local big = ("x"):rep(16 << 20) -- here: not in the task (its slice)
+    host.spawn(function() result = { client:send(big) } end)
     host.sleep(0.01)
     assert.is_nil(result) -- waiting for room: the peer does not read
     client:close()

@@ -72,4 +72,15 @@ function M.join(fn, ...)
   return table.unpack(results, 1, results.n)
 end
 
+-- What the task running coroutine co waits on now (host.tasks()'s
+-- "waits": "wait", "recv", "ready"...), or nil if it is not a task.  A
+-- test that needs another task to be waiting waits for this: a task that
+-- computes for more than a slice is paused, so host.sleep(0) alone does
+-- not promise that it got that far.
+function M.waits(co)
+  for _, t in ipairs(host.tasks()) do
+    if t.co == co then return t.waits end
+  end
+end
+
 return M

@@ -196,7 +196,7 @@ describe("tasks", function()
       local function hold(...) got = table.pack(host.wait()) end
       hold(table.unpack(many))
     end)
-    host.sleep(0)
+    assert.equal("wait", h.eventually(function() return h.waits(co) == "wait" and "wait" end))
     checkerr("too many values to pass", function()
       return host.wakeup(co, table.unpack(many, 1, 300000))
     end)

@@ -39,9 +39,7 @@ static void *resize(struct lalloc *a, void *p, size_t old, size_t n) {
   return lalloc(a, p, old, n);
 }
 
-static void put(struct lalloc *a, void *p, size_t old) {
-  lalloc(a, p, old, 0);
-}
+static void put(struct lalloc *a, void *p, size_t old) { lalloc(a, p, old, 0); }
 
 static void fill(void *p, size_t n, unsigned seed) {
   for (size_t i = 0; i < n; i++)
@@ -207,8 +205,8 @@ static size_t class_of(size_t size) { return (size + 15) / 16 - 1; }
 /* Each small block takes its size rounded up to 16 from the chunk being
  * carved, 16-aligned; 1024 is the last small size. */
 static void small_sizes_round_up_in_16_byte_steps(void) {
-  static const size_t sizes[] = {1,   15,   16,   17,   31,  32,
-                                 33,  1007, 1008, 1009, 1023, 1024};
+  static const size_t sizes[] = {1,  15,   16,   17,   31,   32,
+                                 33, 1007, 1008, 1009, 1023, 1024};
   void *blocks[sizeof sizes / sizeof *sizes];
   struct lalloc a;
   fresh(&a, 0);
@@ -366,12 +364,12 @@ static void asan_build_sends_every_block_to_malloc(void) {
 /* lalloc behind a check: after every call `used` must equal what the
  * calls asked for (kept here independently), and never pass the limit. */
 struct watched {
-  lua_State *L;              /* the state on it, or NULL once closed */
+  lua_State *L; /* the state on it, or NULL once closed */
   struct lalloc a;
-  size_t expect;             /* the sum of the live blocks' sizes */
-  size_t peak;               /* the highest `used` seen */
-  int mismatches;            /* calls after which used != expect */
-  int refused;               /* calls that returned NULL for a block */
+  size_t expect;  /* the sum of the live blocks' sizes */
+  size_t peak;    /* the highest `used` seen */
+  int mismatches; /* calls after which used != expect */
+  int refused;    /* calls that returned NULL for a block */
 };
 
 static void *watched_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -457,7 +455,8 @@ static void lua_state_over_its_limit_raises(void) {
   T_ASSERT_EQ(luaL_loadstring(L, "local t = {}\n"
                                  "for i = 1, 1e7 do\n"
                                  "  t[i] = ('y'):rep(64) .. i\n"
-                                 "end"), LUA_OK);
+                                 "end"),
+              LUA_OK);
   T_ASSERT_EQ(lua_pcall(L, 0, 0, 0), LUA_ERRMEM);
   T_ASSERT_STREQ(lua_tostring(L, -1), "not enough memory");
   lua_pop(L, 1);
@@ -471,6 +470,90 @@ static void lua_state_over_its_limit_raises(void) {
   T_ASSERT_EQ(w.a.used, 0);
   T_ASSERT_EQ(w.mismatches, 0);
   lalloc_destroy(&w.a);
+}
+
+/* ---- the room left, and giving chunks back (lalloc_trim) ---------------- */
+
+#define N 20000 /* 64-byte blocks: about 20 chunks of 64 KiB */
+
+static void limit_is_the_room_left(void) {
+  struct lalloc a;
+  lalloc_init(&a, 4096);
+  T_ASSERT_EQ(a.room, 4096);
+  void *p = lalloc(&a, NULL, 0, 3000);
+  T_ASSERT(p != NULL);
+  a.room = 4096 - 2000; /* say, connection buffers took 2000 */
+  T_ASSERT(lalloc(&a, NULL, 0, 200) == NULL);
+  T_ASSERT(lalloc(&a, p, 3000, 3500) == NULL); /* growing, likewise */
+  p = lalloc(&a, p, 3000, 2900);               /* shrinking is allowed */
+  T_ASSERT(p != NULL);
+  a.room = 4096;
+  void *q = lalloc(&a, NULL, 0, 200);
+  T_ASSERT(q != NULL);
+  lalloc(&a, q, 200, 0);
+  lalloc(&a, p, 2900, 0);
+  T_ASSERT_EQ(a.used, 0);
+  lalloc_destroy(&a);
+}
+
+static void no_limit(void) {
+  struct lalloc a;
+  lalloc_init(&a, 0);
+  T_ASSERT(a.room == SIZE_MAX);
+  void *p = lalloc(&a, NULL, 0, 1 << 20);
+  T_ASSERT(p != NULL);
+  lalloc(&a, p, 1 << 20, 0);
+  lalloc_destroy(&a);
+}
+
+static void trim_returns_only_chunks_all_free(void) {
+  struct lalloc a;
+  lalloc_init(&a, 0);
+  void **v = malloc(N * sizeof *v);
+  T_ASSERT(v != NULL);
+  for (int i = 0; i < N; i++) {
+    v[i] = lalloc(&a, NULL, 0, 64);
+    T_ASSERT(v[i] != NULL);
+    memset(v[i], i & 0xff, 64);
+  }
+  size_t peak = a.nchunks;
+  T_ASSERT_EQ(lalloc_trim(&a), 0); /* everything is in use */
+  /* Free all but every 4000th: those chunks stay, the others go. */
+  int kept = 0;
+  for (int i = 0; i < N; i++) {
+    if (i % 4000 == 0) {
+      kept++;
+      continue;
+    }
+    lalloc(&a, v[i], 64, 0);
+  }
+  size_t freed = lalloc_trim(&a);
+  if (peak == 0) { /* a sanitizer build: every block is malloc's */
+    T_ASSERT_EQ(freed, 0);
+  } else {
+    T_ASSERT(peak >= 19);
+    T_ASSERT_EQ(a.nchunks, peak - freed);
+    T_ASSERT(a.nchunks <= (size_t)kept + 1); /* + the one being carved */
+    T_ASSERT(freed >= peak - (size_t)kept - 1);
+  }
+  /* What stayed is whole, and the free blocks left are usable. */
+  for (int i = 0; i < N; i += 4000)
+    for (int j = 0; j < 64; j++)
+      T_ASSERT_EQ(((unsigned char *)v[i])[j], i & 0xff);
+  for (int i = 1; i < 1000; i++) {
+    v[i] = lalloc(&a, NULL, 0, 64);
+    T_ASSERT(v[i] != NULL);
+    memset(v[i], 0x5a, 64);
+  }
+  for (int i = 1; i < 1000; i++)
+    lalloc(&a, v[i], 64, 0);
+  for (int i = 0; i < N; i += 4000)
+    lalloc(&a, v[i], 64, 0);
+  T_ASSERT_EQ(a.used, 0);
+  lalloc_trim(&a);
+  T_ASSERT(a.nchunks <= 1);
+  lalloc_destroy(&a);
+  free(v);
 }
 
 int main(void) {
@@ -495,5 +578,8 @@ int main(void) {
 #endif
   T_RUN(lua_state_returns_to_baseline);
   T_RUN(lua_state_over_its_limit_raises);
+  T_RUN(limit_is_the_room_left);
+  T_RUN(no_limit);
+  T_RUN(trim_returns_only_chunks_all_free);
   return test_report();
 }

@@ -1,10 +1,17 @@
 /*
  * test_sys.c -- the parts of sys.h the shared modules added: condition
  * variables (a wait that times out, a signal that wakes), once, random
- * bytes, the millisecond clock, detached threads.
+ * bytes, the millisecond clock, detached threads, background priority.
  */
 #include "sys.h"
 #include "t.h"
+
+#ifdef __linux__
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static sys_mutex mu;
 static sys_cond cv;
@@ -104,6 +111,42 @@ static void a_detached_thread_runs(void) {
   sys_sleep_ms(20); /* let it return before the process ends */
 }
 
+/* The thread's own priority after sys_thread_background(), and the
+ * calling thread's, which must not change. */
+static int prio_bg = -100, prio_main = -100;
+
+static int my_priority(void) {
+#ifdef _WIN32
+  return GetThreadPriority(GetCurrentThread());
+#elif defined(__linux__)
+  errno = 0;
+  int p = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+  return errno ? -100 : p;
+#else
+  return 0;
+#endif
+}
+
+static void go_background(void *p) {
+  (void)p;
+  sys_thread_background();
+  prio_bg = my_priority();
+}
+
+static void background_lowers_only_that_thread(void) {
+  int before = my_priority();
+  sys_thread t;
+  T_ASSERT_EQ(sys_thread_start(&t, go_background, NULL), 0);
+  sys_thread_join(t);
+  prio_main = my_priority();
+  T_ASSERT_EQ(prio_main, before);
+#ifdef _WIN32
+  T_ASSERT(prio_bg < THREAD_PRIORITY_NORMAL);
+#elif defined(__linux__)
+  T_ASSERT(prio_bg == (before + 10 > 19 ? 19 : before + 10));
+#endif
+}
+
 int main(void) {
   sys_init();
   sys_mutex_init(&mu);
@@ -114,6 +157,7 @@ int main(void) {
   T_RUN(random_bytes_differ);
   T_RUN(clock_moves_forward);
   T_RUN(a_detached_thread_runs);
+  T_RUN(background_lowers_only_that_thread);
   sys_cond_destroy(&cv);
   sys_mutex_destroy(&mu);
   return test_report();

@@ -69,6 +69,34 @@ static void data_both_ways(void) {
   pair_close(&p);
 }
 
+/* tls_has_input says whether a read can give anything: not with nothing
+ * fed, yes with a record lent or held in part, not once it is read, yes
+ * after the end of the stream (the read then reports it). */
+static void has_input_says_when_a_read_can_give(void) {
+  struct pair p;
+  char buf[64];
+  size_t n = 0;
+  T_ASSERT_EQ(open_default(&p), 0);
+  T_ASSERT_EQ(tls_has_input(p.s), 0);
+  T_ASSERT_EQ(send_all(p.c, &p.c2s, "0123456789", 10), 0);
+  size_t len = p.c2s.len;
+  tls_feed(p.s, p.c2s.buf, len - 1); /* all but the record's last byte */
+  T_ASSERT_EQ(tls_has_input(p.s), 1);
+  T_ASSERT_EQ(tls_read(p.s, buf, sizeof buf, &n), TLS_WANT_INPUT);
+  T_ASSERT_EQ(tls_has_input(p.s), 1); /* the part is held */
+  wire_take(&p.c2s, tls_feed_done(p.s));
+  T_ASSERT_EQ(p.c2s.len, 1);
+  tls_feed(p.s, p.c2s.buf, 1);
+  T_ASSERT_EQ(tls_read(p.s, buf, sizeof buf, &n), TLS_OK);
+  T_ASSERT_EQ(n, 10);
+  T_ASSERT_EQ(tls_has_input(p.s), 0);
+  wire_take(&p.c2s, tls_feed_done(p.s));
+  T_ASSERT_EQ(tls_has_input(p.s), 0);
+  tls_feed_eof(p.s);
+  T_ASSERT_EQ(tls_has_input(p.s), 1);
+  pair_close(&p);
+}
+
 static void read_drives_the_handshake(void) {
   struct pair p = {0};
   char buf[8];
@@ -531,6 +559,7 @@ int main(int argc, char **argv) {
   if (!ccfg || !scfg)
     return 1;
   T_RUN(data_both_ways);
+  T_RUN(has_input_says_when_a_read_can_give);
   T_RUN(read_drives_the_handshake);
   T_RUN(close_notify_client_first);
   T_RUN(close_notify_server_first);

@@ -367,8 +367,8 @@ local serial = 0
 local function run_task(fns)
   serial = serial + 1
   local token, me = serial, coroutine.running()
-  local waiting = true
-  host.spawn(function()
+  local waiting, result = true, nil
+  local co = host.spawn(function()
     local ok, err = true, nil
     for _, fn in ipairs(fns) do
       local okf, errf = xpcall(fn, function(e)
@@ -377,7 +377,12 @@ local function run_task(fns)
       end)
       if not okf and ok then ok, err = false, errf end
     end
-    if waiting and serial == token then host.wakeup(me, ok, err) end
+    if waiting and serial == token then
+      -- Kept as well as sent: the runner may be paused by its time slice
+      -- rather than in host.wait when this comes (the wakeup is lost).
+      result = { ok, err }
+      host.wakeup(me, ok, err)
+    end
   end)
   local deadline = host.now() + M.timeout
   local ok, err
@@ -385,10 +390,15 @@ local function run_task(fns)
     local left = deadline - host.now()
     if left <= 0 then
       ok, err = false, ("timed out after %g s"):format(M.timeout)
+      host._cancel(co) -- a test that computes for ever stops here
       break
     end
     ok, err = host.wait(math.min(left, 0.05))
     if not (ok == nil and err == "timeout") then break end
+    if result then
+      ok, err = result[1], result[2]
+      break
+    end
     if host._idle() then
       ok, err = false, "the test waits with nothing left that could wake " ..
         "it (host.wait() with no timeout, and no task, connection or " ..
@@ -408,9 +418,15 @@ local function run_test(befores, fn, afters)
   if ok then ok, err = run_task { fn } end
   local aok, aerr = run_task(afters)
   if ok and not aok then ok, err = false, "after_each: " .. tostring(aerr) end
-  if ok and #task_errs > 0 then
-    ok, err = false, ("a task raised an error during this test (take " ..
-      "expected ones with task_errors()):\n%s"):format(table.concat(task_errs, "\n"))
+  if #task_errs > 0 then
+    local errs = table.concat(task_errs, "\n")
+    if ok then
+      ok, err = false, ("a task raised an error during this test (take " ..
+        "expected ones with task_errors()):\n%s"):format(errs)
+    else -- e.g. the test's own task was killed
+      err = ("%s\nand a task raised an error during this test:\n%s"):format(
+        tostring(err), errs)
+    end
   end
   task_errs = {}
   return ok, err
