@@ -23,12 +23,20 @@
 #include "mail.h"
 #include "sys.h"
 
+#include <errno.h>
 #include <lua.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
 
 #define GO_ON (-1) /* a step's "not done yet": main() carries on */
 
@@ -40,6 +48,7 @@ struct cli {
   int level_set;           /* --log-level was given */
   int max_conn_set;        /* --max-connections was given */
   int rest;                /* argv index of SCRIPT (or of test's PATHs) */
+  const char *pid_file;    /* --pid-file */
 };
 
 /* The one channel for fatal messages: "host: MESSAGE" on stderr, with a
@@ -169,6 +178,54 @@ static int set_log_level(struct cli *c, const char *v) {
   return GO_ON;
 }
 
+static int set_pid_file(struct cli *c, const char *v) {
+  c->pid_file = v;
+  return GO_ON;
+}
+
+/* host --reload PID|FILE: SIGHUP, or on Windows the named event the
+ * host waits on (host.c).  Done at once: the exit code. */
+static int reload_other(struct cli *c, const char *target) {
+  char buf[32] = "";
+  const char *text = target;
+  (void)c;
+  FILE *f = strspn(target, "0123456789") == strlen(target) ? NULL
+                                                           : fopen(target, "r");
+  if (f) {
+    if (!fgets(buf, sizeof buf, f))
+      buf[0] = '\0';
+    fclose(f);
+    text = buf;
+  }
+  char *end;
+  unsigned long pid = strtoul(text, &end, 10);
+  if (end == text || pid == 0)
+    return fail(HOST_EXIT_FAILED, "--reload: no process id in '%s'", target);
+#ifdef _WIN32
+  char name[64];
+  host_reload_event_name(pid, name, sizeof name);
+  HANDLE ev = OpenEventA(EVENT_MODIFY_STATE, FALSE, name);
+  BOOL set = ev && SetEvent(ev);
+  if (ev)
+    CloseHandle(ev);
+  if (!set)
+    return fail(HOST_EXIT_FAILED, "--reload: no host with process id %lu", pid);
+#else
+  if (kill((pid_t)pid, SIGHUP) != 0)
+    return fail(HOST_EXIT_FAILED, "--reload: process %lu: %s", pid,
+                strerror(errno));
+#endif
+  return HOST_EXIT_OK;
+}
+
+static unsigned long own_pid(void) {
+#ifdef _WIN32
+  return (unsigned long)GetCurrentProcessId();
+#else
+  return (unsigned long)getpid();
+#endif
+}
+
 static int show_help(struct cli *c, const char *v);
 
 static int want_version(struct cli *c, const char *v) {
@@ -210,6 +267,11 @@ static const struct option {
      "messages a worker may have queued (default 65536)"},
     {"--log-level", NULL, "LEVEL", set_log_level,
      "debug, info, warn or error (default: info)"},
+    {"--pid-file", NULL, "FILE", set_pid_file,
+     "write the process id to FILE (removed at exit)"},
+    {"--reload", NULL, "PID|FILE", reload_other,
+     "make a running host reload its script (as\n"
+     "SIGHUP does; the way on Windows)"},
     {"--help", "-h", NULL, show_help, "this text"},
     {"--version", "-v", NULL, want_version, "version and I/O backend"},
     {"--dump", NULL, "PID", do_dump,
@@ -403,6 +465,17 @@ static int find_tests(int argc, char **argv, struct host_config *cfg,
   return GO_ON;
 }
 
+/* --pid-file: GO_ON, or the exit code after saying why not. */
+static int write_pid_file(const char *path) {
+  if (!path)
+    return GO_ON;
+  FILE *f = fopen(path, "w");
+  int bad = !f || fprintf(f, "%lu\n", own_pid()) < 0;
+  if ((f && fclose(f) != 0) || bad)
+    return fail(HOST_EXIT_FAILED, "cannot write %s: %s", path, strerror(errno));
+  return GO_ON;
+}
+
 int main(int argc, char **argv) {
   struct host_config cfg;
   struct cli cli = {.backend = "auto"};
@@ -428,8 +501,13 @@ int main(int argc, char **argv) {
       cfg.memory_limit = default_memory_limit(cfg.workers);
     if (cfg.nlisten == 0)
       cfg.listen[cfg.nlisten++] = HOST_DEFAULT_LISTEN;
+    code = write_pid_file(cli.pid_file);
+  }
+  if (code == GO_ON) {
     code = host_run(&cfg);
     lmain_exit();
+    if (cli.pid_file)
+      remove(cli.pid_file);
   }
   free_files(&files);
   return code;

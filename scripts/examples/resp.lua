@@ -1,9 +1,10 @@
 -- resp.lua: a small Redis-protocol (RESP2) server, written the obvious
 -- way: one command at a time, one reply per command, in the blocking
--- style.  The fast-handler API makes that cheap: read("until") finds the
--- line ends in C, reads are served from what is already buffered without
--- waiting, and write() queues replies that go out together, in one
--- system call, when the handler next waits for input.
+-- style.  The fast-handler API makes that cheap: host.resp parses each
+-- command in C where it arrived in the connection's buffer (a table of
+-- its arguments, no waiting while more is buffered), and write() queues
+-- replies that go out together, in one system call, when the handler
+-- next waits for input.
 --
 --   host scripts/examples/resp.lua     then   redis-cli -p 4567 set k v
 --                                             redis-benchmark -p 4567 -t get,set -P 16
@@ -11,8 +12,9 @@
 -- Commands: PING, ECHO, SET, GET, DEL, EXISTS, INCR, DBSIZE, FLUSHALL,
 -- CONFIG GET (answers nothing, for redis-benchmark), QUIT.  The data is
 -- per worker (run it with --workers 1, or see host.shared).
-local MAX_BULK = 512 * 1024 * 1024
-local MAX_ARGS = 1024 * 1024
+local resp = require "host.resp"
+
+local MAX_INLINE = 64 * 1024
 
 local data = {}
 local size = 0
@@ -82,33 +84,30 @@ end
 
 function commands.CONFIG() return "*0\r\n" end
 
--- One command: its arguments (a RESP array of bulk strings, or an inline
--- command), or nil and why the connection should end.
-local function read_command(conn)
-  local line, e = conn:read("until", "\r\n")
-  if not line then return nil, e end
-  if line:byte(1) ~= 42 then -- "*": else an inline command (redis-cli, telnet)
-    local args = {}
-    for word in line:gmatch("%S+") do args[#args + 1] = word end
-    return args
-  end
-  local n = tonumber(line:sub(2))
-  if not n or n < 1 or n > MAX_ARGS then return nil, "bad array length" end
-  local args = {}
-  for i = 1, n do
-    local head = conn:read("until", "\r\n")
-    local len = head and head:byte(1) == 36 and tonumber(head:sub(2)) -- "$"
-    if not len or len < 0 or len > MAX_BULK then return nil, "bad bulk length" end
-    local arg = conn:read(len + 2)
-    if not arg then return nil, "closed" end
-    args[i] = arg:sub(1, len)
-  end
-  return args
+-- One command: its arguments (a RESP array of bulk strings, parsed in C
+-- by host.resp where it arrived, or an inline command), or nil and why
+-- the connection should end.
+local function read_command(conn, st)
+  local args, e = resp.read(conn, st)
+  if type(args) == "table" then return args end
+  if args ~= nil then return nil, "not an array" end
+  if e ~= "protocol" then return nil, e end
+  -- Not RESP at its first byte: an inline command (redis-cli, telnet).
+  -- host.resp consumed nothing of what it could not parse.
+  local first = conn:read(1)
+  if first == "*" then return nil, "bad array" end
+  local line, le = conn:read("until", "\r\n", MAX_INLINE)
+  if not line then return nil, le end
+  args = {}
+  for word in (first .. line):gmatch("%S+") do args[#args + 1] = word end
+  return args, nil, true
 end
 
 return function(conn)
+  local st = resp.state() -- the connection's parser (its token array)
   while true do
-    local args, why = read_command(conn)
+    local args, why, inline = read_command(conn, st)
+    if inline then st = resp.state() end -- the failed parse left it midway
     if not args then
       if why ~= "closed" and why ~= "reset" and why ~= "timeout" then
         conn:send(err("protocol error: " .. tostring(why)))

@@ -79,4 +79,20 @@ describe("examples/resp", function()
     assert.matches("protocol error", reply(c))
     assert.same({ nil, "closed" }, { c:recv() })
   end)
+
+  it("takes a command that arrives a byte at a time", function()
+    local cmd = command("SET", "slow", "value")
+    for i = 1, #cmd do
+      c:send(cmd:sub(i, i))
+      host.sleep(0.001)
+    end
+    assert.equal("+OK", reply(c))
+    c:send(command("GET", "slow"))
+    assert.equal("value", reply(c))
+  end)
+
+  it("answers an array that is not of strings with a protocol error", function()
+    c:send(":12\r\n")
+    assert.matches("protocol error", reply(c))
+  end)
 end)

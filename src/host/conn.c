@@ -60,6 +60,38 @@ void conn_set_abort_all(struct conn_set *s) {
   }
 }
 
+void conn_set_abort_owner(struct conn_set *s, int owner) {
+  struct list_node *n = list_first(&s->conns), *next;
+  for (; n; n = next) {
+    next = list_next(&s->conns, n);
+    struct conn *c = list_entry(n, struct conn, node);
+    if (c->owner == owner)
+      conn_abort(c);
+  }
+}
+
+int conn_between(const struct conn *c) {
+  return (c->flags & (CONN_CLIENT | CONN_IDLE)) == CONN_IDLE && c->rlen == 0 &&
+         !conn_sending(c) && !conn_tls_handshaking(c);
+}
+
+void conn_set_end(struct conn_set *s, int owner) {
+  struct list_node *n = list_first(&s->conns), *next;
+  if (owner < 0)
+    s->ending = 1;
+  for (; n; n = next) {
+    next = list_next(&s->conns, n); /* a close may free it */
+    struct conn *c = list_entry(n, struct conn, node);
+    if ((owner >= 0 && c->owner != owner) || (c->flags & CONN_CLIENT))
+      continue;
+    c->flags |= CONN_ENDING;
+    if ((c->flags & CONN_RWAIT) && conn_between(c)) {
+      c->flags |= CONN_ENDED | CONN_EOF;
+      conn_wake_reader(c); /* "closed"; the layer above resumes it later */
+    }
+  }
+}
+
 void conn_set_trim(struct conn_set *s) {
   while (s->nspare > 0) {
     free(s->spare[--s->nspare]);
@@ -148,6 +180,8 @@ static void maybe_free(struct conn *c) {
   conn_drop_output(c);
   if (c->tls)
     conn_tls_free(c);
+  free(c->origin);
+  c->origin = NULL;
   if (c->box)
     *(struct conn **)c->box = NULL; /* the box's first field points here */
   if (c->rbuf)
@@ -173,6 +207,7 @@ int conn_open(struct conn *c, io_sock sock) {
   stat_inc(&c->set->stats->open);
   if (c->set->limit)
     atomic_fetch_add(&c->set->limit->open, 1);
+  c->flags |= CONN_IDLE | (c->set->ending ? CONN_ENDING : 0);
   conn_cache_peer(c);
   return 0;
 }
@@ -181,6 +216,26 @@ void conn_cache_peer(struct conn *c) {
   struct sockaddr_storage ss;
   if (io_sockname(&c->h, &ss, 1) == 0)
     addr_small_set(&c->peer, (struct sockaddr *)&ss);
+}
+
+int conn_set_origin(struct conn *c, const struct sockaddr *src,
+                    const struct sockaddr *dst, const void *header,
+                    size_t len) {
+  if (len > UINT32_MAX || fault_fail(FAULT_C, "proxy origin"))
+    return IO_ENOMEM;
+  struct conn_origin *o = malloc(sizeof *o + len);
+  if (!o)
+    return IO_ENOMEM;
+  memset(&o->local, 0, sizeof o->local);
+  if (dst)
+    addr_small_set(&o->local, dst);
+  o->len = (uint32_t)len;
+  memcpy(o->header, header, len);
+  free(c->origin);
+  c->origin = o;
+  if (src)
+    addr_small_set(&c->peer, src);
+  return 0;
 }
 
 static void name(struct conn *c, char *buf, size_t size, int peer) {
@@ -200,7 +255,10 @@ void conn_peer(struct conn *c, char *buf, size_t size) {
 }
 
 void conn_local(struct conn *c, char *buf, size_t size) {
-  name(c, buf, size, 0);
+  if (c->origin && c->origin->local.family)
+    addr_small_format(&c->origin->local, buf, size);
+  else
+    name(c, buf, size, 0);
 }
 
 uint32_t conn_timeout_ms(double seconds) {
@@ -238,9 +296,17 @@ static inline void wake_reader(struct conn *c) {
  * close with unread input is what makes the kernel send the reset), with
  * nothing of ours in flight (a send in flight is cancelled anyway). */
 static int can_linger(struct conn *c) {
-  if (!(c->flags & CONN_SENT) ||
-      (c->flags & (CONN_EOF | CONN_HANDLE_DONE | CONN_RESET)) || c->rerr ||
-      c->werr || c->wreq || *c->set->stopping || io_closing(&c->h))
+  if ((c->flags & (CONN_HANDLE_DONE | CONN_RESET)) || c->rerr || c->werr ||
+      c->wreq || *c->set->stopping || io_closing(&c->h))
+    return 0;
+  /* Ended between exchanges because the host stops: the peer's next
+   * request may be on its way, and must meet an end of stream, not a
+   * reset (it can then retry elsewhere). */
+  if ((c->flags & CONN_ENDED) || ((c->flags & CONN_ENDING) && conn_between(c)))
+    return 1;
+  if (c->flags & CONN_EOF)
+    return 0;
+  if (!(c->flags & CONN_SENT))
     return 0;
   return c->rlen > 0 || io_unread(&c->h) > 0;
 }
@@ -282,7 +348,8 @@ static int start_linger(struct conn *c) {
   c->flags |= CONN_LINGER;
   if (c->rbuf)
     release_rbuf(c); /* nobody will read it */
-  uint64_t due = io_clock() + (uint64_t)CONN_LINGER_MS * 1000000u;
+  uint64_t ms = (c->flags & CONN_ENDING) ? CONN_END_LINGER_MS : CONN_LINGER_MS;
+  uint64_t due = io_clock() + ms * 1000000u;
   t->rdue = due;
   t->wdue = 0;
   if (!io_posted(&t->op))
@@ -384,6 +451,8 @@ static void on_stream(struct io_op *op) {
     end_linger(c); /* the peer closed (or reset): nothing can be lost now */
     return;
   }
+  if (res > 0)
+    c->flags &= ~CONN_IDLE; /* an exchange has begun */
   if (res > 0 && c->tls) {
     stat_add(&c->set->stats->bytes_in, (uint64_t)res);
     if (!conn_closing(c))
@@ -461,6 +530,10 @@ static uint64_t op_due(const struct conn *c) {
 }
 
 int conn_wait_input(struct conn *c, size_t need) {
+  if ((c->flags & CONN_ENDING) && conn_between(c)) {
+    c->flags |= CONN_ENDED | CONN_EOF; /* the host stops: no next exchange */
+    return IO_ECANCELED;
+  }
   if (!io_posted(&c->rop)) {
     int err = post_stream(c);
     if (err)

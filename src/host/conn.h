@@ -47,6 +47,17 @@
  * closes or CONN_LINGER_MS pass, and only then is the socket closed.
  * Closing a socket with unread input would make the kernel send a reset,
  * which destroys replies the peer has not read yet.
+ *
+ * Ending.  When the host stops or reloads, an accepted connection that
+ * sits between two exchanges (CONN_IDLE: nothing received since our last
+ * write; nothing buffered or being sent) and has a reader waiting has
+ * its input ended at once (CONN_ENDED): the reader gets end of stream,
+ * the handler returns, and the close lingers briefly
+ * (CONN_END_LINGER_MS), so that a request already on its way meets an
+ * end of stream rather than a reset.  The connection itself is left to
+ * its task (another task may still write to it).  The others are marked
+ * CONN_ENDING and ended the same way when their reader next waits
+ * between exchanges (conn_set_end, conn_wait_input).
  */
 #ifndef HOST_CONN_H
 #define HOST_CONN_H
@@ -65,6 +76,17 @@ struct conn;
 struct conn_tls;
 struct tls_config;
 
+/* Where a connection really comes from, when a load balancer in front
+ * said so in a PROXY header (the layer above reads and checks it):
+ * conn_peer and conn_local report these addresses, and the header's bytes
+ * are kept as they came for what else it carries (TLVs).  Freed with the
+ * conn. */
+struct conn_origin {
+  struct addr_small local; /* the original destination (family 0: ours) */
+  uint32_t len;            /* bytes of header */
+  unsigned char header[];  /* the header as received */
+};
+
 #define CONN_SEND_BATCH 4        /* strings gathered into one send */
 #define CONN_OBUF_CHUNK 16384    /* output buffers come in this size first */
 #define CONN_OBUF_HIGH 65536     /* queued bytes past which writes wait */
@@ -73,6 +95,7 @@ struct tls_config;
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
 #define CONN_RBUF_HIGH 65536     /* buffered bytes that pause the stream */
 #define CONN_LINGER_MS 5000      /* at most this long draining input on close */
+#define CONN_END_LINGER_MS 1000  /* the same when the host stops or reloads */
 
 /* conn.flags */
 #define CONN_EOF 0x01          /* the peer finished sending */
@@ -98,6 +121,14 @@ struct tls_config;
 #define CONN_HELD                                                              \
   0x100000 /* its handler task refers to it: not freed                         \
               before conn_release */
+/* CONN_IDLE: between exchanges, nothing received since our last write
+ * (or ever).  CONN_ENDING: the host stops or reloads, a read that waits
+ * between exchanges ends at once.  CONN_ENDED: it did: its input is over
+ * as if the peer had finished (CONN_EOF is set too), and its close will
+ * linger (conn_set_end). */
+#define CONN_IDLE 0x200000
+#define CONN_ENDING 0x400000
+#define CONN_ENDED 0x800000
 
 /* c->rerr when TLS failed: conn_tls_detail() says why. */
 #define CONN_ETLS (-3000)
@@ -185,6 +216,7 @@ struct conn_set {
                               buffers change (mem_limit - buf_bytes), or NULL */
   struct worker_stats *stats; /* the worker's counters (worker.h) */
   struct conn_limit *limit;   /* the host's, or NULL */
+  int ending; /* stopping: accepted conns are born CONN_ENDING */
 };
 
 struct conn {
@@ -193,10 +225,11 @@ struct conn {
   struct conn_set *set;
   struct list_node node; /* in set->conns */
   const struct conn_events *ev;
-  struct conn_wreq *wreq;  /* the send/connect in flight, or NULL */
-  struct conn_tls *tls;    /* TLS on this connection, or NULL */
-  struct conn *dirty_next; /* on set->dirty (CONN_DIRTY) */
-  char *obuf;              /* queued output: obuf[0 .. olen) */
+  struct conn_wreq *wreq;     /* the send/connect in flight, or NULL */
+  struct conn_tls *tls;       /* TLS on this connection, or NULL */
+  struct conn_origin *origin; /* what a PROXY header said, or NULL */
+  struct conn *dirty_next;    /* on set->dirty (CONN_DIRTY) */
+  char *obuf;                 /* queued output: obuf[0 .. olen) */
   uint32_t olen, ocap;
   struct conn_timer *timer; /* set once a deadline was armed */
   const char *hot;          /* the chunk being offered (ev->input only) */
@@ -215,6 +248,7 @@ struct conn {
    * idle connection's size is what 10,000 idle connections cost. */
   uint8_t rmode;   /* the pending read's mode */
   uint8_t lasterr; /* the last failure's word, 0 = none */
+  uint8_t owner;   /* which of the worker's VMs it belongs to */
   uint32_t want;   /* the pending read's n / max */
   uint32_t idle;   /* ms a read may wait with nothing arriving before the
                       connection is closed (listener option), 0 = none */
@@ -256,6 +290,17 @@ static inline int conn_set_fits(const struct conn_set *s, size_t more) {
 void conn_set_trim(struct conn_set *s);
 /* Close every connection at once, without lingering (a forced stop). */
 void conn_set_abort_all(struct conn_set *s);
+/* The same for the connections of one owner (conn.owner). */
+void conn_set_abort_owner(struct conn_set *s, int owner);
+/* The host stops (owner < 0: every accepted connection, and those still
+ * to be accepted) or reloads (the accepted connections of one owner): a
+ * connection between exchanges (conn_between: its reader waits, nothing
+ * is buffered or being sent, nothing came since our last write) has its
+ * input ended now (CONN_ENDED), so its reader gets "closed" at once
+ * instead of keeping the host for the whole grace, and the others are
+ * marked CONN_ENDING, so that they end as soon as they get there.  One
+ * in the middle of an exchange gets the grace. */
+void conn_set_end(struct conn_set *s, int owner);
 /* Posted receive streams: by themselves no reason for a worker to stay (a
  * script that read its reply and ended is done), unless a reader waits on
  * one (conn_set_reading). */
@@ -299,6 +344,12 @@ void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
 /* Remembers the peer's address (after accept or connect), for logs. */
 void conn_cache_peer(struct conn *c);
+/* A PROXY header said where c comes from (src) and was going (dst): the
+ * peer and local addresses report them from now on (either may be NULL:
+ * the socket's stays), and header[0 .. len) is kept (copied).  0, or
+ * IO_ENOMEM. */
+int conn_set_origin(struct conn *c, const struct sockaddr *src,
+                    const struct sockaddr *dst, const void *header, size_t len);
 
 /* Sets (due: an io_clock() instant) or clears (0) the connection's
  * deadline; an operation waiting now gets it too if it is sooner.  0, or
@@ -314,8 +365,14 @@ uint32_t conn_timeout_ms(double seconds);
 /* A reader waits until its read can complete with `need` bytes buffered
  * (for the high water: the stream is not paused below it): sets
  * CONN_RWAIT, posts the receive stream if it is not, arms the read
- * deadline.  0, or an IO_E* code (misuse: a bug). */
+ * deadline.  0; IO_ECANCELED when the connection is CONN_ENDING and
+ * between exchanges: its input is ended then (CONN_EOF), and the read
+ * ends "closed" without waiting; or another IO_E* code (no memory for
+ * the stream, or misuse: a bug). */
 int conn_wait_input(struct conn *c, size_t need);
+/* Between exchanges: an accepted connection with nothing buffered,
+ * nothing being sent, nothing received since our last write. */
+int conn_between(const struct conn *c);
 /* Buffered input.  A buffer that would take the worker past its memory
  * limit (conn_set.mem_limit) is refused: -1 / NULL, as with no memory,
  * and the stream fails with IO_ENOMEM ("no resources"). */
@@ -337,6 +394,11 @@ static inline void conn_hot_take(struct conn *c, size_t n) {
  * The worker flushes before its loop waits, so no data is left behind. */
 int conn_write(struct conn *c, const char *p, size_t n);
 static inline size_t conn_queued(const struct conn *c) { return c->olen; }
+/* Room for n more bytes at the end of the queue, to write into in place
+ * (an encoder's output); NULL if no memory.  conn_write_commit(c, k)
+ * queues the first k bytes written there. */
+char *conn_write_space(struct conn *c, size_t n);
+void conn_write_commit(struct conn *c, size_t n);
 /* Posts the queue followed by bufs[0 .. n): n <= CONN_SEND_BATCH and, in
  * all, at most IO_SEND_MAXBYTES (with the queue).  *taken says how many
  * bytes of bufs the send carries: all of them on a plain connection;

@@ -31,6 +31,7 @@ static void obuf_release(struct conn_set *s, char *buf, uint32_t cap) {
 }
 
 static void mark_dirty(struct conn *c) {
+  c->flags |= CONN_IDLE; /* we answered: a next read waits for a new one */
   if (c->flags & CONN_DIRTY)
     return;
   c->flags |= CONN_DIRTY;
@@ -56,13 +57,11 @@ void conn_drop_output(struct conn *c) {
   conn_unmark_dirty(c);
 }
 
-int conn_write(struct conn *c, const char *p, size_t n) {
-  if (n == 0)
-    return 0;
+char *conn_write_space(struct conn *c, size_t n) {
   if (c->olen + n > c->ocap) {
     size_t need = (size_t)c->olen + n;
     if (need > UINT32_MAX || fault_fail(FAULT_C, "output buffer"))
-      return IO_ENOMEM;
+      return NULL;
     struct conn_set *s = c->set;
     if (!c->obuf && need <= CONN_OBUF_CHUNK && s->nospare > 0) {
       c->obuf = s->ospare[--s->nospare];
@@ -72,18 +71,33 @@ int conn_write(struct conn *c, const char *p, size_t n) {
       while (cap < need)
         cap *= 2;
       if (!conn_set_fits(s, cap - c->ocap))
-        return IO_ENOMEM; /* the worker's memory limit */
+        return NULL; /* the worker's memory limit */
       char *nb = realloc(c->obuf, cap);
       if (!nb)
-        return IO_ENOMEM;
+        return NULL;
       conn_set_grew(s, cap - c->ocap);
       c->obuf = nb;
       c->ocap = (uint32_t)cap;
     }
   }
-  memcpy(c->obuf + c->olen, p, n);
+  return c->obuf + c->olen;
+}
+
+void conn_write_commit(struct conn *c, size_t n) {
+  if (n == 0)
+    return;
   c->olen += (uint32_t)n;
   mark_dirty(c);
+}
+
+int conn_write(struct conn *c, const char *p, size_t n) {
+  if (n == 0)
+    return 0;
+  char *dst = conn_write_space(c, n);
+  if (!dst)
+    return IO_ENOMEM;
+  memcpy(dst, p, n);
+  conn_write_commit(c, n);
   return 0;
 }
 
@@ -98,6 +112,8 @@ int conn_send(struct conn *c, const struct io_buf *bufs, int n, size_t *taken) {
     return c->werr;
   if (c->wreq)
     return IO_EBUSY;
+  if (n > 0)
+    c->flags |= CONN_IDLE; /* we answered: a next read waits for a new one */
   if (c->tls)
     return conn_tls_send(c, bufs, n, taken);
   if (n == 0 && c->olen == 0)

@@ -47,6 +47,9 @@ struct group {
   struct listener *owner; /* hand-off: the member that accepts, or NULL */
   unsigned next_member;   /* hand-off: round-robin cursor */
   int inflight;           /* MSG_ACCEPTED naming this group, queued */
+  io_sock inherited;      /* a socket from the service manager that every
+                             member listens on (a duplicate each), or
+                             IO_NOSOCK */
   char key[];             /* address text + '#' + occurrence */
 };
 
@@ -153,10 +156,20 @@ static int bind_first(struct io_loop *loop, struct addr *a, int backlog,
   return err;
 }
 
+/* l listens on a duplicate of the group's inherited socket. */
+static int listen_inherited(struct group *g, struct listener *l) {
+  io_sock s = inherit_dup(g->inherited);
+  if (s == IO_NOSOCK)
+    return IO_EMFILE;
+  return io_listen_shared(l->w->loop, &l->h, s);
+}
+
 /* l listens on the group's port and accepts for it.  Under the lock. */
 static int become_owner(struct group *g, struct listener *l) {
-  int err = io_listen(l->w->loop, &l->h, (struct sockaddr *)&g->bound.ss,
-                      g->bound.len, g->backlog, 0);
+  int err = g->inherited != IO_NOSOCK
+                ? listen_inherited(g, l)
+                : io_listen(l->w->loop, &l->h, (struct sockaddr *)&g->bound.ss,
+                            g->bound.len, g->backlog, 0);
   if (!err) {
     g->owner = l;
     l->flags |= LISTENER_ACCEPTS;
@@ -171,6 +184,7 @@ static struct group *new_group(const char *key, int backlog) {
     return NULL;
   memcpy(g->key, key, klen);
   g->backlog = backlog;
+  g->inherited = IO_NOSOCK;
   g->handoff = handoff_wanted();
   return g;
 }
@@ -192,20 +206,35 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
     err = IO_ENOMEM;
   if (!err)
     err = reserve(g);
-  if (!err && fresh) {
+  struct inherited *in =
+      !err && fresh && addr_port(a) != 0
+          ? inherit_find(host->reg.inherited, host->reg.ninherited,
+                         (struct sockaddr *)&a->ss)
+          : NULL;
+  if (in) {
+    /* The service manager's socket: every member accepts from it. */
+    g->inherited = in->sock;
+    err = listen_inherited(g, l);
+    if (err)
+      g->inherited = IO_NOSOCK;
+  } else if (!err && fresh) {
     /* Hand-off: the only socket on its port, never SO_REUSEPORT. */
     err = bind_first(l->w->loop, a, backlog, g->handoff ? 0 : flags, &l->h);
-    if (!err) {
-      g->bound = *a;
-      g->owner = l;
-      l->flags |= LISTENER_ACCEPTS;
-      g->open = 1;
-      g->next = host->reg.groups;
-      host->reg.groups = g;
-    }
+  }
+  if (!err && fresh) {
+    g->bound = *a;
+    g->owner = l;
+    l->flags |= LISTENER_ACCEPTS;
+    g->open = 1;
+    g->next = host->reg.groups;
+    host->reg.groups = g;
   } else if (!err) {
     *a = g->bound;
-    if (!g->handoff) {
+    if (!g->handoff && g->inherited != IO_NOSOCK) {
+      err = listen_inherited(g, l);
+      if (!err)
+        l->flags |= LISTENER_ACCEPTS;
+    } else if (!g->handoff) {
       err = io_listen(l->w->loop, &l->h, (struct sockaddr *)&a->ss, a->len,
                       backlog, flags);
       if (!err)
@@ -226,6 +255,8 @@ int group_listen(struct listener *l, const char *key, struct addr *a,
   sys_mutex_unlock(&host->reg.lock);
   return err;
 }
+
+const char *group_key(const struct group *g) { return g->key; }
 
 static struct msg *takeover_msg(struct group *g) {
   struct msg *m = msg_new(MSG_ACCEPTED, g, IO_NOSOCK);
@@ -362,9 +393,13 @@ void group_deliver(struct worker *w, struct group *g, io_sock sock) {
 void group_registry_init(struct group_registry *r) {
   sys_mutex_init(&r->lock);
   r->groups = NULL;
+  r->ninherited = inherit_take(r->inherited, INHERIT_MAX);
 }
 
 void group_registry_free(struct group_registry *r) {
+  for (int i = 0; i < r->ninherited; i++)
+    io_sock_close(r->inherited[i].sock);
+  r->ninherited = 0;
   while (r->groups) {
     struct group *g = r->groups;
     r->groups = g->next;

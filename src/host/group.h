@@ -25,6 +25,7 @@
 #define HOST_GROUP_H
 
 #include "addr.h"
+#include "inherit.h"
 #include "io.h"
 
 #include "sys.h"
@@ -39,8 +40,11 @@ struct worker;
 struct group_registry {
   sys_mutex lock;
   struct group *groups;
+  struct inherited inherited[INHERIT_MAX]; /* from a service manager */
+  int ninherited;                          /* (inherit.h) */
 };
 
+/* Also takes the sockets a service manager passed (inherit.h). */
 void group_registry_init(struct group_registry *r);
 
 /* Joins l (of worker l->w) to group `key` on address `a`: binds and
@@ -48,6 +52,8 @@ void group_registry_init(struct group_registry *r);
  * l->group and *a (the address actually bound).  0 or IO_E*. */
 int group_listen(struct listener *l, const char *key, struct addr *a,
                  int backlog);
+/* The group's key: the address text (+ "#k" for the k-th port 0). */
+const char *group_key(const struct group *g);
 /* l stops being a member; call it after l->h is closed.  No connection
  * is handed to l after this returns. */
 void group_leave(struct listener *l);

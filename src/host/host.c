@@ -5,10 +5,11 @@
  * Signals are handled synchronously: every signal we act on is blocked
  * before any worker starts (threads inherit the mask), and the main
  * thread takes them with sigtimedwait.  SIGINT, SIGTERM and SIGQUIT stop
- * gracefully (a second one stops at once); SIGUSR1 makes every worker
- * log what its tasks are doing (host_dump); SIGHUP, SIGUSR2 and SIGALRM
- * are taken and logged instead of killing the process (the default
- * action of each), so a stray `kill -HUP` costs nothing.  A
+ * gracefully (a second one stops at once); SIGHUP reloads the script
+ * (every worker, through its inbox: worker_vm's reload hook); SIGUSR1
+ * makes every worker log what its tasks are doing (host_dump); SIGUSR2
+ * and SIGALRM are taken and logged instead of killing the process (the
+ * default action of each).  A
  * real-time signal (WAKE_SIGNAL) is how a finishing worker tells the main
  * thread to look again.  After a second stop request the main thread
  * gives the workers HOST_FORCE_EXIT_S, then ends the process even if one
@@ -16,10 +17,12 @@
  *
  * On Windows a console control handler does the same for Ctrl-C,
  * Ctrl-Break and closing the console, and an event replaces the wake-up
- * signal.  The handler runs on a thread the system starts, possibly
- * while host_run is ending: it reaches the host only under console_lock,
- * and host_run takes the host away from it before freeing the workers.
- * Closing the console (or a shutdown) ends the process about 5 s after
+ * signal.  Windows has no SIGHUP: a named event, "host-reload-PID", is
+ * what `host --reload PID` sets (main.c), and the main thread waits on it
+ * beside the wake-up event.  The handler runs on a thread the system starts,
+ * possibly while host_run is ending: it reaches the host only under
+ * console_lock, and host_run takes the host away from it before freeing the
+ * workers. Closing the console (or a shutdown) ends the process about 5 s after
  * the event whatever the handler does, so that stop gets a grace of at
  * most STOP_BEFORE_KILL_S and the handler waits for it to finish.
  * Windows has no SIGUSR1: each host process waits on a named event,
@@ -45,6 +48,7 @@ static SRWLOCK console_lock = SRWLOCK_INIT; /* guards console_host */
 static HANDLE worker_done_event; /* a worker ended (WAKE_SIGNAL's role) */
 static HANDLE dump_event;        /* `host --dump PID` (SIGUSR1's role) */
 static HANDLE all_done_event;    /* host_run is done with the workers */
+static HANDLE reload_event;      /* host --reload PID sets it (SIGHUP's) */
 #else
 #include <errno.h>
 #include <signal.h>
@@ -91,6 +95,25 @@ void host_stop(struct host *h, double grace) {
     if (!m)
       continue; /* the worker stops when the host exits anyway */
     m->grace = n == 0 ? grace : 0; /* a second request: at once */
+    worker_post(h->workers[i], m);
+  }
+}
+
+static void reload_call(struct worker *w, struct msg *m, int run) {
+  if (run && w->host->cfg.vm->reload)
+    w->host->cfg.vm->reload(w);
+  free(m);
+}
+
+void host_reload(struct host *h) {
+  if (atomic_load(&h->stops) > 0 || h->cfg.test_mode)
+    return;
+  log_write(LOG_INFO, 0, "reloading %s", h->cfg.script);
+  for (int i = 0; h->workers && i < h->nworkers; i++) {
+    struct msg *m = h->workers[i] ? msg_new(MSG_CALL, NULL, IO_NOSOCK) : NULL;
+    if (!m)
+      continue;
+    m->call = reload_call;
     worker_post(h->workers[i], m);
   }
 }
@@ -260,11 +283,22 @@ static BOOL WINAPI on_console(DWORD type) {
 }
 
 static void wait_workers(struct host *h) {
-  HANDLE events[2] = {worker_done_event, dump_event};
+  /* Wait on the events that exist (a failed CreateEvent leaves NULL). */
+  HANDLE events[3];
+  void (*act[3])(struct host *) = {NULL, host_dump, host_reload};
+  HANDLE all[3] = {worker_done_event, dump_event, reload_event};
+  DWORD n = 0;
+  int which[3];
+  for (int i = 0; i < 3; i++)
+    if (all[i]) {
+      which[n] = i;
+      events[n++] = all[i];
+    }
   while (atomic_load(&h->running) > 0) {
-    DWORD r = WaitForMultipleObjects(dump_event ? 2 : 1, events, FALSE, 100);
-    if (r == WAIT_OBJECT_0 + 1)
-      host_dump(h);
+    DWORD r = WaitForMultipleObjects(n, events, FALSE, 100);
+    if (r >= WAIT_OBJECT_0 && r < WAIT_OBJECT_0 + n &&
+        act[which[r - WAIT_OBJECT_0]])
+      act[which[r - WAIT_OBJECT_0]](h);
     if (force_exit_due(h))
       force_exit(h);
   }
@@ -297,6 +331,9 @@ static void on_signal(struct host *h, int sig) {
   if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
     log_write(LOG_INFO, 0, "%s received", signal_name(sig));
     host_stop(h, -1);
+  } else if (sig == SIGHUP) {
+    log_write(LOG_INFO, 0, "SIGHUP received");
+    host_reload(h);
   } else if (sig == SIGUSR1) {
     host_dump(h);
   } else if (sig == SIGALRM) {
@@ -330,6 +367,9 @@ static void catch_stop_requests(void) {
   dump_event = CreateEventA(NULL, FALSE, FALSE, name); /* NULL: no dumps */
   worker_done_event = CreateEventA(NULL, FALSE, FALSE, NULL);
   all_done_event = CreateEventA(NULL, TRUE, FALSE, NULL);
+  char name[64];
+  host_reload_event_name(GetCurrentProcessId(), name, sizeof name);
+  reload_event = CreateEventA(NULL, FALSE, FALSE, name);
   SetConsoleCtrlHandler(on_console, TRUE);
 #else
   sigset_t set;
@@ -347,6 +387,10 @@ int host_run(const struct host_config *cfg) {
   h->cfg = *cfg;
   h->nworkers = cfg->workers;
   sys_mutex_init(&h->lock);
+  /* Before any thread starts (the resolver's too): threads inherit the
+   * mask, and one that did not block SIGHUP or SIGTERM could take it
+   * with the default action, which ends the process. */
+  catch_stop_requests();
   group_registry_init(&h->reg);
   /* Before any thread starts: they inherit the blocked signals (a
    * resolver thread that did not would die of a SIGUSR1). */

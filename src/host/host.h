@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define HOST_DEFAULT_LISTEN "127.0.0.1:4567"
 /* A grace this long or longer means "wait for the handlers however long
@@ -79,6 +80,14 @@ int host_run(const struct host_config *cfg);
  * once, and ends the process HOST_FORCE_EXIT_S later if a worker is
  * stuck. */
 void host_stop(struct host *h, double grace);
+/* Any thread: every worker loads the script again (worker_vm's reload
+ * hook); ignored once stopping.  SIGHUP, or the Windows event below. */
+void host_reload(struct host *h);
+/* Windows: the name of the event that reloads process pid. */
+static inline void host_reload_event_name(unsigned long pid, char *buf,
+                                          size_t size) {
+  snprintf(buf, size, "Local\\host-reload-%lu", pid);
+}
 /* A worker's script failed: print msg once, exit code 1, stop all. */
 void host_fail(struct host *h, const char *msg);
 /* Sets the exit code (the test runner's verdict). */

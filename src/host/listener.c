@@ -103,7 +103,12 @@ static void on_accept(struct io_op *op) {
   int more = (op->flags & IO_OP_MORE) != 0;
   char msg[128];
   if (op->res == 0) {
-    if (io_posted(&l->pause) || listener_closing(l)) {
+    if (listener_closing(l) && !l->w->killing) {
+      /* Accepted as the close began (a completion already on its way):
+       * the client believes it is connected, so serve it here, as the
+       * backlog is on close (drain_backlog), rather than reset it. */
+      l->on_conn(l, op->u.accept.sock);
+    } else if (io_posted(&l->pause) || listener_closing(l)) {
       io_sock_close(op->u.accept.sock);
     } else {
       l->backoff = 0;

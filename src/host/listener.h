@@ -56,6 +56,9 @@ struct listener {
   listener_conn_cb on_conn;    /* a connection was accepted for us */
   listener_free_cb on_free;    /* the listener is about to be freed */
   void *ud;                    /* the owner's (the handler, say) */
+  void *owner;                 /* the owner's: which VM serves it */
+  void *next;                  /* the owner's: a change of hands pending
+                                  (a reload), freed by on_free */
   uint32_t maxline, maxread;   /* options given to each connection */
   uint32_t timeout;            /* ms, 0 = none */
   uint32_t idle;               /* ms, 0 = none (conn.idle) */
@@ -63,6 +66,8 @@ struct listener {
   struct tls_config *tls;      /* accepted connections speak TLS (a
                                   reference, dropped at the free) */
   uint32_t handshake;          /* ms a TLS handshake may take */
+  uint32_t proxy_ms;           /* ms the PROXY header may take */
+  int proxy;                   /* connections start with a PROXY header */
   int flags;                   /* LISTENER_* */
   struct log_rate warned;      /* accept failures are logged sparingly */
   char address[ADDR_TEXT_MAX]; /* the bound "ip:port" */

@@ -11,7 +11,8 @@
  * The VM is reached only through the configuration's worker_vm hooks:
  * this file runs a loop and does not know what the VM is.
  *
- * Stopping has two steps.  A graceful stop closes the listeners and lets
+ * Stopping has two steps.  A graceful stop closes the listeners and the
+ * connections that sit between two exchanges (conn_set_end), and lets
  * the tasks finish for the grace period; when it ends (or at a second
  * stop request) the worker is killed: nothing is resumed any more, every
  * connection is closed, and once the last completion is in the VM is
@@ -184,6 +185,7 @@ void worker_stop(struct worker *w, double grace) {
   }
   w->stopping = 1;
   close_listeners(w);
+  conn_set_end(&w->conns, -1); /* idle connections close now */
   if (grace >= HOST_GRACE_FOREVER)
     return; /* the tasks take as long as they take */
   if (io_timeout(w->loop, &w->grace_op, (uint64_t)(grace * 1e9),

@@ -42,6 +42,9 @@ struct worker_vm {
   /* Mail arrived (mail_take has some), or the inbox closed: hand it to
    * the tasks waiting for it.  May be NULL. */
   void (*mail)(struct worker *w);
+  /* Load the script again into a fresh VM; the connections already open
+   * finish under the old one (SIGHUP, host --reload).  May be NULL. */
+  void (*reload)(struct worker *w);
   /* The watchdog's request (WORKER_ASK_*) about the run in progress; runs
    * as a signal handler does (sys_thread_interrupt): it may only set
    * flags and arm a hook that acts at the VM's next step.  Optional. */

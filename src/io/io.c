@@ -338,6 +338,18 @@ int io_listen(struct io_loop *loop, struct io_handle *h,
   return err;
 }
 
+int io_listen_shared(struct io_loop *loop, struct io_handle *h, io_sock sock) {
+  int err = io__sock_nonblock(sock);
+  if (err) {
+    io_sock_close(sock);
+    return err;
+  }
+  err = io_open(loop, h, sock);
+  if (!err)
+    h->flags |= IO_H_LISTENER | IO_H_SHARED;
+  return err;
+}
+
 int io_closing(const struct io_handle *h) {
   return (h->flags & IO_H_CLOSING) != 0;
 }
@@ -348,8 +360,8 @@ void io_close(struct io_handle *h, io_close_cb cb) {
     return;
   h->flags |= IO_H_CLOSING;
   h->close_cb = cb;
-  if (h->flags & IO_H_LISTENER)
-    io__sock_stop_listening(h->sock);
+  if ((h->flags & (IO_H_LISTENER | IO_H_SHARED)) == IO_H_LISTENER)
+    io__sock_stop_listening(h->sock); /* never a socket others listen on */
   /* Their cancel is asked for now: a backend must not continue them (a
    * short send re-posted after the cancel would hold the close), and a
    * later io_cancel() on them is a no-op. */

@@ -22,6 +22,7 @@
 #define IO_H_CLOSING 0x02 /* io_close() was called */
 #define IO_H_QUEUED 0x04  /* on the loop's close queue */
 #define IO_H_LISTENER 0x08
+#define IO_H_SHARED 0x10 /* a listening socket others hold too */
 
 struct io_backend {
   const char *name;

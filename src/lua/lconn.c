@@ -14,6 +14,7 @@
 #include "lhost.h"
 #include "lmain.h"
 #include "log.h"
+#include "lproxy.h"
 #include "ltask.h"
 #include "ltls.h"
 #include "worker.h"
@@ -113,7 +114,7 @@ int lconn_fail_code(lua_State *L, struct conn *c, int code) {
 
 void lconn_wake(struct conn *c, void *task) {
   struct task *t = task;
-  if (lvm_of(t->w)->sched.current || conn_closing(c))
+  if (t->vm->sched.current || conn_closing(c) || (c->flags & CONN_ENDED))
     task_schedule(t, 0);
   else
     task_resume(t, 0);
@@ -273,6 +274,8 @@ static int lconn_index(lua_State *L) {
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "tls") == 0)
     return ltls_push_info(L, lconn_check(L, 1));
+  if (key && strcmp(key, "proxy") == 0)
+    return lproxy_push_info(L, lconn_check(L, 1));
   if (key && strcmp(key, "lasterror") == 0) {
     struct conn_box *b = lua_touserdata(L, 1);
     if (b && b->c && b->c->lasterr)

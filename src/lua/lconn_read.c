@@ -215,6 +215,10 @@ static int read_more(lua_State *L, struct conn *c, lua_KContext ctx) {
     return (ctx & LINES_FLAG) ? lines_result(L, c, n) : n;
   struct task *t = task_of(L);
   int err = conn_wait_input(c, read_need(c));
+  if (err == IO_ECANCELED) /* the host stops: the input is over */
+    return (ctx & LINES_FLAG)
+               ? lines_result(L, NULL, lconn_fail(L, c, "closed"))
+               : lconn_fail(L, c, "closed");
   if (err) {
     char msg[128];
     return luaL_error(L, "conn: cannot receive: %s", /* a bug */

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "lconn_internal.h"
 #include "lhost.h"
+#include "lmain.h"
 #include "lresolve.h"
 #include "ltask.h"
 #include "ltls.h"
@@ -74,6 +75,8 @@ static int try_next(lua_State *L, struct connect_state *st) {
     st->a.len = (int)sizeof ra->in4;
   }
   struct conn *c = lconn_new(lhost_worker(L));
+  if (c)
+    c->owner = lvm_of_L(L)->owner;
   if (!c || conn_connect(c, (struct sockaddr *)&st->a.ss, st->a.len) != 0) {
     if (c)
       conn_close(c);

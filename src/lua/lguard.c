@@ -191,13 +191,16 @@ static void on_count(lua_State *L, lua_Debug *ar) {
  */
 
 void guard_interrupt(struct worker *w, int ask) {
+  /* The VM that runs a task now: the serving one, or one a reload
+   * replaced that still finishes its connections (one at a time: they
+   * share the worker's thread). */
   struct lvm *vm = lvm_of(w);
+  while (vm && !vm->sched.current)
+    vm = vm->older;
   if (!vm)
-    return;
+    return; /* between two runs: nothing to do */
   struct guard *g = &vm->guard;
   struct task *t = vm->sched.current;
-  if (!t)
-    return; /* between two runs: nothing to do */
   lua_State *L = atomic_load_explicit(&g->running, memory_order_relaxed);
   if (!L)
     L = t->co; /* the task's own thread runs */
@@ -218,7 +221,7 @@ void guard_interrupt(struct worker *w, int ask) {
 
 void guard_forget(struct task *t) {
   if (t->kill_ref != LUA_NOREF) {
-    luaL_unref(lvm_of(t->w)->L, LUA_REGISTRYINDEX, t->kill_ref);
+    luaL_unref(t->vm->L, LUA_REGISTRYINDEX, t->kill_ref);
     t->kill_ref = LUA_NOREF;
   }
 }

@@ -13,6 +13,7 @@
 #include "lembed.h"
 #include "lhttp.h"
 #include "lresolve.h"
+#include "lresp.h"
 #include "llistener.h"
 #include "lstats.h"
 #include "lmain.h"
@@ -197,6 +198,13 @@ static int lhost_stop(lua_State *L) {
   return 0;
 }
 
+/* host.stopping() -> true once the host stops, or (in the old script) a
+ * reload has replaced this script: a long loop should wind up. */
+static int lhost_stopping(lua_State *L) {
+  lua_pushboolean(L, lhost_worker(L)->stopping || lvm_of_L(L)->draining);
+  return 1;
+}
+
 /* ---- the module ---------------------------------------------------------- */
 
 static const luaL_Reg funcs[] = {{"listen", llistener_listen},
@@ -214,6 +222,7 @@ static const luaL_Reg funcs[] = {{"listen", llistener_listen},
                                  {"broadcast", lmsg_broadcast},
                                  {"receive", lmsg_receive},
                                  {"_idle", lhost_idle},
+                                 {"stopping", lhost_stopping},
                                  {NULL, NULL}};
 
 static void push_module(lua_State *L, struct worker *w) {
@@ -274,6 +283,10 @@ void lhost_setup(lua_State *L, struct worker *w) {
   lua_pop(L, 1);
   set_paths(L, w->host->cfg.script);
   lembed_open(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, lresp_open);
+  lua_setfield(L, -2, "host.resp");
+  lua_pop(L, 1);
   lhttp_open(L, w);
   lua_pushcfunction(L, lhost_print);
   lua_setglobal(L, "print");

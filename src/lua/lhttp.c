@@ -74,6 +74,8 @@ int hs_wait(lua_State *L, struct hsess *s, struct conn *c, size_t need,
   c->timeout = ms;
   int err = conn_wait_input(c, need);
   c->timeout = saved;
+  if (err == IO_ECANCELED) /* the host stops: the input is over (EOF) */
+    return k(L, LUA_OK, ctx);
   if (err)
     return luaL_error(L, "http: cannot receive (error %d)", err); /* a bug */
   c->reader = t;

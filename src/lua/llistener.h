@@ -20,4 +20,11 @@ int llistener_listen(lua_State *L);
 int lhost_listen(lua_State *L, struct worker *w, const char *addr,
                  int opts_idx);
 
+/* A reload (lreload.c): vm has loaded, the listeners it asked for
+ * change hands (their sockets stay open) and the older VMs' others
+ * close; or vm failed, and those changes are dropped. */
+struct lvm;
+void llistener_commit(struct worker *w, struct lvm *vm);
+void llistener_rollback(struct worker *w, struct lvm *vm);
+
 #endif

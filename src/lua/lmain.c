@@ -3,7 +3,9 @@
  * lmain.h): the allocator, the standard libraries and the host module,
  * loading the script (or the test runner) in the manner of lua.c, its
  * main task, listening on --listen for the handler it returns, and the
- * worker's turn, kill and close hooks.
+ * worker's turn, kill and close hooks.  A reload (lreload.c) makes a
+ * second VM the same way; a failure of its script does not stop the
+ * host but hands back to the VM it was to replace.
  */
 #include "lmain.h"
 #include "host.h"
@@ -27,10 +29,10 @@ static int panic(lua_State *L) {
 
 /* [handler] -> listens on every --listen address; raises on failure. */
 static int listen_defaults(lua_State *L) {
-  struct worker *w = lua_touserdata(L, 1);
+  struct worker *w = lvm_of_L(L)->w;
   const struct host_config *cfg = &w->host->cfg;
   for (int i = 0; i < cfg->nlisten; i++) {
-    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 1);
     if (w->stopping)
       return 0; /* stopped before we got here: nothing to listen for */
     if (lhost_listen(L, w, cfg->listen[i], 0) != 1)
@@ -41,10 +43,20 @@ static int listen_defaults(lua_State *L) {
   return 0;
 }
 
-void lmain_done(struct worker *w, lua_State *co, int nres) {
+/* The script failed: at start the host stops (exit 1); in a reload the
+ * previous script goes on. */
+static void failed(struct lvm *vm, const char *msg) {
+  if (vm->loading)
+    lreload_failed(vm, msg);
+  else
+    host_fail(vm->w->host, msg);
+}
+
+void lmain_done(struct lvm *vm, lua_State *co, int nres) {
+  struct worker *w = vm->w;
   struct host *host = w->host;
-  lua_State *L = lvm_of(w)->L;
-  lvm_of(w)->main_done = 1;
+  lua_State *L = vm->L;
+  vm->main_done = 1;
   if (host->cfg.test_mode) {
     /* The test runner returns how many tests failed. */
     lua_Integer failed = nres > 0 ? lua_tointeger(co, -nres) : 1;
@@ -53,30 +65,30 @@ void lmain_done(struct worker *w, lua_State *co, int nres) {
     return;
   }
   int t = nres > 0 ? lua_type(co, -nres) : LUA_TNIL;
-  if (t == LUA_TNIL)
-    return;
-  if (t != LUA_TFUNCTION) {
+  if (t != LUA_TNIL && t != LUA_TFUNCTION) {
     char msg[256];
     snprintf(msg, sizeof msg,
              "%s: the script returned a %s (expected a handler function "
              "or nothing)",
              host->cfg.script, lua_typename(co, t));
-    host_fail(host, msg);
+    failed(vm, msg);
     return;
   }
-  lua_pushcfunction(L, listen_defaults);
-  lua_pushlightuserdata(L, w);
-  lua_pushvalue(co, -nres);
-  lua_xmove(co, L, 1);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    host_fail(host, lua_tostring(L, -1));
-    lua_pop(L, 1);
+  if (t == LUA_TFUNCTION) {
+    lua_pushcfunction(L, listen_defaults);
+    lua_pushvalue(co, -nres);
+    lua_xmove(co, L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      failed(vm, lua_tostring(L, -1));
+      lua_pop(L, 1);
+      return;
+    }
   }
+  if (vm->loading)
+    lreload_commit(vm);
 }
 
-void lmain_failed(struct worker *w, const char *msg) {
-  host_fail(w->host, msg);
-}
+void lmain_failed(struct lvm *vm, const char *msg) { failed(vm, msg); }
 
 /* Protected: set up the VM, load the script, queue its main task. */
 static int start_p(lua_State *L) {
@@ -112,32 +124,80 @@ static int start_p(lua_State *L) {
 /* ---- the hooks -------------------------------------------------------------
  */
 
-static int vm_open(struct worker *w) {
-  struct lvm *vm = calloc(1, sizeof *vm);
-  if (!vm) {
-    host_fail(w->host, "not enough memory for a Lua state");
-    return -1;
-  }
-  w->vm = vm;
-  lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
+void lmain_count(struct lvm *vm) {
+  struct worker *w = vm->w;
   /* One limit for the VM and the connections' buffers. */
   w->conns.mem_other = &vm->alloc.used;
   w->conns.other_room = &vm->alloc.room;
   w->conns.mem_limit = w->host->cfg.memory_limit;
   conn_set_grew(&w->conns, 0); /* the room left by the buffers so far */
+}
+
+struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
+  struct lvm *vm = calloc(1, sizeof *vm);
+  if (!vm) {
+    snprintf(err, errsize, "not enough memory for a Lua state");
+    return NULL;
+  }
+  vm->w = w;
+  io_op_init(&vm->grace_op, vm);
+  lalloc_init(&vm->alloc, w->host->cfg.memory_limit);
+  lmain_count(vm);
   sched_init(&vm->sched);
   lmsg_init(&vm->msg);
   guard_init(&vm->guard, w->host->cfg.slice, w->host->cfg.cpu_limit);
   vm->L = lua_newstate(lalloc, &vm->alloc);
   if (!vm->L) {
-    host_fail(w->host, "not enough memory for a Lua state");
-    return -1;
+    snprintf(err, errsize, "not enough memory for a Lua state");
+    lmain_free_vm(vm);
+    return NULL;
   }
   lua_atpanic(vm->L, panic);
   *(void **)lua_getextraspace(vm->L) = NULL; /* the main thread is no task */
+  return vm;
+}
+
+int lmain_start(struct lvm *vm) {
   lua_pushcfunction(vm->L, start_p);
-  lua_pushlightuserdata(vm->L, w);
-  if (lua_pcall(vm->L, 1, 0, 0) != LUA_OK) {
+  lua_pushlightuserdata(vm->L, vm->w);
+  return lua_pcall(vm->L, 1, 0, 0) == LUA_OK ? 0 : -1;
+}
+
+void lmain_close_state(struct lvm *vm) {
+  struct worker *w = vm->w;
+  if (w->conns.mem_other == &vm->alloc.used) { /* it points into vm */
+    struct lvm *cur = lvm_of(w);
+    if (cur && cur != vm && cur->L) {
+      lmain_count(cur);
+    } else {
+      w->conns.mem_other = NULL;
+      w->conns.other_room = NULL;
+    }
+  }
+  if (vm->L) {
+    lua_close(vm->L); /* __gc of what is left only requests closes */
+    vm->L = NULL;
+    lmsg_close(vm->w, &vm->msg);
+    lalloc_destroy(&vm->alloc);
+  }
+}
+
+/* Tasks a forced stop left suspended go with their pool. */
+void lmain_free_vm(struct lvm *vm) {
+  lmain_close_state(vm);
+  sched_free(&vm->sched);
+  free(vm);
+}
+
+static int vm_open(struct worker *w) {
+  char err[64];
+  struct lvm *vm = lmain_new_vm(w, err, sizeof err);
+  if (!vm) {
+    host_fail(w->host, err);
+    return -1;
+  }
+  w->vm = vm;
+  if (lmain_start(vm) != 0) {
     host_fail(w->host, lua_tostring(vm->L, -1));
     lua_pop(vm->L, 1);
     return -1;
@@ -161,14 +221,20 @@ static void run_stop_hooks(struct worker *w, lua_State *L) {
   lua_pop(L, 1);
 }
 
+void lmain_stop_hooks(struct lvm *vm) {
+  if (vm->stop_told || !vm->L)
+    return;
+  vm->stop_told = 1;
+  run_stop_hooks(vm->w, vm->L);
+}
+
 static int vm_turn(struct worker *w) {
   struct lvm *vm = lvm_of(w);
-  if (w->stopping && !vm->stop_told && vm->L) {
-    vm->stop_told = 1;
-    run_stop_hooks(w, vm->L);
-  }
-  task_run_queue(w);
-  return lvm_of(w)->sched.runq != NULL;
+  if (w->stopping)
+    lmain_stop_hooks(vm);
+  task_run_queue(vm);
+  int ready = lreload_turn(w); /* a failed reload may change lvm_of(w) */
+  return ready || lvm_of(w)->sched.runq != NULL;
 }
 
 static void vm_publish(struct worker *w) {
@@ -189,27 +255,20 @@ static size_t vm_trim(struct worker *w) {
 }
 
 static int vm_kill(struct worker *w) {
-  int n = lvm_of(w)->sched.ntasks;
-  task_drop_all(w);
-  return n;
+  struct lvm *vm = lvm_of(w);
+  int n = vm->sched.ntasks;
+  vm->killed = 1;
+  task_drop_all(vm);
+  return n + lreload_kill(w);
 }
 
-/* After lua_close nothing more is resumed; tasks a forced stop left
- * suspended go with their pool. */
 static void vm_close(struct worker *w) {
   struct lvm *vm = lvm_of(w);
   if (!vm)
     return;
-  if (vm->L) {
-    lua_close(vm->L); /* __gc of what is left only requests closes */
-    vm->L = NULL;
-  }
-  lmsg_close(w, &vm->msg);
-  w->conns.mem_other = NULL; /* they pointed into vm */
-  w->conns.other_room = NULL;
-  lalloc_destroy(&vm->alloc);
-  sched_free(&vm->sched);
-  free(vm);
+  lreload_close(w);
+  w->vm = NULL; /* lmain_close_state: no VM serves any more */
+  lmain_free_vm(vm);
   w->vm = NULL;
 }
 
@@ -221,6 +280,7 @@ const struct worker_vm lua_vm = {
     .kill = vm_kill,
     .close = vm_close,
     .mail = lmsg_deliver,
+    .reload = lreload_start,
     .interrupt = guard_interrupt,
     .publish = vm_publish,
     .dump = lstats_dump,

@@ -70,6 +70,9 @@ void lmsg_close(struct worker *w, struct lmsg *s) {
   pool_destroy(&s->pool);
 }
 
+/* The serving VM's: mail goes there.  A task uses its own VM's
+ * (t->vm->msg): after a reload the old VM's receivers are told "closed"
+ * (lmsg_end) and new mail goes to the new script. */
 static struct lmsg *state_of(struct worker *w) { return &lvm_of(w)->msg; }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -77,7 +80,8 @@ static struct lmsg *state_of(struct worker *w) { return &lvm_of(w)->msg; }
 /* Encodes the n values from slot first into the VM's buffer. */
 static struct lcodec_buf *encode(lua_State *L, struct worker *w, int first,
                                  int n) {
-  struct lcodec_buf *b = &state_of(w)->enc;
+  struct lcodec_buf *b = &lvm_of_L(L)->msg.enc;
+  (void)w;
   if (b->cap > ENC_KEEP)
     lcodec_buf_free(b); /* one huge message does not pin its buffer */
   lcodec_encode(L, first, n, b);
@@ -132,8 +136,7 @@ static int push_mail(lua_State *L, struct lmsg *s, struct mail *m) {
 
 static int receive_k(lua_State *L, int status, lua_KContext ctx) {
   struct task *t = task_of(L);
-  struct worker *w = t->w;
-  struct lmsg *s = state_of(w);
+  struct lmsg *s = &t->vm->msg;
   struct receiver *r = t->ud;
   (void)status, (void)ctx;
   t->ud = NULL;
@@ -149,9 +152,19 @@ static int receive_k(lua_State *L, int status, lua_KContext ctx) {
 /* Out of the line of waiters, into the answered ones. */
 static void answer(struct worker *w, struct receiver *r, int why) {
   list_remove(&r->node);
-  list_append(&state_of(w)->woken, &r->node);
+  list_append(&r->t->vm->msg.woken, &r->node);
   w->mail.waiters--;
   r->why = why;
+}
+
+void lmsg_end(struct worker *w, struct lmsg *s) {
+  while (!list_empty(&s->waiters)) {
+    struct receiver *r =
+        list_entry(list_first(&s->waiters), struct receiver, node);
+    answer(w, r, RECV_CLOSED);
+    task_unsleep(r->t);
+    task_schedule(r->t, 0);
+  }
 }
 
 static void on_timeout(struct io_op *op) {
@@ -188,8 +201,10 @@ int lmsg_receive(lua_State *L) {
   luaL_argcheck(L, !isnan(secs), 1, "not a number");
   struct task *t = task_current_wait(L, "host.receive");
   struct worker *w = t->w;
-  struct lmsg *s = state_of(w);
+  struct lmsg *s = &t->vm->msg;
   lua_settop(L, 0);
+  if (t->vm->draining) /* a reload replaced this script: mail goes there */
+    return lhost_fail(L, "closed");
   if (list_empty(&s->waiters)) { /* else they are served first */
     struct mail *m = mail_take(w);
     if (m)

@@ -31,6 +31,9 @@ struct lmsg {
 void lmsg_init(struct lmsg *s);
 /* After lua_close: gives w back the mail its receivers still held. */
 void lmsg_close(struct worker *w, struct lmsg *s);
+/* A reload replaced s's VM: its waiting tasks get nil, "closed" (new
+ * mail goes to the new VM). */
+void lmsg_end(struct worker *w, struct lmsg *s);
 /* The worker_vm mail hook: hands mail to the waiting tasks, oldest
  * first, or tells them the inbox closed. */
 void lmsg_deliver(struct worker *w);

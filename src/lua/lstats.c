@@ -184,7 +184,7 @@ static int by_id(lua_State *L) {
  * has the registry's key on top). */
 static int tasks_p(lua_State *L) {
   struct worker *w = lua_touserdata(L, 1);
-  struct walk wk = {L, lvm_of(w)->sched.current, 0};
+  struct walk wk = {L, lvm_of_L(L)->sched.current, 0};
   lua_settop(L, 0);
   luaL_checkstack(L, 8, NULL);
   lua_newtable(L);
@@ -251,16 +251,19 @@ static int dump_p(lua_State *L) {
 }
 
 void lstats_dump(struct worker *w) {
-  struct lvm *vm = lvm_of(w);
-  if (!vm || !vm->L)
-    return;
-  lua_State *L = vm->L;
-  lua_pushcfunction(L, dump_p);
-  lua_pushlightuserdata(L, w);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    log_write(LOG_WARN, w->id, "cannot list the tasks: %s",
-              lua_tostring(L, -1));
-    lua_pop(L, 1);
+  /* The serving VM's tasks, then those of VMs a reload replaced that
+   * still finish their connections. */
+  for (struct lvm *vm = lvm_of(w); vm; vm = vm->older) {
+    if (!vm->L)
+      continue;
+    lua_State *L = vm->L;
+    lua_pushcfunction(L, dump_p);
+    lua_pushlightuserdata(L, w);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      log_write(LOG_WARN, w->id, "cannot list the tasks: %s",
+                lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
   }
 }
 

@@ -191,7 +191,7 @@ static int traceback_of(lua_State *L) {
 /* Pushes on the worker's main thread the message of the error that ended
  * t, with a traceback; built under pcall, as it can run out of memory. */
 static const char *error_text(struct task *t) {
-  lua_State *L = lvm_of(t->w)->L, *co = t->co;
+  lua_State *L = t->vm->L, *co = t->co;
   if (!lua_checkstack(co, 1) || !lua_checkstack(L, 4)) {
     lua_pushliteral(L, "(no room left to report the error)");
     return lua_tostring(L, -1);
@@ -227,8 +227,8 @@ static void report(struct task *t, const char *msg) {
   const char *what = t->kind == TASK_HANDLER ? "handler" : "task";
   char peer[ADDR_TEXT_MAX], more[64] = "";
   unsigned dropped;
-  tell_tests(lvm_of(w)->L, msg);
-  if (!log_rate_allow(&lvm_of(w)->task_errors, io_now(w->loop) / 1000000u,
+  tell_tests(t->vm->L, msg);
+  if (!log_rate_allow(&t->vm->task_errors, io_now(w->loop) / 1000000u,
                       TASK_ERRORS_PER_S, 1000, &dropped))
     return;
   if (dropped)
@@ -247,21 +247,23 @@ static void report(struct task *t, const char *msg) {
 
 /* ---- creating and ending --------------------------------------------- */
 
-static struct task *task_alloc(struct worker *w) {
-  struct task *t = pool_zget(&lvm_of(w)->sched.task_pool);
+static struct task *task_alloc(struct worker *w, struct lvm *vm) {
+  struct task *t = pool_zget(&vm->sched.task_pool);
   if (!t)
     return NULL;
   t->w = w;
+  t->vm = vm;
   t->ref = LUA_NOREF;
   t->kill_ref = LUA_NOREF;
-  t->id = ++lvm_of(w)->sched.last_id;
+  t->id = ++vm->sched.last_id;
   t->since = io_now(w->loop);
   return t;
 }
 
 struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
                         struct conn *conn, int now, int push) {
-  struct sched *s = &lvm_of(w)->sched;
+  struct lvm *vm = lvm_of_L(L);
+  struct sched *s = &vm->sched;
   lua_State *co;
   int ref;
   if (kind == TASK_HANDLER && !push && s->nidle > 0) {
@@ -278,7 +280,7 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   /* lua_xmove does not grow the thread's stack: room for fn and args. */
-  struct task *t = lua_checkstack(co, nargs + 1) ? task_alloc(w) : NULL;
+  struct task *t = lua_checkstack(co, nargs + 1) ? task_alloc(w, vm) : NULL;
   if (!t) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_pop(L, nargs + 2);
@@ -296,10 +298,10 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
   else
     lua_pop(L, 1);
   lua_xmove(L, co, nargs + 1); /* fn and args: the coroutine's body */
-  lvm_of(w)->sched.ntasks++;
+  vm->sched.ntasks++;
   stat_inc(&w->stats.tasks);
   t->waiting = 1; /* only the host starts it */
-  if (now && !lvm_of(w)->sched.current)
+  if (now && !vm->sched.current)
     task_resume(t, nargs);
   else
     task_schedule(t, nargs);
@@ -310,9 +312,8 @@ struct task *task_spawn(struct worker *w, lua_State *L, int nargs, int kind,
  * be (the return closed its upvalues and to-be-closed variables, its
  * call info is the base one), with a stack that need not grow again. */
 static void finish(struct task *t, int returned) {
-  struct worker *w = t->w;
-  struct sched *s = &lvm_of(w)->sched;
-  lua_State *L = lvm_of(w)->L;
+  struct sched *s = &t->vm->sched;
+  lua_State *L = t->vm->L;
   if (t->conn)
     conn_release(t->conn); /* closes it, if it is not yet */
   task_unsleep(t);
@@ -337,7 +338,7 @@ static void finish(struct task *t, int returned) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
   }
   s->ntasks--;
-  stat_dec(&w->stats.tasks);
+  stat_dec(&t->w->stats.tasks);
   pool_put(&s->task_pool, t);
 }
 
@@ -356,22 +357,22 @@ int task_yield(lua_State *L, struct task *t, int wait, lua_KContext ctx,
 /* The task ended at its cpu limit (lguard.c); like any error, but with
  * the traceback of where it was stopped, whatever it raised since. */
 static void report_kill(struct task *t) {
-  lua_State *L = lvm_of(t->w)->L;
+  lua_State *L = t->vm->L;
   stat_inc(&t->w->stats.cpu_kills);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->kill_ref);
   const char *msg = lua_tostring(L, -1);
   if (t->kind == TASK_MAIN)
-    lmain_failed(t->w, msg ? msg : GUARD_KILL_MESSAGE);
+    lmain_failed(t->vm, msg ? msg : GUARD_KILL_MESSAGE);
   else
     report(t, msg ? msg : GUARD_KILL_MESSAGE);
   lua_pop(L, 1);
 }
 
 void task_resume(struct task *t, int nargs) {
+  struct lvm *vm = t->vm;
   struct worker *w = t->w;
-  struct lvm *vm = lvm_of(w);
   int nres;
-  if (w->killing)
+  if (t->w->killing || vm->killed)
     return; /* forced stop: nothing runs any more */
   if (t->guard & TASK_CANCELLED) {
     finish(t, 0);
@@ -379,7 +380,7 @@ void task_resume(struct task *t, int nargs) {
   }
   t->waiting = 0;
   if (t->wait) {
-    stat_dec(&w->stats.waiting[t->wait]);
+    stat_dec(&t->w->stats.waiting[t->wait]);
     t->wait = TASK_READY;
   }
   struct task *outer = vm->sched.current;
@@ -413,13 +414,13 @@ void task_resume(struct task *t, int nargs) {
     report_kill(t); /* whatever it raised or returned after the kill */
   } else if (status == LUA_OK) {
     if (t->kind == TASK_MAIN)
-      lmain_done(w, t->co, nres);
+      lmain_done(vm, t->co, nres);
     finish(t, 1);
     return;
   } else {
     const char *msg = error_text(t);
     if (t->kind == TASK_MAIN)
-      lmain_failed(w, msg);
+      lmain_failed(vm, msg);
     else
       report(t, msg);
     lua_pop(vm->L, 1);
@@ -428,8 +429,8 @@ void task_resume(struct task *t, int nargs) {
 }
 
 void task_schedule(struct task *t, int nargs) {
-  struct sched *s = &lvm_of(t->w)->sched;
-  if (t->w->killing)
+  struct sched *s = &t->vm->sched;
+  if (t->w->killing || t->vm->killed)
     return; /* forced stop: nothing runs any more */
   t->nargs = nargs;
   t->waiting = 1;
@@ -442,8 +443,8 @@ void task_schedule(struct task *t, int nargs) {
   s->runq_tail = t;
 }
 
-int task_run_queue(struct worker *w) {
-  struct sched *s = &lvm_of(w)->sched;
+int task_run_queue(struct lvm *vm) {
+  struct sched *s = &vm->sched;
   struct task *t = s->runq;
   int n = 0;
   s->runq = s->runq_tail = NULL;
@@ -455,7 +456,7 @@ int task_run_queue(struct worker *w) {
       /* What the others wrote since it was paused goes out before it
        * takes its next slice (else a reply waits a slice longer). */
       t->guard &= (unsigned char)~TASK_PAUSED;
-      worker_pump(w);
+      worker_pump(vm->w);
     }
     task_resume(t, t->nargs);
     t = next;
@@ -466,19 +467,22 @@ int task_run_queue(struct worker *w) {
 }
 
 int task_ready(struct worker *w) {
-  struct sched *s = &lvm_of(w)->sched;
-  return s->runq || s->rest;
+  for (struct lvm *vm = lvm_of(w); vm; vm = vm->older) /* older: reload */
+    if (vm->sched.runq || vm->sched.rest)
+      return 1;
+  return 0;
 }
 
 /* ---- timers ------------------------------------------------------------ */
 
 int task_sleep(struct task *t, double seconds, io_op_cb cb) {
   struct worker *w = t->w;
-  struct sched *sc = &lvm_of(w)->sched;
+  struct sched *sc = &t->vm->sched;
   struct sleeper *s = pool_zget(&sc->sleeper_pool);
   if (!s)
     return IO_ENOMEM;
   s->w = w;
+  s->vm = t->vm;
   s->task = t;
   io_op_init(&s->op, s);
   uint64_t ns = seconds <= 0     ? 0
@@ -506,10 +510,11 @@ void task_unsleep(struct task *t) {
 }
 
 void sleeper_release(struct worker *w, struct sleeper *s) {
+  (void)w;
   list_remove(&s->node);
   if (s->task)
     s->task->sleeper = NULL;
-  pool_put(&lvm_of(w)->sched.sleeper_pool, s);
+  pool_put(&s->vm->sched.sleeper_pool, s);
 }
 
 void task_cancel(struct task *t) { t->guard |= TASK_CANCELLED; }
@@ -528,8 +533,9 @@ void task_each(struct worker *w, lua_State *L,
   }
 }
 
-void task_drop_all(struct worker *w) {
-  struct sched *sc = &lvm_of(w)->sched;
+void task_drop_all(struct lvm *vm) {
+  struct worker *w = vm->w;
+  struct sched *sc = &vm->sched;
   for (struct list_node *n = list_first(&sc->sleepers); n;
        n = list_next(&sc->sleepers, n)) {
     struct sleeper *s = list_entry(n, struct sleeper, node);

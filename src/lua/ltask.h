@@ -25,6 +25,7 @@
 
 struct worker;
 struct conn;
+struct lvm;
 
 enum task_kind { TASK_HANDLER, TASK_SPAWN, TASK_MAIN };
 /* What a suspended task waits on (host.tasks(), host.stats()). */
@@ -51,6 +52,7 @@ enum task_wake {
 struct task {
   lua_State *co;
   struct worker *w;
+  struct lvm *vm;          /* its VM (two per worker while reloading) */
   struct task *next;       /* run queue */
   struct conn *conn;       /* a handler's connection, closed at the end */
   int ref;                 /* registry ref pinning co */
@@ -83,6 +85,7 @@ struct task {
 struct sleeper {
   struct io_op op;
   struct worker *w;
+  struct lvm *vm;        /* whose pool it goes back to */
   struct task *task;     /* NULL once detached */
   struct list_node node; /* in sched.sleepers */
 };
@@ -142,10 +145,11 @@ int task_yield(lua_State *L, struct task *t, int wait, lua_KContext ctx,
 void task_resume(struct task *t, int nargs);
 /* Resume t on the next turn instead. */
 void task_schedule(struct task *t, int nargs);
-/* Resume everything queued before this call.  Returns how many ran. */
-int task_run_queue(struct worker *w);
-/* Some task is queued to run (now, from a task: the worker's own
- * w->ready is as of its last turn). */
+/* Resume everything of vm queued before this call.  Returns how many
+ * ran. */
+int task_run_queue(struct lvm *vm);
+/* Some task of any of the worker's VMs is queued to run (now, from a
+ * task: the worker's own w->ready is as of its last turn). */
 int task_ready(struct worker *w);
 
 /* host.sleep / host.wait timers. */
@@ -154,8 +158,8 @@ void task_unsleep(struct task *t);
 /* Called by a sleeper's callback once its completion is in. */
 void sleeper_release(struct worker *w, struct sleeper *s);
 
-/* Forced stop: forget every task without resuming it. */
-void task_drop_all(struct worker *w);
+/* Forced stop: forget every task of vm without resuming it. */
+void task_drop_all(struct lvm *vm);
 
 /* Ends t from outside without resuming it again: at once if it is queued
  * to run, else when what it waits for completes (nothing is logged).

@@ -41,6 +41,9 @@ def main():
     import coop_test  # noqa: F401
     import http_test  # noqa: F401
     import guards_test  # noqa: F401
+    import balancer_test  # noqa: F401
+    import reload_test  # noqa: F401
+    import activation_test  # noqa: F401
     try:
         failed = harness.run_all(a.names)
     finally:
