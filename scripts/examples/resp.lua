@@ -21,7 +21,14 @@ local size = 0
 
 local OK, PONG, NULL = "+OK\r\n", "+PONG\r\n", "$-1\r\n"
 
-local function bulk(s) return "$" .. #s .. "\r\n" .. s .. "\r\n" end
+-- "$<length>\r\n" once per length: turning a number into text is the
+-- costliest step of a GET's reply otherwise.
+local heads = setmetatable({}, { __index = function(t, n)
+  local h = "$" .. n .. "\r\n"
+  if n < 4096 then t[n] = h end
+  return h
+end })
+local function bulk(s) return heads[#s] .. s .. "\r\n" end
 local function int(n) return ":" .. n .. "\r\n" end
 local function err(msg) return "-ERR " .. msg .. "\r\n" end
 
@@ -114,7 +121,8 @@ return function(conn)
       end
       return
     end
-    local name = args[1] and args[1]:upper()
+    local name = args[1]
+    if not commands[name] and type(name) == "string" then name = name:upper() end
     if name == "QUIT" then
       conn:send(OK)
       return

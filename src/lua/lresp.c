@@ -54,13 +54,21 @@
 #define N_DONE 5 /* read_many: the stack slot counting replies read */
 
 struct resp_state {
+  const void *tag; /* &state_tag: what tostate recognises */
   struct resp_parser p;
   struct resp_token *tok; /* owned; grown on RESP_EFULL, kept */
   size_t cap;
 };
 
+static const char state_tag;
+
+/* Told by size and tag, as lconn_check tells a conn: a read per command
+ * need not push and compare the metatable. */
 static struct resp_state *tostate(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, STATE_META);
+  struct resp_state *s = lua_touserdata(L, idx);
+  if (!s || lua_rawlen(L, idx) != sizeof *s || s->tag != &state_tag)
+    luaL_typeerror(L, idx, STATE_META);
+  return s;
 }
 
 static int state_gc(lua_State *L) {
@@ -74,6 +82,7 @@ static int state_gc(lua_State *L) {
 /* resp.state() */
 static int lresp_state(lua_State *L) {
   struct resp_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+  s->tag = &state_tag;
   s->tok = NULL;
   s->cap = 0;
   luaL_setmetatable(L, STATE_META);
