@@ -296,8 +296,7 @@ static void wait_workers(struct host *h) {
     }
   while (atomic_load(&h->running) > 0) {
     DWORD r = WaitForMultipleObjects(n, events, FALSE, 100);
-    if (r >= WAIT_OBJECT_0 && r < WAIT_OBJECT_0 + n &&
-        act[which[r - WAIT_OBJECT_0]])
+    if (r - WAIT_OBJECT_0 < n && act[which[r - WAIT_OBJECT_0]])
       act[which[r - WAIT_OBJECT_0]](h);
     if (force_exit_due(h))
       force_exit(h);
@@ -367,9 +366,8 @@ static void catch_stop_requests(void) {
   dump_event = CreateEventA(NULL, FALSE, FALSE, name); /* NULL: no dumps */
   worker_done_event = CreateEventA(NULL, FALSE, FALSE, NULL);
   all_done_event = CreateEventA(NULL, TRUE, FALSE, NULL);
-  char name[64];
   host_reload_event_name(GetCurrentProcessId(), name, sizeof name);
-  reload_event = CreateEventA(NULL, FALSE, FALSE, name);
+  reload_event = CreateEventA(NULL, FALSE, FALSE, name); /* NULL: none */
   SetConsoleCtrlHandler(on_console, TRUE);
 #else
   sigset_t set;
@@ -388,13 +386,10 @@ int host_run(const struct host_config *cfg) {
   h->nworkers = cfg->workers;
   sys_mutex_init(&h->lock);
   /* Before any thread starts (the resolver's too): threads inherit the
-   * mask, and one that did not block SIGHUP or SIGTERM could take it
-   * with the default action, which ends the process. */
+   * mask, and one that did not block SIGHUP, SIGTERM or SIGUSR1 could
+   * take it with the default action, which ends the process. */
   catch_stop_requests();
   group_registry_init(&h->reg);
-  /* Before any thread starts: they inherit the blocked signals (a
-   * resolver thread that did not would die of a SIGUSR1). */
-  catch_stop_requests();
   h->resolver = resolve_new(NULL);
   atomic_init(&h->failed, 0);
   atomic_init(&h->running, 0);
