@@ -7,6 +7,7 @@
  */
 #include "lalloc.h"
 #include "fault.h"
+#include "sys.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,22 +23,6 @@ struct chunk {
 
 static struct chunk *chunk_of(void *p) {
   return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
-}
-
-static void *chunk_alloc(void) {
-#ifdef _WIN32
-  return _aligned_malloc(CHUNK, CHUNK);
-#else
-  return aligned_alloc(CHUNK, CHUNK);
-#endif
-}
-
-static void chunk_free(void *c) {
-#ifdef _WIN32
-  _aligned_free(c);
-#else
-  free(c);
-#endif
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -63,7 +48,7 @@ static void *take(struct lalloc *a, size_t size) {
   }
   size_t rounded = (c + 1) * 16;
   if (a->bump_end - a->bump < (ptrdiff_t)rounded) {
-    struct chunk *chunk = chunk_alloc();
+    struct chunk *chunk = sys_aligned_alloc(CHUNK);
     if (!chunk)
       return NULL;
     chunk->next = a->chunks;
@@ -170,7 +155,7 @@ size_t lalloc_trim(struct lalloc *a) {
     struct chunk *c = *cl;
     if (all_free(c, current)) {
       *cl = c->next;
-      chunk_free(c);
+      sys_aligned_free(c, CHUNK);
       a->nchunks--;
     } else {
       cl = &c->next;
@@ -183,7 +168,7 @@ void lalloc_destroy(struct lalloc *a) {
   struct chunk *c = a->chunks;
   while (c) {
     struct chunk *next = c->next;
-    chunk_free(c);
+    sys_aligned_free(c, CHUNK);
     c = next;
   }
   a->chunks = NULL;

@@ -3,6 +3,7 @@
  */
 #include "pool.h"
 #include "fault.h"
+#include "sys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +30,6 @@ struct block {
 };
 #define HEAD ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
 
-static void *block_alloc(size_t size) {
-#ifdef _WIN32
-  return _aligned_malloc(size, size);
-#else
-  return aligned_alloc(size, size);
-#endif
-}
-
-static void block_free(void *b) {
-#ifdef _WIN32
-  _aligned_free(b);
-#else
-  free(b);
-#endif
-}
-
 static struct block *block_of(const struct pool *p, void *obj) {
   return (struct block *)((uintptr_t)obj & ~(uintptr_t)(p->bsize - 1));
 }
@@ -63,7 +48,7 @@ void pool_init(struct pool *p, size_t size, size_t per_block) {
 }
 
 static int grow(struct pool *p) {
-  struct block *b = block_alloc(p->bsize);
+  struct block *b = sys_aligned_alloc(p->bsize);
   if (!b)
     return -1;
   b->next = p->blocks;
@@ -136,7 +121,7 @@ size_t pool_trim(struct pool *p) {
     if (b->free == p->per_block) {
       *bl = b->next;
       UNPOISON(b, p->bsize);
-      block_free(b);
+      sys_aligned_free(b, p->bsize);
       p->nblocks--;
     } else {
       bl = &b->next;
@@ -150,7 +135,7 @@ void pool_destroy(struct pool *p) {
   while (b) {
     struct block *next = b->next;
     UNPOISON(b, p->bsize);
-    block_free(b);
+    sys_aligned_free(b, p->bsize);
     b = next;
   }
   p->blocks = NULL;

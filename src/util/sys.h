@@ -80,6 +80,13 @@ long sys_fd_limit(void);
  * M_MMAP_THRESHOLD, not one that grows after the first large free), so
  * a peak of large buffers is given back as it is freed.  Once, early. */
 void sys_heap_setup(void);
+/* A block of `size` bytes (a power of two, at least a page) aligned to
+ * its size, for pools and allocators that find a block from an object's
+ * address; NULL if there is no memory.  On Linux it is mapped: its pages
+ * count only once touched, and go back to the system when it is freed.
+ * sys_aligned_free takes the same size. */
+void *sys_aligned_alloc(size_t size);
+void sys_aligned_free(void *p, size_t size);
 /* Gives the C library's free pages back to the system (malloc_trim). */
 void sys_trim_heap(void);
 
