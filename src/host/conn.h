@@ -95,7 +95,10 @@ struct conn_origin {
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
 #define CONN_RBUF_HIGH 65536     /* buffered bytes that pause the stream */
 #define CONN_LINGER_MS 5000      /* at most this long draining input on close */
-#define CONN_END_LINGER_MS 1000  /* the same when the host stops or reloads */
+#define CONN_RESET_PAIR_MS                                                     \
+  10                            /* an end of stream and a reset this close     \
+                                    together are one reset (conn_on_sent) */
+#define CONN_END_LINGER_MS 1000 /* the same when the host stops or reloads */
 
 /* conn.flags */
 #define CONN_EOF 0x01          /* the peer finished sending */
@@ -234,7 +237,9 @@ struct conn {
   struct conn_timer *timer; /* set once a deadline was armed */
   const char *hot;          /* the chunk being offered (ev->input only) */
   uint32_t hotlen;          /* bytes of it not taken yet */
-  char *rbuf;               /* received, unread: rbuf[rpos .. rpos+rlen) */
+  uint32_t eof_ms; /* io_now() in ms when the end of stream came: a reset
+                     a send sees right after it was that end (conn_on_sent) */
+  char *rbuf;      /* received, unread: rbuf[rpos .. rpos+rlen) */
   uint32_t rpos, rlen, rcap;
   uint32_t rneed;         /* bytes the waiting read needs buffered */
   uint32_t maxline;       /* read("l") limit */
@@ -246,15 +251,18 @@ struct conn {
   uint32_t flags;         /* CONN_* */
   /* Owned by the layer above (lconn.c); kept here, packed, because an
    * idle connection's size is what 10,000 idle connections cost. */
-  uint8_t rmode;   /* the pending read's mode */
-  uint8_t lasterr; /* the last failure's word, 0 = none */
-  uint8_t owner;   /* which of the worker's VMs it belongs to */
-  uint32_t want;   /* the pending read's n / max */
-  uint32_t idle;   /* ms a read may wait with nothing arriving before the
-                      connection is closed (listener option), 0 = none */
-  void *box;       /* the Lua userdata, NULL once collected */
-  void *reader;    /* the task waiting to read, or NULL */
-  void *writer;    /* the task waiting on wreq, or NULL */
+  uint8_t rmode;     /* the pending read's mode */
+  uint8_t lasterr;   /* the last failure's word, 0 = none */
+  uint8_t owner;     /* which of the worker's VMs it belongs to */
+  uint8_t eof_reset; /* the end of stream came while a send was in flight,
+                        with the connection torn down (1), or unknown (2):
+                        a reset that send reports was that end */
+  uint32_t want;     /* the pending read's n / max */
+  uint32_t idle;     /* ms a read may wait with nothing arriving before the
+                        connection is closed (listener option), 0 = none */
+  void *box;         /* the Lua userdata, NULL once collected */
+  void *reader;      /* the task waiting to read, or NULL */
+  void *writer;      /* the task waiting on wreq, or NULL */
 };
 
 /* ---- the set ----------------------------------------------------------- */

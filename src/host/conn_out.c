@@ -187,9 +187,17 @@ void conn_on_sent(struct io_op *op) {
     /* The kernel reports a reset to one caller, and the receive side may
      * have ended first with what looked like an orderly end of stream:
      * it was this reset (on_stream in conn.c does the same the other way
-     * round). */
+     * round) if the end came while this send was in flight and the
+     * kernel had torn the connection down by then (where it cannot tell:
+     * if both came within CONN_RESET_PAIR_MS).  An end of stream before
+     * that was the peer's own (it half-closed, then reset), and stays
+     * "closed", as the kernel's recv says. */
     if ((res == IO_ECONNRESET || res == IO_EPIPE) && !c->tls &&
-        (c->flags & CONN_EOF)) {
+        (c->flags & CONN_EOF) &&
+        (c->eof_reset == 1 ||
+         (c->eof_reset == 2 &&
+          (uint32_t)(io_now(c->set->loop) / 1000000u) - c->eof_ms <=
+              CONN_RESET_PAIR_MS))) {
       c->flags &= ~CONN_EOF;
       c->rerr = IO_ECONNRESET;
     }

@@ -281,6 +281,11 @@ int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer);
 int io_shutdown(struct io_handle *h);
 /* Bytes received by the kernel and not yet read (FIONREAD); 0 on error. */
 size_t io_unread(struct io_handle *h);
+/* Has the kernel torn the connection down already (a reset came)?  1 yes,
+ * 0 no, -1 cannot tell here (Windows).  An end of stream the receive side
+ * sees after a reset that a send took is told apart from a peer's orderly
+ * one this way. */
+int io_torn_down(struct io_handle *h);
 /* Makes the coming close abortive (SO_LINGER 0): the peer gets a reset
  * and what is still unsent is dropped.  0 or IO_E*. */
 int io_reset_on_close(struct io_handle *h);

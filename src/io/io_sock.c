@@ -164,6 +164,22 @@ size_t io_unread(struct io_handle *h) {
 #endif
 }
 
+int io_torn_down(struct io_handle *h) {
+#ifdef _WIN32
+  (void)h;
+  return -1;
+#else
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (h->sock == IO_NOSOCK ||
+      getsockopt(h->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+    return -1;
+  /* Not closed by us (we hold the socket): only a reset gets it there;
+   * a peer that sent its FIN leaves it in CLOSE_WAIT. */
+  return ti.tcpi_state == TCP_CLOSE;
+#endif
+}
+
 int io_reset_on_close(struct io_handle *h) {
   struct linger l;
   l.l_onoff = 1;
