@@ -95,9 +95,9 @@ struct conn_origin {
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */
 #define CONN_RBUF_HIGH 65536     /* buffered bytes that pause the stream */
 #define CONN_LINGER_MS 5000      /* at most this long draining input on close */
-#define CONN_RESET_PAIR_MS                                                     \
-  10                            /* an end of stream and a reset this close     \
-                                    together are one reset (conn_on_sent) */
+/* An end of stream and a reset this close together are one reset, where
+ * the system cannot tell (conn_on_sent). */
+#define CONN_RESET_PAIR_MS 50
 #define CONN_END_LINGER_MS 1000 /* the same when the host stops or reloads */
 
 /* conn.flags */
