@@ -402,11 +402,13 @@ static void on_stream(struct io_op *op) {
     conn_tls_eof(c); /* close_notify or not, and a handshake cut short */
   else if (res == 0) {
     c->flags |= CONN_EOF;
-    c->eof_ms = (uint32_t)(io_now(c->set->loop) / 1000000u);
     /* A send in flight may have taken a reset, leaving this end of
-     * stream to the receive side: the kernel tells (conn_on_sent). */
+     * stream to the receive side: the kernel tells (conn_on_sent), or
+     * where it cannot, the time does. */
     int torn = c->wreq ? io_torn_down(&c->h) : 0;
     c->eof_reset = (uint8_t)(torn < 0 ? 2 : torn);
+    if (torn < 0)
+      c->eof_ms = (uint32_t)(io_now(c->set->loop) / 1000000u);
   } else if (res != IO_ECANCELED)
     c->rerr = res; /* sticky: a reset connection stays reset */
   if (c->tls && res < 0 && res != IO_ECANCELED)

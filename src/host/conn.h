@@ -237,9 +237,9 @@ struct conn {
   struct conn_timer *timer; /* set once a deadline was armed */
   const char *hot;          /* the chunk being offered (ev->input only) */
   uint32_t hotlen;          /* bytes of it not taken yet */
-  uint32_t eof_ms; /* io_now() in ms when the end of stream came: a reset
-                     a send sees right after it was that end (conn_on_sent) */
-  char *rbuf;      /* received, unread: rbuf[rpos .. rpos+rlen) */
+  uint32_t eof_ms;          /* with eof_reset 2: io_now() in ms when the end of
+                              stream came (a reset a send sees soon after was it) */
+  char *rbuf;               /* received, unread: rbuf[rpos .. rpos+rlen) */
   uint32_t rpos, rlen, rcap;
   uint32_t rneed;         /* bytes the waiting read needs buffered */
   uint32_t maxline;       /* read("l") limit */

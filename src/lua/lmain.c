@@ -269,7 +269,6 @@ static void vm_close(struct worker *w) {
   lreload_close(w);
   w->vm = NULL; /* lmain_close_state: no VM serves any more */
   lmain_free_vm(vm);
-  w->vm = NULL;
 }
 
 void lmain_exit(void) { lshared_exit(); }
