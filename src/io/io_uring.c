@@ -19,21 +19,21 @@
  * in: close() alone would not end a pending recv on io_uring (see the io
  * brief).  Wake-ups are an eventfd with a read kept posted on the ring.
  *
- * Sends that wait for room.  The kernel polls a send that found the socket
- * full and retries it when the poll fires, but its poll also fires on the
- * peer's hang-up: once the peer has half-closed, a waiting send is retried
- * at once, again and again, until the kernel gives up polling it (after
- * 128 tries, within a millisecond) and hands it to a worker thread, which
- * sends blocking.  On a non-blocking socket sendmsg then fails with EAGAIN
- * (send, single buffer, ignores the flag and blocks).  So a send that
- * comes back with EAGAIN, or short though MSG_WAITALL asked for all of it,
- * makes its socket blocking and goes out again: the worker then waits for
- * room as the poll would have.  A cancel reaches it there by interrupting
- * it (EINTR, or a short count), which is delivered as IO_ECANCELED.
+ * Sends that wait for room.  Left to itself, the kernel polls a send that
+ * found the socket full and retries it when the poll fires; but its poll
+ * also fires on the peer's hang-up, so once the peer has half-closed, a
+ * waiting send is retried at once, again and again, until the kernel
+ * gives up polling it (after 128 tries) and hands it to a worker thread
+ * that blocks in sendmsg.  A peer that half-closes and stops reading
+ * would so cost a kernel thread per connection.  Our sends therefore say
+ * MSG_DONTWAIT (the kernel then neither polls nor hands them off): one
+ * that finds no room comes back with EAGAIN or a short count, and we
+ * post a poll for POLLOUT of our own (POLL_TAG; it does not fire on the
+ * hang-up), then the rest of the send when it fires: what epoll does.
  *
  * Cancels.  A cancel finds nothing (-ENOENT) when it meets its op between
- * two of those retries, and the op would then wait in the worker for ever.
- * So each cancel has a completion of its own, and is posted again while
+ * two of its steps (a send and its poll); so each cancel has a completion
+ * of its own, and is posted again, at the step the op is in then, while
  * it finds nothing and the op has not ended; an op's final completion is
  * held back until its cancel is in, so that no cancel completion ever
  * names an op already handed back to its owner.
@@ -41,7 +41,7 @@
 #include "io_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +60,16 @@
 /* user_data of a cancel: its op's address with the low bit set (an op is
  * pointer-aligned, so the bit is free). */
 #define CANCEL_TAG 1u
+/* user_data of a send's poll for room: the op's address with bit 1 set. */
+#define POLL_TAG 2u
+#define OP_TAGS (CANCEL_TAG | POLL_TAG)
+_Static_assert(_Alignof(struct io_op) >= 4, "an op's low 2 bits are tags");
 
 /* io_op.bstate: the backend's own. */
 #define UOP_CANCELLING 0x01u /* a cancel of this op awaits its completion */
 #define UOP_HELD 0x02u       /* final completion in op->res, held for it */
 #define UOP_RING 0x04u       /* given to the ring (not deferred by io.c) */
-
-/* io_handle.bflags */
-#define UH_BLOCKING 0x01u /* the socket was made blocking (see the top) */
+#define UOP_POLLING 0x08u    /* a send waiting in its poll for room */
 
 struct uring {
   struct io_uring ring;
@@ -238,9 +240,9 @@ static void post_recv(struct uring *u, struct io_op *op) {
 
 static void post_send(struct uring *u, struct io_op *op) {
   struct io_uring_sqe *sqe = sqe_get(u);
-  /* MSG_WAITALL: without it a slow reader gets short sends (io brief).
+  /* MSG_DONTWAIT: see the top (a short send is continued after a poll).
    * io_uring sends never raise SIGPIPE, MSG_NOSIGNAL says so anyway. */
-  int flags = MSG_NOSIGNAL | MSG_WAITALL;
+  int flags = MSG_NOSIGNAL | MSG_DONTWAIT;
   if (op->u.send.nbufs == 1) {
     io_uring_prep_send(sqe, op->h->sock, op->u.send.bufs[0].base,
                        op->u.send.bufs[0].len, flags);
@@ -292,10 +294,22 @@ static int unpark(struct uring *u, struct io_op *op) {
   return 0;
 }
 
-/* Asks the kernel to end op early; the answer comes to cancelled(). */
+/* Waits for room to send the rest of op (see the top). */
+static void post_poll(struct uring *u, struct io_op *op) {
+  struct io_uring_sqe *sqe = sqe_get(u);
+  io_uring_prep_poll_add(sqe, op->h->sock, POLLOUT);
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | POLL_TAG);
+  op->bstate |= UOP_POLLING;
+}
+
+/* Asks the kernel to end op early, at the step it is in; the answer comes
+ * to cancelled(). */
 static void post_cancel(struct uring *u, struct io_op *op) {
   struct io_uring_sqe *sqe = sqe_get(u);
-  io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+  uint64_t target = (uint64_t)(uintptr_t)op;
+  if (op->bstate & UOP_POLLING)
+    target |= POLL_TAG;
+  io_uring_prep_cancel64(sqe, target, 0);
   io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | CANCEL_TAG);
   op->bstate |= UOP_CANCELLING; /* one at a time: stop(), cancelled() */
 }
@@ -420,29 +434,15 @@ static void complete_recv(struct io_loop *loop, struct uring *u,
   finish(loop, u, op, res < 0 ? io__from_errno(-res) : res);
 }
 
-/* Makes h's socket blocking, once (see the top); 0 or an IO_E* code. */
-static int make_blocking(struct io_handle *h) {
-  if (h->bflags & UH_BLOCKING)
-    return 0;
-  int fl = fcntl(h->sock, F_GETFL);
-  if (fl < 0 || fcntl(h->sock, F_SETFL, fl & ~O_NONBLOCK) < 0)
-    return io__from_errno(errno);
-  h->bflags |= UH_BLOCKING;
-  return 0;
-}
-
-/* Posts the rest of a send that came back early, after a worker thread
- * met the non-blocking flag (EAGAIN, or a short count: the top), or a
- * signal (EINTR); a cancel asked meanwhile ends it instead. */
+/* The rest of a send that found no room (EAGAIN, or a short count) goes
+ * after a poll for room; after a signal (EINTR), at once.  A cancel asked
+ * meanwhile ends it instead. */
 static void send_rest(struct io_loop *loop, struct uring *u, struct io_op *op,
-                      int would_block) {
-  int err = 0;
+                      int no_room) {
   if (op->flags & IO_OP_CANCEL)
-    err = IO_ECANCELED;
-  else if (would_block)
-    err = make_blocking(op->h);
-  if (err)
-    finish(loop, u, op, err);
+    finish(loop, u, op, IO_ECANCELED);
+  else if (no_room)
+    post_poll(u, op);
   else
     post_send(u, op);
 }
@@ -461,14 +461,32 @@ static void complete_send(struct io_loop *loop, struct uring *u,
     finish(loop, u, op, (int)op->u.send.total);
     return;
   }
-  send_rest(loop, u, op, 1); /* short though MSG_WAITALL asked for all */
+  send_rest(loop, u, op, 1); /* short: the socket is full */
+}
+
+/* The poll for room of a send ended: the rest of the send goes now (an
+ * error or hang-up the poll saw is the send's to report), unless it was
+ * cancelled. */
+static void complete_poll(struct io_loop *loop, struct uring *u,
+                          struct io_op *op, int res) {
+  op->bstate &= (uint16_t)~UOP_POLLING;
+  if ((op->flags & IO_OP_CANCEL) || res == -ECANCELED)
+    finish(loop, u, op, IO_ECANCELED);
+  else if (res < 0)
+    finish(loop, u, op, io__from_errno(-res));
+  else
+    post_send(u, op);
 }
 
 static void complete(struct io_loop *loop, struct uring *u, uint64_t data,
                      int res, unsigned flags) {
-  struct io_op *op = (struct io_op *)(uintptr_t)(data & ~(uint64_t)CANCEL_TAG);
+  struct io_op *op = (struct io_op *)(uintptr_t)(data & ~(uint64_t)OP_TAGS);
   if (data & CANCEL_TAG) {
     cancelled(loop, u, op, res);
+    return;
+  }
+  if (data & POLL_TAG) {
+    complete_poll(loop, u, op, res);
     return;
   }
   switch (op->type) {

@@ -19,6 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __linux__
+#include <dirent.h>
+#include <stdio.h>
+#endif
+
 /* Runs the loop until r has seen `calls` completions or `ms` have passed
  * (a guard timer keeps each turn bounded even if nothing else completes).
  * Returns 0 if the completions came. */
@@ -220,6 +225,59 @@ static void close_ends_waiting_send(int wait_ms) {
   T_ASSERT_EQ(io_loop_close(p.loop), 0);
 }
 
+/* The kernel threads io_uring made for this process (iou-wrk-PID); 0
+ * where there are none to count. */
+static int kernel_workers(void) {
+  int n = 0;
+#ifdef __linux__
+  DIR *d = opendir("/proc/self/task");
+  if (!d)
+    return -1;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    char path[300], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      continue;
+    if (fgets(comm, sizeof comm, f) && strncmp(comm, "iou-wrk", 7) == 0)
+      n++;
+    fclose(f);
+  }
+  closedir(d);
+#endif
+  return n;
+}
+
+/* A peer that half-closed and never reads costs no thread: the sends that
+ * wait for it wait in the loop (on io_uring, not blocked in a kernel
+ * worker thread each), and a cancel still ends them. */
+static void waiting_sends_hold_no_thread(void) {
+  enum { PAIRS = 4 };
+  struct pair p[PAIRS];
+  struct io_op sop[PAIRS];
+  struct rec srec[PAIRS];
+  size_t size = 16u << 20;
+  char *big = calloc(1, size);
+  T_ASSERT(big != NULL);
+  struct io_buf b = io_buf_make(big, size);
+  for (int i = 0; i < PAIRS; i++) {
+    T_ASSERT_EQ(half_closed_pair(&p[i]), 0);
+    memset(&srec[i], 0, sizeof srec[i]);
+    T_ASSERT_EQ(send_until_blocked(&p[i], &sop[i], &srec[i], &b), 0);
+  }
+  for (int i = 0; i < PAIRS; i++)
+    run_for(p[i].loop, 20);
+  T_ASSERT_EQ(kernel_workers(), 0);
+  for (int i = 0; i < PAIRS; i++) {
+    T_ASSERT_EQ(srec[i].calls, 0);
+    io_cancel(p[i].loop, &sop[i]);
+    T_ASSERT_EQ(wait_calls(p[i].loop, &srec[i], 1, 3000), 0);
+    T_ASSERT_EQ(srec[i].res, IO_ECANCELED);
+    T_ASSERT_EQ(pair_close(&p[i]), 0);
+  }
+  free(big);
+}
+
 /* One named case per variant, so that a failure says which one. */
 static void waits_one_buffer(void) { send_waits_for_half_closed_reader(1); }
 static void waits_three_buffers(void) { send_waits_for_half_closed_reader(3); }
@@ -239,6 +297,7 @@ static void run_all(void) {
   T_RUN(cancel_full_three_buffers);
   T_RUN(close_at_once);
   T_RUN(close_while_waiting);
+  T_RUN(waiting_sends_hold_no_thread);
 }
 
 int main(int argc, char **argv) { return io_suite_main(argc, argv, run_all); }
