@@ -90,6 +90,7 @@ struct conn_origin {
 #define CONN_SEND_BATCH 4        /* strings gathered into one send */
 #define CONN_OBUF_CHUNK 16384    /* output buffers come in this size first */
 #define CONN_OBUF_HIGH 65536     /* queued bytes past which writes wait */
+#define CONN_TLS_DIRECT 4096     /* TLS writes this large skip the queue */
 #define CONN_MAXLINE 65536       /* default line limit */
 #define CONN_MAXREAD (16u << 20) /* default limit of read("a") */
 #define CONN_RBUF_CHUNK 16384    /* read buffers come in this size first */

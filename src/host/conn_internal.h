@@ -51,6 +51,10 @@ int conn_tls_handshake_overdue(struct conn *c, uint64_t now);
 int conn_tls_send(struct conn *c, const struct io_buf *bufs, int n,
                   size_t *taken);
 void conn_tls_sent(struct conn *c, size_t n);
+/* Encrypts the queue, then p[0..n) as far as the engine takes it (its
+ * output is bounded): the bytes of p taken, 0 unless the session is open
+ * and the queue could be emptied first.  The caller queues the rest. */
+size_t conn_tls_write(struct conn *c, const char *p, size_t n);
 int conn_tls_pending(const struct conn *c);
 
 #endif

@@ -10,7 +10,10 @@
  * caller's buffers behind the queue (io brief: gather queued buffers
  * into one sendmsg / WSASend).  The queue's buffer is handed to the send
  * as it is (no copy at flush time) and comes back to the set's spares
- * when the send completes.
+ * when the send completes.  On TLS a large write is not copied either:
+ * it is encrypted at once (conn_tls_write), OpenSSL copying it into its
+ * record, and only what the engine's bounded output does not take is
+ * queued.
  */
 #include "conn.h"
 #include "conn_internal.h"
@@ -93,6 +96,16 @@ void conn_write_commit(struct conn *c, size_t n) {
 int conn_write(struct conn *c, const char *p, size_t n) {
   if (n == 0)
     return 0;
+  if (c->tls && n >= CONN_TLS_DIRECT && !c->werr) {
+    size_t k = conn_tls_write(c, p, n);
+    if (k) {
+      mark_dirty(c); /* its records go out with the worker's flush */
+      p += k;
+      n -= k;
+      if (n == 0)
+        return 0;
+    }
+  }
   char *dst = conn_write_space(c, n);
   if (!dst)
     return IO_ENOMEM;

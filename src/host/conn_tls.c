@@ -11,7 +11,10 @@
  * copy into the buffer, one into the Lua string).  Everything is read
  * until the engine wants input, so the whole chunk is always consumed.
  *
- * Output.  conn_send encrypts what is queued, then the caller's buffers,
+ * Output.  A large conn_write is encrypted at once (conn_tls_write):
+ * OpenSSL copies the plaintext into its record as it encrypts, so the
+ * copy into the queue is saved; what the engine does not take is queued.
+ * conn_send encrypts what is queued, then the caller's buffers,
  * into the engine's output (which stops taking plaintext at
  * TLS_OUTPUT_SOFT pending: then `taken` says how much went, and the
  * rest goes after this send), and posts the engine's buffer as it is.
@@ -254,6 +257,24 @@ static size_t encrypt(struct conn *c, const char *src, size_t len) {
     done += n;
   }
   return done;
+}
+
+/* Encrypts what is queued, then as much of p[0..n) as the engine takes;
+ * returns how much of p it took (nothing while queued bytes remain). */
+size_t conn_tls_write(struct conn *c, const char *p, size_t n) {
+  if (c->tls->state != TLS_OPEN)
+    return 0;
+  if (c->olen) {
+    if ((size_t)c->olen + n <= CONN_OBUF_CHUNK)
+      return 0; /* one record for both, later: copying this is cheaper */
+    size_t k = encrypt(c, c->obuf, c->olen);
+    memmove(c->obuf, c->obuf + k, c->olen - k);
+    c->olen -= (uint32_t)k;
+    if (c->olen)
+      return 0;
+    conn_drop_output(c);
+  }
+  return encrypt(c, p, n);
 }
 
 int conn_tls_send(struct conn *c, const struct io_buf *bufs, int n,

@@ -332,12 +332,21 @@ void tls_feed_eof(struct tls_session *s) { s->eof = 1; }
 
 /* ---- handshake, application data ---------------------------------------- */
 
+/* SSL_get_error() needs an empty error queue before the call it explains.
+ * Clearing costs a walk of the thread's queue on every record; looking
+ * first costs a load, and the queue is nearly always empty (every failure
+ * path of ours empties it). */
+static void clear_errors(void) {
+  if (ERR_peek_error() != 0)
+    ERR_clear_error();
+}
+
 int tls_handshake(struct tls_session *s) {
   if (s->failed)
     return TLS_ERROR;
   if (SSL_is_init_finished(s->ssl))
     return TLS_OK;
-  ERR_clear_error();
+  clear_errors();
   int r = SSL_do_handshake(s->ssl);
   if (r != 1)
     return status(s, r);
@@ -351,7 +360,7 @@ int tls_read(struct tls_session *s, void *dst, size_t max, size_t *n) {
     return TLS_ERROR;
   if (max == 0)
     return TLS_OK;
-  ERR_clear_error();
+  clear_errors();
   if (SSL_read_ex(s->ssl, dst, max, n) == 1)
     return TLS_OK;
   *n = 0;
@@ -381,7 +390,7 @@ int tls_write(struct tls_session *s, const void *src, size_t len, size_t *n) {
     if (s->fill.len >= TLS_OUTPUT_SOFT)
       break;
     size_t w = 0;
-    ERR_clear_error();
+    clear_errors();
     if (SSL_write_ex(s->ssl, p + done, len - done, &w) != 1) {
       int st = status(s, 0);
       if (done == 0 || st == TLS_ERROR) {
@@ -401,7 +410,7 @@ int tls_shutdown(struct tls_session *s) {
     return TLS_ERROR;
   if (s->shut || !SSL_is_init_finished(s->ssl))
     return TLS_OK;
-  ERR_clear_error();
+  clear_errors();
   int r = SSL_shutdown(s->ssl); /* 0: sent; 1: the peer's came already */
   if (r < 0)
     return status(s, r);

@@ -180,6 +180,20 @@ def sim_lines(k, c, skip, st):
 READS = ("recv", "readn", "readl", "reada", "lines")
 
 
+def taken_by(op, o, c):
+    """How far the host has surely taken the stream from its kernel after
+    read op from c with outcome o: where the read left it (o.nc), but
+    only c for a line that was too long (or whose rest is still to be
+    dropped).  The host drops such a line's rest as later reads pull it
+    in, so a read that says "too long" has taken only what it had
+    buffered, however far ahead the line's end (the model's position)
+    is: after read("a") over maxread dropped a buffer's worth, that can
+    be most of what the peer sent (KNOWN.md, G1)."""
+    if o.skip or o.end == "too long" or (o.cls == "too long" and op["op"] != "reada"):
+        return c
+    return o.nc
+
+
 def class_of(o, timeout_small):
     """The outcome class of a read that sees outcome o, for the step's
     timeout (small: it ends the wait).  None: would wait forever."""
@@ -198,7 +212,7 @@ SMALL = (0.05, 0.1, 0.2)
 LARGE = 5.0
 BIG_MIN = 6 << 20          # more than the send and receive buffers hold
 STALL = 0.3                # a peer's stall: longer than any small timeout
-RST_UNREAD = 16 << 10      # at most this much unread when the peer resets
+RST_UNREAD = 16 << 10      # at most this much not taken when the peer resets
 LINE_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-_"
 
 
@@ -220,6 +234,7 @@ class Gen:
         self.S = bytearray()
         self.nls = []              # positions of the "\n" in S
         self.lo = self.hi = 0      # where the handler's reads are (see Out)
+        self.taken = 0             # what the host surely took from its kernel
         self.skip = False          # a too-long line's rest is to be dropped
         self.eof = self.rst = self.pclosed = False
         self.T = None
@@ -284,10 +299,11 @@ class Gen:
 
     def reads_over(self, op, st, small):
         """The outcome of a read from every position in [lo, hi]: (class,
-        new lo, new hi, lengths, skip), or None if the class differs between
-        positions, or the read would race with its timer or hang."""
+        new lo, new hi, lengths, skip, taken: see taken_by), or None if the
+        class differs between positions, or the read would race with its
+        timer or hang."""
         cls = skip = None
-        nlo, nhi = None, None
+        nlo, nhi, taken = None, None, None
         lens = set()
         for c in range(self.lo, self.hi + 1):
             o = sim_read(op, c, self.skip, st)
@@ -303,7 +319,9 @@ class Gen:
             lens.add("-" if k == "timeout" else _lens(o))
             nlo = o.nc if nlo is None else min(nlo, o.nc)
             nhi = o.nc_hi if nhi is None else max(nhi, o.nc_hi)
-        return cls, nlo, nhi, (lens.pop() if len(lens) == 1 else "*"), skip
+            tk = taken_by(op, o, c)
+            taken = tk if taken is None else min(taken, tk)
+        return cls, nlo, nhi, (lens.pop() if len(lens) == 1 else "*"), skip, taken
 
     # ---- proposals ----
     def propose_read(self):
@@ -361,11 +379,12 @@ class Gen:
         res = self.reads_over(op, self.st(S, eof, rst), small)
         if res is None:
             return None
-        cls, nlo, nhi, lens, skip = res
-        if rst and not self.rst and len(S) - nlo > RST_UNREAD:
-            return None  # the host's kernel must hold it all before the reset
+        cls, nlo, nhi, lens, skip, taken = res
+        taken = max(self.taken, taken)
+        if rst and not self.rst and len(S) - taken > RST_UNREAD:
+            return None  # the host's kernel must hold what it has not taken
         return {"op": op, "peer": acts, "expect": cls, "lens": lens,
-                "_apply": (S, eof, rst, nlo, nhi, skip, acts)}
+                "_apply": (S, eof, rst, nlo, nhi, skip, acts), "_taken": taken}
 
     def supply_for(self, op):
         """Bytes that satisfy op at every position (if the generator can)."""
@@ -430,7 +449,7 @@ class Gen:
             n, expect = r.randint(1 << 20, 8 << 20), "ok"
             acts.append(["rpause", STALL])
         else:
-            if small or len(self.steps) < self.nops // 2 or len(self.S) - self.lo > RST_UNREAD:
+            if small or len(self.steps) < self.nops // 2 or len(self.S) - self.taken > RST_UNREAD:
                 return None
             n, expect = BIG_MIN, "reset"
             acts += [["rstop"], ["sleep", 0.1], ["rst"]]
@@ -480,7 +499,8 @@ class Gen:
             acts = [["sleep", 0.2]] + self.pieces(data)
             S = self.S + data
             return {"op": {"op": "reader2"}, "peer": acts, "expect": "raise/ok", "lens": "",
-                    "_apply": (S, False, False, len(self.S) + 1, len(S), False, acts)}
+                    "_apply": (S, False, False, len(self.S) + 1, len(S), False, acts),
+                    "_taken": len(self.S) + 1}
         # a second sender raises while the first waits
         if is_small(self.T) or self.sshut or self.rst or self.pclosed:
             return None
@@ -510,13 +530,14 @@ class Gen:
                 break
         else:
             return None
-        cls, nlo, nhi, lens, skip = res
+        cls, nlo, nhi, lens, skip, taken = res
         n = r.randint(1 << 20, 4 << 20)
         sop = {"op": "send", "p": len(self.sends) % 2, "n": n, "cuts": []}
         acts = [["rpause", STALL], ["sleep", 0.1]] + self.pieces(need)
         return {"op": {"op": "par", "read": rop, "send": sop}, "peer": acts,
                 "expect": "ok/" + cls, "lens": lens,
-                "_apply": (S, False, False, nlo, nhi, skip, acts), "_send": ("ok", [])}
+                "_apply": (S, False, False, nlo, nhi, skip, acts), "_send": ("ok", []),
+                "_taken": max(self.taken, taken)}
 
     # ---- applying a step to the model ----
     def commit(self, step):
@@ -529,6 +550,8 @@ class Gen:
             self.lo, self.hi = lo, hi
             if any(a[0] == "pclose" for a in acts):
                 self.pclosed = True
+        if "_taken" in step:
+            self.taken = max(self.taken, step.pop("_taken"))
         if "_send" in step:
             expect, acts = step.pop("_send")
             op = step["op"]

@@ -90,6 +90,31 @@ describe("a TLS listener and host.connect with tls", function()
     l:close()
   end)
 
+
+  -- Large writes go into the engine at once, small ones are queued: the
+  -- mix must arrive in order, past the engine's own output limit (64 KiB)
+  -- and while earlier records are still being sent.
+  it("small and large writes keep their order", function()
+    local parts, want = {}, {}
+    for i = 1, 40 do
+      local size = ({ 7, 5000, 100, 16384, 3, 70000, 4096, 4095 })[i % 8 + 1]
+      parts[i] = string.rep(string.char(64 + i % 26), size - 1) .. "|"
+      want[#want + 1] = parts[i]
+    end
+    local l = assert(host.listen("127.0.0.1:0", function(conn)
+      assert(conn:read(2))
+      for _, p in ipairs(parts) do assert(conn:write(p)) end
+      assert(conn:flush())
+    end, { tls = server_tls }))
+    local c = assert(host.connect(l.address, { tls = client_tls }))
+    assert(c:send("go"))
+    local all = table.concat(want)
+    local got = assert(c:read(#all))
+    assert.truthy(got == all, "the bytes differ")
+    assert.same({ nil, "closed" }, { c:read(1) })
+    c:close()
+    l:close()
+  end)
   it("verification fails: unknown CA, wrong name, expired", function()
     local l = tls_echo()
     local c, err, detail = host.connect(l.address, { tls = true })
