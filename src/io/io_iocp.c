@@ -405,6 +405,33 @@ static void iocp_close(struct io_loop *loop, struct io_handle *h) {
 
 /* ---- completions ---------------------------------------------------- */
 
+/*
+ * recv() said end of stream: was it a reset?  Wine's recv() reports a
+ * reset that arrived before the read as end of stream (io brief);
+ * Windows fails it with WSAECONNRESET.  A zero-byte send, which sends
+ * nothing, fails on a reset connection in both, and succeeds after an
+ * orderly end.  After our own shutdown it is refused (WSAESHUTDOWN)
+ * whatever the peer did; then WSAPoll tells: Wine reports the reset it
+ * recorded as POLLERR (with POLLHUP), an orderly end as POLLHUP alone.
+ * Returns the reset's IO_E*, or 0 for an orderly end.
+ */
+static int reset_seen(SOCKET sock) {
+  if (send(sock, "", 0, 0) == 0)
+    return 0;
+  DWORD e = (DWORD)WSAGetLastError();
+  if (e == WSAECONNRESET || e == WSAECONNABORTED)
+    return io__from_wsa(e);
+  if (e != WSAESHUTDOWN)
+    return 0;
+  WSAPOLLFD p;
+  p.fd = sock;
+  p.events = POLLRDNORM;
+  p.revents = 0;
+  if (WSAPoll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+    return IO_ECONNRESET;
+  return 0;
+}
+
 static void complete_recv(struct iocp *s, struct io_loop *loop,
                           struct io_op *op) {
   struct io_handle *h = op->h;
@@ -421,17 +448,9 @@ static void complete_recv(struct iocp *s, struct io_loop *loop,
   /* Something arrived, or the stream ended: recv() tells which. */
   int max = op->u.recv.max < RECV_BUF ? (int)op->u.recv.max : RECV_BUF;
   int n = recv(h->sock, s->rbuf, max, 0);
-  if (n == 0 && send(h->sock, "", 0, 0) != 0) {
-    /* Wine's recv() reports a reset that arrived before the read as end
-     * of stream (io brief); Windows fails it with WSAECONNRESET.  A
-     * zero-byte send, which sends nothing, fails on a reset connection
-     * in both, and succeeds after an orderly end (or is refused after
-     * our own shutdown, WSAESHUTDOWN: still the end of the stream). */
-    DWORD e = (DWORD)WSAGetLastError();
-    if (e == WSAECONNRESET || e == WSAECONNABORTED) {
-      io__deliver(loop, op, io__from_wsa(e), 0);
-      return;
-    }
+  if (n == 0 && (err = reset_seen(h->sock)) != 0) {
+    io__deliver(loop, op, err, 0);
+    return;
   }
   if (n >= 0) {
     op->u.recv.data = n > 0 ? s->rbuf : NULL; /* no bytes, no buffer */
