@@ -259,6 +259,17 @@ static size_t encrypt(struct conn *c, const char *src, size_t len) {
   return done;
 }
 
+/* Encrypts the output queue as far as the engine takes it, drops what
+ * went; the bytes still queued. */
+static uint32_t encrypt_queue(struct conn *c) {
+  size_t k = encrypt(c, c->obuf, c->olen);
+  memmove(c->obuf, c->obuf + k, c->olen - k);
+  c->olen -= (uint32_t)k;
+  if (c->olen == 0)
+    conn_drop_output(c);
+  return c->olen;
+}
+
 /* Encrypts what is queued, then as much of p[0..n) as the engine takes;
  * returns how much of p it took (nothing while queued bytes remain). */
 size_t conn_tls_write(struct conn *c, const char *p, size_t n) {
@@ -267,12 +278,8 @@ size_t conn_tls_write(struct conn *c, const char *p, size_t n) {
   if (c->olen) {
     if ((size_t)c->olen + n <= CONN_OBUF_CHUNK)
       return 0; /* one record for both, later: copying this is cheaper */
-    size_t k = encrypt(c, c->obuf, c->olen);
-    memmove(c->obuf, c->obuf + k, c->olen - k);
-    c->olen -= (uint32_t)k;
-    if (c->olen)
+    if (encrypt_queue(c))
       return 0;
-    conn_drop_output(c);
   }
   return encrypt(c, p, n);
 }
@@ -283,13 +290,8 @@ int conn_tls_send(struct conn *c, const struct io_buf *bufs, int n,
   if (t->state == TLS_FAILED)
     return c->rerr ? c->rerr : CONN_ETLS;
   if (t->state == TLS_OPEN) {
-    if (c->olen) { /* the queue first, in order */
-      size_t k = encrypt(c, c->obuf, c->olen);
-      memmove(c->obuf, c->obuf + k, c->olen - k);
-      c->olen -= (uint32_t)k;
-      if (c->olen == 0)
-        conn_drop_output(c);
-    }
+    if (c->olen) /* the queue first, in order */
+      encrypt_queue(c);
     for (int i = 0; i < n && c->olen == 0; i++) {
       size_t k = encrypt(c, bufs[i].base, bufs[i].len);
       *taken += k;

@@ -41,12 +41,12 @@
 
 static const struct io_backend *be; /* the backend under test */
 
-struct rec {                 /* what a callback saw */
-  int calls;                 /* completions delivered */
-  int res;                   /* the last one's op->res */
-  int more;                  /* the last one had IO_OP_MORE */
-  char data[256];            /* received bytes, in order, up to 256 */
-  int len;                   /* bytes kept in data */
+struct rec {      /* what a callback saw */
+  int calls;      /* completions delivered */
+  int res;        /* the last one's op->res */
+  int more;       /* the last one had IO_OP_MORE */
+  char data[256]; /* received bytes, in order, up to 256 */
+  int len;        /* bytes kept in data */
 };
 
 static inline void rec_cb(struct io_op *op) {
@@ -86,10 +86,10 @@ static inline int port_of(struct io_handle *h) {
 
 /* Run turns until cond holds or 2000 turns pass (each turn blocks at most
  * until the next timer, and every test keeps a timer or I/O pending). */
-#define RUN_UNTIL(loop, cond)                                               \
-  do {                                                                      \
-    for (int t_i_ = 0; t_i_ < 2000 && !(cond); t_i_++)                      \
-      io_loop_run(loop, 0);                                                 \
+#define RUN_UNTIL(loop, cond)                                                  \
+  do {                                                                         \
+    for (int t_i_ = 0; t_i_ < 2000 && !(cond); t_i_++)                         \
+      io_loop_run(loop, 0);                                                    \
   } while (0)
 
 /* Makes sure op is no longer posted: cancelled and completed if it still
@@ -117,15 +117,15 @@ static inline void settle(struct io_loop *loop, struct io_op *op) {
 struct fixture {
   struct io_loop *loop;
   struct {
-    struct io_handle *h;     /* an array of handles */
-    int n;                   /* its length */
-  } hs[FIX_MAX];             /* closed on failure */
+    struct io_handle *h; /* an array of handles */
+    int n;               /* its length */
+  } hs[FIX_MAX];         /* closed on failure */
   int nhs;
   struct io_op *ops[FIX_MAX]; /* timers: cancelled on failure */
   int nops;
-  void *mem[FIX_MAX];        /* freed once the loop is closed */
+  void *mem[FIX_MAX]; /* freed once the loop is closed */
   int nmem;
-  int done;                  /* the loop is closed, the memory freed */
+  int done; /* the loop is closed, the memory freed */
 };
 
 static inline void fix_full(const char *what) {
@@ -174,8 +174,7 @@ static inline int fix_open(struct fixture *f, void (*on_wake)(void *ud),
 
 /* Registers n handles, not yet opened (it zeroes them): closed if the
  * test fails, whatever state they reached. */
-static inline void fix_handles(struct fixture *f, struct io_handle *h,
-                               int n) {
+static inline void fix_handles(struct fixture *f, struct io_handle *h, int n) {
   if (f->nhs == FIX_MAX)
     fix_full("handle arrays");
   memset(h, 0, (size_t)n * sizeof *h);
@@ -185,8 +184,7 @@ static inline void fix_handles(struct fixture *f, struct io_handle *h,
 
 /* Initialises a timer's record (io_op_init) and registers it: cancelled
  * if the test fails. */
-static inline void fix_timer(struct fixture *f, struct io_op *op,
-                             void *data) {
+static inline void fix_timer(struct fixture *f, struct io_op *op, void *data) {
   if (f->nops == FIX_MAX)
     fix_full("timers");
   io_op_init(op, data);
@@ -221,17 +219,17 @@ static inline int fix_close(struct fixture *f) {
 /* A connected pair: a listener, a client and the server side, with the
  * records a test posts most (sop/srec, rop/rrec), ready to post. */
 struct pair {
-  struct fixture fx;         /* the loop; the cleanup closes lh, ch, sh */
-  struct io_loop *loop;      /* fx.loop, for short */
-  struct io_handle lh;       /* the listener */
-  struct io_handle ch;       /* the client: connected to lh */
-  struct io_handle sh;       /* the server side: lh's accepted socket */
-  struct io_op aop;          /* lh's multishot accept, still armed */
-  struct io_op cop;          /* ch's connect, completed */
-  struct io_op sop;          /* free for a test: a send */
-  struct io_op rop;          /* free for a test: a receive */
+  struct fixture fx;    /* the loop; the cleanup closes lh, ch, sh */
+  struct io_loop *loop; /* fx.loop, for short */
+  struct io_handle lh;  /* the listener */
+  struct io_handle ch;  /* the client: connected to lh */
+  struct io_handle sh;  /* the server side: lh's accepted socket */
+  struct io_op aop;     /* lh's multishot accept, still armed */
+  struct io_op cop;     /* ch's connect, completed */
+  struct io_op sop;     /* free for a test: a send */
+  struct io_op rop;     /* free for a test: a receive */
   struct rec arec, crec, srec, rrec; /* what each of those four saw */
-  struct sockaddr_in addr;   /* lh's address */
+  struct sockaddr_in addr;           /* lh's address */
 };
 
 /* Opens the fixture and the pair on it; 0, or a negative step number
@@ -249,8 +247,8 @@ static inline int pair_open(struct pair *p) {
   io_op_init(&p->sop, &p->srec);
   io_op_init(&p->rop, &p->rrec);
   p->addr = loopback(0);
-  if (io_listen(p->loop, &p->lh, (struct sockaddr *)&p->addr,
-                sizeof p->addr, 16, 0) != 0)
+  if (io_listen(p->loop, &p->lh, (struct sockaddr *)&p->addr, sizeof p->addr,
+                16, 0) != 0)
     return -2;
   p->addr = loopback(port_of(&p->lh));
   if (io_accept(&p->lh, &p->aop, rec_cb) != 0)
@@ -278,6 +276,19 @@ static inline int pair_close(struct pair *p) {
   return fix_close(&p->fx);
 }
 
+/* pair_close() for a pair one of whose handles the test has closed
+ * itself (closed_count counting it): closes the other two. */
+static inline int pair_close_rest(struct pair *p, struct io_handle *done) {
+  struct io_handle *hs[3] = {&p->lh, &p->ch, &p->sh};
+  for (int i = 0; i < 3; i++)
+    if (hs[i] != done)
+      io_close(hs[i], count_close);
+  RUN_UNTIL(p->loop, closed_count == 3);
+  if (closed_count != 3)
+    return -1;
+  return fix_close(&p->fx);
+}
+
 /* Runs the loop for about ms milliseconds (a timer keeps it bounded). */
 static inline void run_for(struct io_loop *loop, unsigned ms) {
   struct io_op tick;
@@ -291,8 +302,8 @@ static inline void run_for(struct io_loop *loop, unsigned ms) {
 
 /* One recv of at most max bytes on h into r, run to its completion;
  * 0, a post's error, or -1 if it did not complete exactly once. */
-static inline int recv_once(struct pair *p, struct io_handle *h,
-                            struct rec *r, uint32_t max) {
+static inline int recv_once(struct pair *p, struct io_handle *h, struct rec *r,
+                            uint32_t max) {
   struct io_op op;
   io_op_init(&op, r);
   int calls = r->calls;
@@ -322,8 +333,7 @@ static inline int send_now(struct pair *p, struct io_handle *h,
 
 /* main() of a suite: runs run_all() once per backend (all that work
  * here, or the one named by argv[1]) and reports in the suite format. */
-static inline int io_suite_main(int argc, char **argv,
-                                void (*run_all)(void)) {
+static inline int io_suite_main(int argc, char **argv, void (*run_all)(void)) {
   static const char *names[] = {"io_uring", "epoll", "iocp"};
   char why[160], ctx[64];
   int err, ran = 0;

@@ -358,10 +358,7 @@ static void close_cancels_both_sides(void) {
   T_ASSERT_EQ(p.rrec.calls, 1);
   T_ASSERT_EQ(p.srec.res, IO_ECANCELED);
   T_ASSERT_EQ(p.rrec.res, IO_ECANCELED);
-  io_close(&p.lh, count_close);
-  io_close(&p.ch, count_close);
-  RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(fix_close(&p.fx), 0);
+  T_ASSERT_EQ(pair_close_rest(&p, &p.sh), 0);
 }
 
 /* Closes the client abortively (its peer, sh, gets a reset). */
@@ -385,10 +382,7 @@ static void peer_reset(void) {
   /* Wine reports a reset that arrived before the read to a plain recv()
    * as end of stream (Windows gives 10054): the backend tells them apart. */
   T_ASSERT_EQ(p.rrec.res, IO_ECONNRESET);
-  io_close(&p.lh, count_close);
-  io_close(&p.sh, count_close);
-  RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(fix_close(&p.fx), 0);
+  T_ASSERT_EQ(pair_close_rest(&p, &p.ch), 0);
 }
 
 /* After our own shutdown, a reset that arrived before the read is still
@@ -403,10 +397,7 @@ static void peer_reset_after_shutdown(void) {
   T_ASSERT_EQ(io_recv(&p.sh, &p.rop, 16, rec_cb), 0);
   RUN_UNTIL(p.loop, p.rrec.calls == 1);
   T_ASSERT_EQ(p.rrec.res, IO_ECONNRESET);
-  io_close(&p.lh, count_close);
-  io_close(&p.sh, count_close);
-  RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(fix_close(&p.fx), 0);
+  T_ASSERT_EQ(pair_close_rest(&p, &p.ch), 0);
 }
 
 /* ...and an orderly end after our own shutdown stays one. */
@@ -441,10 +432,7 @@ static void send_after_peer_reset(void) {
 #ifndef _WIN32
   signal(SIGPIPE, old);
 #endif
-  io_close(&p.lh, count_close);
-  io_close(&p.sh, count_close);
-  RUN_UNTIL(p.loop, closed_count == 3);
-  T_ASSERT_EQ(fix_close(&p.fx), 0);
+  T_ASSERT_EQ(pair_close_rest(&p, &p.ch), 0);
 }
 
 /* ---- wake-ups from another thread ------------------------------------- */
