@@ -150,18 +150,19 @@ static int bio_write(BIO *b, const char *buf, size_t len, size_t *put) {
   return 1;
 }
 
+/* OpenSSL asks about a dozen of these per record (flush, kTLS, ...):
+ * the answers that need no session come first. */
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  struct tls_session *s = BIO_get_data(b);
   (void)num, (void)ptr;
-  switch (cmd) {
-  case BIO_CTRL_FLUSH: /* records are "sent" once they are in `fill` */
+  if (cmd == BIO_CTRL_FLUSH) /* records are "sent" once they are in `fill` */
     return 1;
-  case BIO_CTRL_PENDING:
-    return (long)(s->keep_len - s->keep_off +
-                  (s->lent ? s->lent_len - s->lent_off : 0));
-  case BIO_CTRL_WPENDING: return (long)tls_output_pending(s);
-  default: return 0;
-  }
+  if (cmd != BIO_CTRL_PENDING && cmd != BIO_CTRL_WPENDING)
+    return 0;
+  struct tls_session *s = BIO_get_data(b);
+  if (cmd == BIO_CTRL_WPENDING)
+    return (long)tls_output_pending(s);
+  return (long)(s->keep_len - s->keep_off +
+                (s->lent ? s->lent_len - s->lent_off : 0));
 }
 
 static int bio_create(BIO *b) {
@@ -226,8 +227,15 @@ static void tidy(struct tls_session *s) {
     (void)SSL_free_buffers(s->ssl);
 }
 
-/* The status for an SSL call that returned r <= 0. */
+/* The status for an SSL call that returned r <= 0.  Waiting for the BIO
+ * is asked first: SSL_get_error() would take any entry in the thread's
+ * error queue for a failure of this call, and the hot calls (tls_read,
+ * tls_write) do not empty the queue first (see clear_errors). */
 static int status(struct tls_session *s, int r) {
+  if (SSL_want_read(s->ssl) && BIO_should_read(SSL_get_rbio(s->ssl)))
+    return TLS_WANT_INPUT;
+  if (SSL_want_write(s->ssl) && BIO_should_write(SSL_get_wbio(s->ssl)))
+    return TLS_WANT_OUTPUT;
   switch (SSL_get_error(s->ssl, r)) {
   case SSL_ERROR_WANT_READ: return TLS_WANT_INPUT;
   case SSL_ERROR_WANT_WRITE: return TLS_WANT_OUTPUT;
@@ -333,9 +341,13 @@ void tls_feed_eof(struct tls_session *s) { s->eof = 1; }
 /* ---- handshake, application data ---------------------------------------- */
 
 /* SSL_get_error() needs an empty error queue before the call it explains.
- * Clearing costs a walk of the thread's queue on every record; looking
- * first costs a load, and the queue is nearly always empty (every failure
- * path of ours empties it). */
+ * Even looking at the queue costs about 200 instructions (a thread-local
+ * lookup behind OpenSSL's init checks), 1% of a 64-byte TLS echo, so only
+ * the rare calls (handshake, shutdown) empty it first.  The hot ones rely
+ * on every failure path of this module emptying it (fail() does) and on
+ * status() asking whether the call waits for the BIO before it asks
+ * SSL_get_error(): an entry some other code left can then not turn a wait
+ * into a failure; at worst it names a real failure's reason wrongly. */
 static void clear_errors(void) {
   if (ERR_peek_error() != 0)
     ERR_clear_error();
@@ -360,7 +372,6 @@ int tls_read(struct tls_session *s, void *dst, size_t max, size_t *n) {
     return TLS_ERROR;
   if (max == 0)
     return TLS_OK;
-  clear_errors();
   if (SSL_read_ex(s->ssl, dst, max, n) == 1)
     return TLS_OK;
   *n = 0;
@@ -390,7 +401,6 @@ int tls_write(struct tls_session *s, const void *src, size_t len, size_t *n) {
     if (s->fill.len >= TLS_OUTPUT_SOFT)
       break;
     size_t w = 0;
-    clear_errors();
     if (SSL_write_ex(s->ssl, p + done, len - done, &w) != 1) {
       int st = status(s, 0);
       if (done == 0 || st == TLS_ERROR) {
