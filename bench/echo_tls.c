@@ -8,27 +8,18 @@
  * multishot receives from a provided-buffer ring, one io_uring_submit_and
  * _wait per turn, completions reaped in a batch.  What TLS changes:
  *
- *   - Input.  A received buffer is lent to OpenSSL through a BIO of our
- *     own (the approach of src/tls, written again here): its read callback
- *     serves the ring buffer directly, and the connection reads records
- *     (SSL_read_ex into one per-worker plaintext buffer) until OpenSSL
- *     wants more input, so the buffer is wholly consumed and goes back to
- *     the ring at once.  A record cut across two receives is kept by
- *     OpenSSL itself (its record buffer), not by us.
- *   - Output.  Each decrypted chunk is written straight back
- *     (SSL_write_ex); the BIO's write callback appends the records to the
- *     connection's `fill` buffer.  With no send in flight, `fill` becomes
- *     `sending` and goes out in one send (MSG_WAITALL); records made
- *     meanwhile gather in a new `fill` and go out together next.  Both are
- *     freed when empty, and SSL_MODE_RELEASE_BUFFERS frees OpenSSL's
- *     record buffers, so an idle connection keeps only its SSL object.
+ *   - TLS.  tls_pipe.c (shared with echo_tls_epoll.c): a received
+ *     buffer is lent to OpenSSL through a BIO of our own and wholly
+ *     consumed, so it goes back to the ring at once; each decrypted chunk
+ *     is written straight back and the records gather in the connection's
+ *     `fill` buffer.
+ *   - Output.  With no send in flight, `fill` becomes `sending` and goes
+ *     out in one send (MSG_WAITALL); records made meanwhile gather in a
+ *     new `fill` and go out together next.  Both are freed when empty.
  *   - Backpressure.  Past OUT_PAUSE bytes waiting to be sent the
  *     connection stops receiving (the multishot receive is cancelled) and
  *     re-arms once its sends have drained.
  *
- * TLS settings are the host's defaults (src/tls/tls_config.c): TLS 1.2
- * and 1.3, groups X25519 and P-256, no renegotiation or compression, no
- * server-side session cache, tickets as OpenSSL sends them by default.
  * A failed handshake or record, or the peer's close_notify, closes the
  * connection; the peer's TCP end of stream closes it once its output is
  * sent.
@@ -47,16 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "args.h"
 #include "server.h"
+#include "tls_pipe.h"
 
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 16384
 #define BGID 0
-#define PLAIN_MAX 16384                /* one record of plaintext */
 #define OUT_PAUSE (1024 * 1024)        /* output waiting that stops reading */
 #define ACCEPT_PAUSE_NS 50000000
 #define STOP_GRACE_NS 2000000000ULL
@@ -74,25 +62,15 @@ enum {
 };
 
 struct tls_cfg {
-    const char *cert, *key;    /* PEM files */
+    struct tls_pipe_cfg tls;   /* made in main, shared by the workers */
     unsigned bufs, bufsize;    /* provided ring */
-    SSL_CTX *ctx;              /* made in main, shared by the workers */
-};
-
-/* Ciphertext to send: bytes [off, len) of p wait. */
-struct obuf {
-    unsigned char *p;
-    size_t off, len, cap;
 };
 
 struct conn {
     int fd;
     uint16_t flags;
-    SSL *ssl;
-    const unsigned char *in;   /* lent input, NULL outside a receive */
-    size_t in_len, in_off;
+    struct tls_pipe tls;       /* its fill: records not yet sending */
     struct obuf sending;       /* the kernel reads it while F_SEND */
-    struct obuf fill;          /* the BIO appends here */
     struct conn *prev, *next;
 };
 
@@ -111,74 +89,8 @@ struct worker {
     uint64_t wake_val;
     struct __kernel_timespec pause;
     int accepting, pausing, stopping;
-    unsigned char plain[PLAIN_MAX];
+    unsigned char plain[TLS_PIPE_PLAIN];
 };
-
-static BIO_METHOD *bio_method;
-
-/* ---- the BIO: input from the lent buffer, output into `fill` ----------- */
-
-static int bio_read(BIO *b, char *dst, int len)
-{
-    struct conn *c = BIO_get_data(b);
-    size_t n = c->in_len - c->in_off;
-
-    BIO_clear_retry_flags(b);
-    if (n == 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    if (n > (size_t)len)
-        n = (size_t)len;
-    memcpy(dst, c->in + c->in_off, n);
-    c->in_off += n;
-    return (int)n;
-}
-
-static int bio_write(BIO *b, const char *src, int len)
-{
-    struct conn *c = BIO_get_data(b);
-    struct obuf *o = &c->fill;
-
-    BIO_clear_retry_flags(b);
-    if (o->len + (size_t)len > o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 4096;
-        while (cap < o->len + (size_t)len)
-            cap *= 2;
-        unsigned char *p = realloc(o->p, cap);
-        if (p == NULL)
-            return -1;
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, src, (size_t)len);
-    o->len += (size_t)len;
-    return len;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b, (void)num, (void)ptr;
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static int make_bio_method(void)
-{
-    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                              "echo_tls");
-    return bio_method && BIO_meth_set_read(bio_method, bio_read) &&
-                   BIO_meth_set_write(bio_method, bio_write) &&
-                   BIO_meth_set_ctrl(bio_method, bio_ctrl) &&
-                   BIO_meth_set_create(bio_method, bio_create)
-               ? 0
-               : -1;
-}
 
 /* ---- the ring ------------------------------------------------------------ */
 
@@ -260,13 +172,7 @@ static void cancel_quietly(struct worker *w, uint64_t what, int fd)
 
 static size_t out_pending(const struct conn *c)
 {
-    return c->sending.len - c->sending.off + c->fill.len;
-}
-
-static void obuf_free(struct obuf *o)
-{
-    free(o->p);
-    memset(o, 0, sizeof *o);
+    return c->sending.len - c->sending.off + c->tls.fill.len;
 }
 
 /* Sends `fill` when no send is in flight. */
@@ -274,11 +180,11 @@ static void flush(struct worker *w, struct conn *c)
 {
     struct io_uring_sqe *sqe;
 
-    if ((c->flags & (F_SEND | F_CLOSING)) || c->fill.len == 0)
+    if ((c->flags & (F_SEND | F_CLOSING)) || c->tls.fill.len == 0)
         return;
     obuf_free(&c->sending);
-    c->sending = c->fill;
-    memset(&c->fill, 0, sizeof c->fill);
+    c->sending = c->tls.fill;
+    memset(&c->tls.fill, 0, sizeof c->tls.fill);
     sqe = sqe_get(w);
     io_uring_prep_send(sqe, c->fd, c->sending.p, c->sending.len, MSG_WAITALL);
     io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
@@ -288,20 +194,13 @@ static void flush(struct worker *w, struct conn *c)
 static struct conn *conn_new(struct worker *w, int fd)
 {
     struct conn *c = calloc(1, sizeof *c);
-    BIO *bio;
 
     if (c == NULL)
         return NULL;
-    c->ssl = SSL_new(w->cfg->ctx);
-    bio = c->ssl ? BIO_new(bio_method) : NULL;
-    if (bio == NULL) {
-        SSL_free(c->ssl);
+    if (tls_pipe_open(&c->tls, w->cfg->tls.ctx) != 0) {
         free(c);
         return NULL;
     }
-    BIO_set_data(bio, c);
-    SSL_set_bio(c->ssl, bio, bio);
-    SSL_set_accept_state(c->ssl);
     c->fd = fd;
     c->next = w->conns;
     if (w->conns)
@@ -330,9 +229,8 @@ static void conn_release(struct worker *w, struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
-    SSL_free(c->ssl);
+    tls_pipe_close(&c->tls);
     obuf_free(&c->sending);
-    obuf_free(&c->fill);
     free(c);
 }
 
@@ -367,34 +265,15 @@ static void conn_next(struct worker *w, struct conn *c)
         arm_recv(w, c);
 }
 
-/* Decrypts everything the lent input holds and writes it back. */
+/* Decrypts everything the received buffer holds and writes it back. */
 static void decrypt_echo(struct worker *w, struct conn *c,
                          const unsigned char *in, size_t n)
 {
-    size_t got, put;
+    int st = tls_pipe_echo(&c->tls, in, n, w->plain);
 
-    c->in = in;
-    c->in_len = n;
-    c->in_off = 0;
-    for (;;) {
-        if (SSL_read_ex(c->ssl, w->plain, sizeof w->plain, &got) == 1) {
-            if (SSL_write_ex(c->ssl, w->plain, got, &put) != 1 || put != got)
-                break;
-            continue;
-        }
-        if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_READ) {
-            c->in = NULL;
-            c->in_len = c->in_off = 0;
-            flush(w, c);
-            return;
-        }
-        break; /* a failure, or the peer's close_notify */
-    }
-    ERR_clear_error();
-    c->in = NULL;
-    c->in_len = c->in_off = 0;
-    flush(w, c); /* an alert, if OpenSSL made one */
-    conn_close(w, c);
+    flush(w, c); /* the echo, or an alert if OpenSSL made one */
+    if (st != 0)
+        conn_close(w, c);
 }
 
 static void on_recv(struct worker *w, struct conn *c,
@@ -647,9 +526,8 @@ static void teardown(struct worker *w, int ring_ok)
         struct conn *c = w->conns;
         w->conns = c->next;
         close(c->fd);
-        SSL_free(c->ssl);
+        tls_pipe_close(&c->tls);
         obuf_free(&c->sending);
-        obuf_free(&c->fill);
         free(c);
     }
     if (w->br != NULL && w->br != MAP_FAILED)
@@ -692,41 +570,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* The server context: the host's defaults (see the head comment). */
-static SSL_CTX *make_ctx(const struct tls_cfg *cfg)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-    if (ctx == NULL || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1 ||
-        SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1) {
-        unsigned long e = ERR_peek_last_error();
-        fprintf(stderr, "echo_tls: cannot use %s / %s: %s\n", cfg->cert,
-                cfg->key, e ? ERR_reason_error_string(e) : "no context");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    return ctx;
-}
-
 static int set_option(void *p, const char *name, const char *value)
 {
     struct tls_cfg *cfg = p;
     uint64_t v;
 
-    if (strcmp(name, "cert") == 0) {
-        cfg->cert = value;
+    if (tls_pipe_option(&cfg->tls, name, value) == 0)
         return 0;
-    }
-    if (strcmp(name, "key") == 0) {
-        cfg->key = value;
-        return 0;
-    }
     if (strcmp(name, "bufs") == 0) {
         if (args_uint("--bufs", value, 1, 32768, &v) != 0)
             return -1;
@@ -760,23 +610,11 @@ int main(int argc, char **argv)
         .worker = worker_main,
         .cfg = &cfg,
     };
-    int i, status;
+    int status;
 
-    /* The certificate is needed before the workers start: find it first. */
-    for (i = 1; i < argc - 1; i++) {
-        if (strcmp(argv[i], "--cert") == 0)
-            cfg.cert = argv[i + 1];
-        else if (strcmp(argv[i], "--key") == 0)
-            cfg.key = argv[i + 1];
-    }
-    if (cfg.cert == NULL || cfg.key == NULL) {
-        fprintf(stderr, "echo_tls: --cert and --key are required\n");
+    if (tls_pipe_setup(&cfg.tls, argc, argv, "echo_tls") != 0)
         return 2;
-    }
-    if (make_bio_method() != 0 || (cfg.ctx = make_ctx(&cfg)) == NULL)
-        return 1;
     status = server_main(argc, argv, &spec);
-    SSL_CTX_free(cfg.ctx);
-    BIO_meth_free(bio_method);
+    tls_pipe_teardown(&cfg.tls);
     return status;
 }

@@ -188,11 +188,17 @@ static int run_recv(struct io_loop *loop, struct epstate *s, struct io_op *op) {
 static int run_send(struct io_loop *loop, struct io_op *op) {
   struct io_handle *h = op->h;
   for (;;) {
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = (struct iovec *)op->u.send.bufs; /* io_buf is an iovec */
-    m.msg_iovlen = op->u.send.nbufs;
-    ssize_t n = sendmsg(h->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n;
+    if (op->u.send.nbufs == 1) { /* send(2) skips sendmsg's iovec copy-in */
+      const struct io_buf *b = op->u.send.bufs;
+      n = send(h->sock, b->base, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+      struct msghdr m;
+      memset(&m, 0, sizeof m);
+      m.msg_iov = (struct iovec *)op->u.send.bufs; /* io_buf is an iovec */
+      m.msg_iovlen = op->u.send.nbufs;
+      n = sendmsg(h->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     if (n < 0) {
       if (errno == EINTR)
         continue;
