@@ -120,6 +120,11 @@ static int setup_ring(struct uring *u) {
             IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   p.cq_entries = CQ_ENTRIES;
   int r = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+  if (r == 0)
+    /* Enters name the ring by a registered index, not an fd to look up:
+     * safe because DEFER_TASKRUN already ties the ring to this thread.
+     * If it fails, enters use the fd as before. */
+    (void)io_uring_register_ring_fd(&u->ring);
   if (r == -EINVAL) {
     /* Kernels before 6.1 lack DEFER_TASKRUN; the rest still works. */
     memset(&p, 0, sizeof p);
