@@ -4,10 +4,10 @@
  * echo_epoll.c's loop with OpenSSL in it (tls_pipe.c, shared with
  * echo_tls.c, so the two baselines differ in their loops only).
  *
- * The loop is echo_epoll.c's (read its head comment): one thread and epoll
- * set per worker, each connection registered once, edge-triggered, with
- * no epoll_ctl on the hot path; a read shorter than the buffer proves the
- * socket was drained.  What TLS changes:
+ * The loop is echo_epoll.c's (epoll_loop.c, shared; read echo_epoll.c's
+ * head comment): one thread and epoll set per worker, each connection
+ * registered once, edge-triggered, with no epoll_ctl on the hot path; a
+ * read shorter than the buffer proves the socket was drained.  What TLS changes:
  *
  *   - Input.  Each read (into one per-worker buffer) is lent to OpenSSL
  *     and wholly consumed: records are decrypted into one per-worker
@@ -33,16 +33,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "epoll_loop.h"
 #include "tls_pipe.h"
 
 #define READ_BUF (64 * 1024)
-#define MAX_EVENTS 256
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 50
 
 /* One accepted socket; epoll's data.ptr points here. */
 struct conn {
@@ -53,17 +49,12 @@ struct conn {
 };
 
 struct worker {
-    int ep, lfd, wake_fd;
+    struct ep_loop el;         /* first: its callbacks cast back */
     SSL_CTX *ctx;
     struct conn *conns;
-    int accept_paused;         /* listener removed after EMFILE */
-    struct timespec resume;    /* when to re-add it */
     unsigned char *buf;        /* READ_BUF bytes, shared by all reads */
     unsigned char plain[TLS_PIPE_PLAIN];
 };
-
-/* Tags for the two non-connection descriptors in the epoll set. */
-static char listener_tag, wake_tag;
 
 static void conn_free(struct worker *w, struct conn *c)
 {
@@ -125,8 +116,11 @@ static int drain(struct worker *w, struct conn *c, uint32_t events)
     return 0;
 }
 
-static void on_conn(struct worker *w, struct conn *c, uint32_t events)
+static void on_conn(struct ep_loop *el, void *conn, uint32_t events)
 {
+    struct worker *w = (struct worker *)el;
+    struct conn *c = conn;
+
     if (c->blocked && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         if (flush(c) != 0) {
             conn_free(w, c);
@@ -140,115 +134,26 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
         conn_free(w, c);
 }
 
-static void listener_set(struct worker *w, int on)
+static void *new_conn(struct ep_loop *el, int fd)
 {
-    struct epoll_event ev = { .events = on ? EPOLLIN : 0,
-                              .data.ptr = &listener_tag };
+    struct worker *w = (struct worker *)el;
+    struct conn *c = calloc(1, sizeof *c);
 
-    epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd, &ev);
-    w->accept_paused = !on;
-    if (!on) {
-        clock_gettime(CLOCK_MONOTONIC, &w->resume);
-        w->resume.tv_nsec += ACCEPT_PAUSE_MS * 1000000L;
-        if (w->resume.tv_nsec >= 1000000000L) {
-            w->resume.tv_sec++;
-            w->resume.tv_nsec -= 1000000000L;
-        }
+    if (c == NULL || tls_pipe_open(&c->tls, w->ctx) != 0) {
+        free(c);
+        return NULL;
     }
+    c->fd = fd;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    return c;
 }
 
-static void on_listener(struct worker *w)
+static void free_conn(struct ep_loop *el, void *conn)
 {
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct epoll_event ev;
-        struct conn *c;
-        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
-                errno == ENOBUFS)
-                listener_set(w, 0);      /* back off, no busy loop */
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return;
-        }
-        c = calloc(1, sizeof *c);
-        if (c == NULL || tls_pipe_open(&c->tls, w->ctx) != 0) {
-            close(fd);
-            free(c);
-            return;
-        }
-        net_nodelay(fd);
-        c->fd = fd;
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = c;
-        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            close(fd);
-            tls_pipe_close(&c->tls);
-            free(c);
-            continue;
-        }
-        c->next = w->conns;
-        if (w->conns)
-            w->conns->prev = c;
-        w->conns = c;
-    }
-}
-
-/* Milliseconds until the listener comes back, or -1 (wait forever). */
-static int wait_ms(const struct worker *w)
-{
-    struct timespec now;
-    long ms;
-
-    if (!w->accept_paused)
-        return -1;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (w->resume.tv_sec - now.tv_sec) * 1000L +
-         (w->resume.tv_nsec - now.tv_nsec) / 1000000L;
-    return ms < 0 ? 0 : (int)ms + 1;
-}
-
-static int loop(struct worker *w)
-{
-    struct epoll_event evs[MAX_EVENTS];
-
-    for (;;) {
-        int n = epoll_wait(w->ep, evs, MAX_EVENTS, wait_ms(w));
-
-        if (n < 0 && errno != EINTR) {
-            perror("echo_tls_epoll: epoll_wait");
-            return -1;
-        }
-        for (int i = 0; i < n; i++) {
-            void *p = evs[i].data.ptr;
-            if (p == &wake_tag)
-                return 0;
-            if (p == &listener_tag)
-                on_listener(w);
-            else
-                on_conn(w, p, evs[i].events);
-        }
-        if (w->accept_paused && wait_ms(w) == 0)
-            listener_set(w, 1);
-    }
-}
-
-static int setup(struct worker *w, const struct server_worker *sw)
-{
-    struct epoll_event ev = { .events = EPOLLIN };
-
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    w->lfd = net_listen(sw->addr, sw->workers > 1, 1);
-    w->buf = malloc(READ_BUF);
-    if (w->ep < 0 || w->lfd < 0 || w->buf == NULL)
-        return -1;
-    memset(w->buf, 0, READ_BUF);         /* fault it in before measuring */
-    ev.data.ptr = &listener_tag;
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &ev) != 0)
-        return -1;
-    ev.data.ptr = &wake_tag;
-    return epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake_fd, &ev);
+    conn_free((struct worker *)el, conn);
 }
 
 static void *worker_main(void *arg)
@@ -262,20 +167,20 @@ static void *worker_main(void *arg)
         server_fail(sw);
         return NULL;
     }
-    w->ep = w->lfd = -1;
-    w->wake_fd = sw->wake_fd;
+    w->el = (struct ep_loop){ .ep = -1, .lfd = -1, .name = "echo_tls_epoll",
+                              .conn_new = new_conn, .conn_free = free_conn,
+                              .on_conn = on_conn };
     w->ctx = cfg->ctx;
-    ok = setup(w, sw) == 0;
-    if (!ok)
+    ok = ep_loop_setup(&w->el, sw) == 0 && (w->buf = malloc(READ_BUF)) != NULL;
+    if (!ok) {
         perror("echo_tls_epoll: setup");
-    else
-        ok = loop(w) == 0;
+    } else {
+        memset(w->buf, 0, READ_BUF);     /* fault it in before measuring */
+        ok = ep_loop_run(&w->el) == 0;
+    }
     while (w->conns != NULL)
         conn_free(w, w->conns);
-    if (w->lfd >= 0)
-        close(w->lfd);
-    if (w->ep >= 0)
-        close(w->ep);
+    ep_loop_close(&w->el);
     free(w->buf);
     free(w);
     OPENSSL_thread_stop();
