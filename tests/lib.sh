@@ -14,6 +14,7 @@
 # off while a suite runs and back on if it was.
 
 summary=()        # one line per suite, in order
+failures=()       # what each failed suite said of its failures
 total_passed=0
 total_failed=0
 SUITE_WIDTH=36    # the name column of the summary (fits the longest)
@@ -59,6 +60,15 @@ suite() {
     ((errexit)) && set -e
     # Wine's programs end their lines with \r\n.
     last=$(tr -d '\r' <"$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1 || true)
+    # CI shows only the end of a run: keep the lines that name what
+    # failed (and the assertion under it) for the digest before the
+    # summary, so a failure far up the log is still seen.
+    if ((status != 0)) || [[ -z $last || $last != *" 0 failed" ]]; then
+        failures+=("-- $name:")
+        mapfile -t -O "${#failures[@]}" failures < <(tr -d '\r' <"$log" |
+            grep -E -A3 '^not ok|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception|Failed  |^FAIL|^ *[^ ]+:[0-9]+: ' |
+            head -n 40 || true)
+    fi
     rm -f "$log"
     if [[ -z $last ]]; then
         if ((status == 124)); then
@@ -74,6 +84,13 @@ suite() {
 # print_summary [TITLE]: the summary, the total last.
 print_summary() {
     local line
+    if ((${#failures[@]})); then
+        echo
+        echo "== what failed"
+        for line in "${failures[@]}"; do
+            echo "$line"
+        done
+    fi
     echo
     echo "== ${1:-summary}"
     for line in "${summary[@]}"; do

@@ -488,9 +488,12 @@ static void fail_holding_everything(struct pair *p, struct io_op *timer,
   size_t size = 16u << 20;
   T_ASSERT_EQ(pair_open(p), 0);
   char *big = fix_alloc(&p->fx, size);
-  T_ASSERT(big != NULL);
-  struct io_buf b = io_buf_make(big, size);
-  T_ASSERT_EQ(send_until_blocked(p, &b), 0);
+  /* The io_buf too: the send advances it until its cleanup, after this
+   * frame is gone. */
+  struct io_buf *b = fix_alloc(&p->fx, sizeof *b);
+  T_ASSERT(big != NULL && b != NULL);
+  *b = io_buf_make(big, size);
+  T_ASSERT_EQ(send_until_blocked(p, b), 0);
   T_ASSERT_EQ(io_recv(&p->sh, &p->rop, 16, rec_cb), 0);
   fix_timer(&p->fx, timer, trec);
   T_ASSERT_EQ(io_timeout(p->loop, timer, 5000000000ull, rec_cb), 0);
