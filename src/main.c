@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mail.h"
 #include "sys.h"
+#include "tls_alloc.h"
 
 #include <errno.h>
 #include <lua.h>
@@ -485,6 +486,8 @@ int main(int argc, char **argv) {
   cfg.grace = 5;
   cfg.slice = 0.010;
   cfg.cpu_limit = 30;
+  /* Before anything touches OpenSSL (it refuses once it has allocated). */
+  (void)tls_alloc_install();
 
   int code = parse_args(argc, argv, &cfg, &cli);
   if (code == GO_ON)

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "listener.h"
 #include "log.h"
+#include "tls_alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,7 @@ void worker_trim(struct worker *w) {
   const struct worker_vm *vm = w->host->cfg.vm;
   size_t before = held(w);
   conn_set_trim(&w->conns);
+  tls_alloc_trim(); /* the record buffers this thread keeps */
   size_t vm_now = vm->trim && w->vm ? vm->trim(w) : 0;
   w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
   w->trimmed = io_now(w->loop);
@@ -344,6 +346,7 @@ static void thread_main(void *arg) {
   }
   conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats,
                 &w->host->limit);
+  tls_alloc_thread_begin();
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;
   sys_mutex_unlock(&w->inbox_lock);
@@ -353,6 +356,7 @@ static void thread_main(void *arg) {
     run(w);
   }
   finish(w);
+  tls_alloc_thread_end();
   host_worker_done(w->host);
 }
 
