@@ -550,6 +550,7 @@ static void *worker_main(void *arg)
     }
     w->sw = sw;
     w->cfg = sw->cfg;
+    tls_pipe_thread_begin(&w->cfg->tls);
     w->lfd = net_listen(sw->addr, sw->workers > 1, 0);
     if (w->lfd >= 0 && ring_setup(w) == 0) {
         ring_ok = 1;
@@ -563,6 +564,7 @@ static void *worker_main(void *arg)
         }
     }
     teardown(w, ring_ok);
+    tls_pipe_thread_end(&w->cfg->tls);
     free(w);
     OPENSSL_thread_stop();
     if (!ok)
@@ -575,8 +577,10 @@ static int set_option(void *p, const char *name, const char *value)
     struct tls_cfg *cfg = p;
     uint64_t v;
 
-    if (tls_pipe_option(&cfg->tls, name, value) == 0)
-        return 0;
+    int r = tls_pipe_option(&cfg->tls, name, value);
+
+    if (r <= 0)
+        return r;
     if (strcmp(name, "bufs") == 0) {
         if (args_uint("--bufs", value, 1, 32768, &v) != 0)
             return -1;
@@ -595,14 +599,15 @@ static int set_option(void *p, const char *name, const char *value)
 
 int main(int argc, char **argv)
 {
-    static const char *const extra[] = { "cert", "key", "bufs", "bufsize",
-                                         NULL };
+    static const char *const extra[] = { "cert", "key", "record-cache",
+                                         "bufs", "bufsize", NULL };
     struct tls_cfg cfg = { .bufs = 256, .bufsize = 16384 }; /* 4 MiB */
     struct server_spec spec = {
         .name = "echo_tls",
         .extra_usage =
             "  --cert FILE         PEM certificate (then its chain)\n"
             "  --key FILE          PEM private key\n"
+            "  --record-cache on   keep freed record buffers (tls_pipe.h)\n"
             "  --bufs N            ring buffers per worker, 2^k (256)\n"
             "  --bufsize BYTES     bytes per buffer (16384)\n",
         .extra = extra,

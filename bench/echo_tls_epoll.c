@@ -171,6 +171,7 @@ static void *worker_main(void *arg)
                               .conn_new = new_conn, .conn_free = free_conn,
                               .on_conn = on_conn };
     w->ctx = cfg->ctx;
+    tls_pipe_thread_begin(cfg);
     ok = ep_loop_setup(&w->el, sw) == 0 && (w->buf = malloc(READ_BUF)) != NULL;
     if (!ok) {
         perror("echo_tls_epoll: setup");
@@ -181,6 +182,7 @@ static void *worker_main(void *arg)
     while (w->conns != NULL)
         conn_free(w, w->conns);
     ep_loop_close(&w->el);
+    tls_pipe_thread_end(cfg);
     free(w->buf);
     free(w);
     OPENSSL_thread_stop();
@@ -196,13 +198,15 @@ static int set_option(void *p, const char *name, const char *value)
 
 int main(int argc, char **argv)
 {
-    static const char *const extra[] = { "cert", "key", NULL };
+    static const char *const extra[] = { "cert", "key", "record-cache",
+                                         NULL };
     struct tls_pipe_cfg cfg = { 0 };
     struct server_spec spec = {
         .name = "echo_tls_epoll",
         .extra_usage =
             "  --cert FILE         PEM certificate (then its chain)\n"
-            "  --key FILE          PEM private key\n",
+            "  --key FILE          PEM private key\n"
+            "  --record-cache on   keep freed record buffers (tls_pipe.h)\n",
         .extra = extra,
         .set = set_option,
         .worker = worker_main,

@@ -10,6 +10,8 @@
 
 #include <openssl/err.h>
 
+#include "tls_alloc.h"
+
 static BIO_METHOD *bio_method;
 
 /* ---- the BIO: input from the lent buffer, output into `fill` ----------- */
@@ -102,12 +104,19 @@ static SSL_CTX *make_ctx(const struct tls_pipe_cfg *cfg, const char *who)
 int tls_pipe_setup(struct tls_pipe_cfg *cfg, int argc, char **argv,
                    const char *who)
 {
-    /* The certificate is needed before the workers start: find it first. */
+    /* The certificate is needed before the workers start, and the
+     * allocator before OpenSSL allocates anything: find them first. */
     for (int i = 1; i < argc - 1; i++) {
         if (strcmp(argv[i], "--cert") == 0)
             cfg->cert = argv[i + 1];
         else if (strcmp(argv[i], "--key") == 0)
             cfg->key = argv[i + 1];
+        else if (strcmp(argv[i], "--record-cache") == 0)
+            cfg->record_cache = strcmp(argv[i + 1], "on") == 0;
+    }
+    if (cfg->record_cache && tls_alloc_install() != 0) {
+        fprintf(stderr, "%s: OpenSSL allocated before the cache\n", who);
+        return -1;
     }
     if (cfg->cert == NULL || cfg->key == NULL) {
         fprintf(stderr, "%s: --cert and --key are required\n", who);
@@ -129,9 +138,28 @@ void tls_pipe_teardown(struct tls_pipe_cfg *cfg)
     bio_method = NULL;
 }
 
+void tls_pipe_thread_begin(const struct tls_pipe_cfg *cfg)
+{
+    if (cfg->record_cache)
+        tls_alloc_thread_begin();
+}
+
+void tls_pipe_thread_end(const struct tls_pipe_cfg *cfg)
+{
+    if (cfg->record_cache)
+        tls_alloc_thread_end();
+}
+
 int tls_pipe_option(struct tls_pipe_cfg *cfg, const char *name,
                     const char *value)
 {
+    if (strcmp(name, "record-cache") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            fprintf(stderr, "--record-cache: on or off\n");
+            return -1;
+        }
+        return 0; /* taken by tls_pipe_setup, before the workers */
+    }
     if (strcmp(name, "cert") == 0)
         cfg->cert = value;
     else if (strcmp(name, "key") == 0)

@@ -129,7 +129,7 @@ conformance() {
 # The suites run in a child bash (timeout runs programs, not functions).
 export build jobs
 export -f script_tests script_tests_noskip e2e_tests bench_check conformance
-suite "unit (Wine)" 600 ctest_suite "$build"
+suite "unit (Wine)" 600 ctest_suite "$build" --rerun-silent
 suite "script-level, iocp (Wine)" 600 script_tests
 suite "script-level, iocp, no skip (Wine)" 600 script_tests_noskip
 suite "end-to-end, iocp (Wine)" 900 e2e_tests

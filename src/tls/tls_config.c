@@ -15,7 +15,9 @@
  *     off, so memory does not grow with the number of clients and workers
  *     do not contend for its lock (tickets carry the state instead).
  *   - Records: SSL_MODE_RELEASE_BUFFERS frees OpenSSL's record buffers
- *     whenever they are empty, so an idle session costs little;
+ *     whenever they are empty, so an idle session costs little (and
+ *     tls_alloc.c keeps a few freed ones per worker for the next record,
+ *     so a busy one does not pay a large malloc and free per record);
  *     SSL_MODE_ENABLE_PARTIAL_WRITE lets tls_write() stop after each
  *     record; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets a retried write
  *     come from another address (a Lua string is not pinned).
