@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn_list.h"
 #include "epoll_loop.h"
 
 #define READ_BUF (64 * 1024)
@@ -55,12 +56,7 @@ struct worker {
 static void conn_free(struct worker *w, struct conn *c)
 {
     close(c->fd);                        /* also leaves the epoll set */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CONN_LIST_UNLINK(w->conns, c);
     free(c->pend);
     free(c);
 }
@@ -162,10 +158,7 @@ static void *new_conn(struct ep_loop *el, int fd)
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    CONN_LIST_PUSH(w->conns, c);
     return c;
 }
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "conn_list.h"
 #include "server.h"
 #include "tls_pipe.h"
 
@@ -202,10 +203,7 @@ static struct conn *conn_new(struct worker *w, int fd)
         return NULL;
     }
     c->fd = fd;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    CONN_LIST_PUSH(w->conns, c);
     w->nconns++;
     return c;
 }
@@ -222,12 +220,7 @@ static void conn_release(struct worker *w, struct conn *c)
     io_uring_prep_close(sqe, c->fd);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, tag(NULL, OP_NONE));
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CONN_LIST_UNLINK(w->conns, c);
     w->nconns--;
     tls_pipe_close(&c->tls);
     obuf_free(&c->sending);

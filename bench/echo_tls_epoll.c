@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn_list.h"
 #include "epoll_loop.h"
 #include "tls_pipe.h"
 
@@ -59,12 +60,7 @@ struct worker {
 static void conn_free(struct worker *w, struct conn *c)
 {
     close(c->fd);                        /* also leaves the epoll set */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CONN_LIST_UNLINK(w->conns, c);
     tls_pipe_close(&c->tls);
     free(c);
 }
@@ -144,10 +140,7 @@ static void *new_conn(struct ep_loop *el, int fd)
         return NULL;
     }
     c->fd = fd;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    CONN_LIST_PUSH(w->conns, c);
     return c;
 }
 

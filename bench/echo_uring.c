@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "conn_list.h"
 #include "server.h"
 
 #define SQ_ENTRIES 1024
@@ -262,10 +263,7 @@ static struct conn *conn_new(struct worker *w, int fd)
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    CONN_LIST_PUSH(w->conns, c);
     w->nconns++;
     return c;
 }
@@ -288,12 +286,7 @@ static void conn_release(struct worker *w, struct conn *c)
     io_uring_prep_close(sqe, c->fd);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, tag(NULL, OP_NONE));
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CONN_LIST_UNLINK(w->conns, c);
     w->nconns--;
     free(c);
 }
