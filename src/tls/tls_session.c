@@ -150,19 +150,25 @@ static int bio_write(BIO *b, const char *buf, size_t len, size_t *put) {
   return 1;
 }
 
-/* OpenSSL asks about a dozen of these per record (flush, kTLS, ...):
- * the answers that need no session come first. */
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)num, (void)ptr;
-  if (cmd == BIO_CTRL_FLUSH) /* records are "sent" once they are in `fill` */
-    return 1;
-  if (cmd != BIO_CTRL_PENDING && cmd != BIO_CTRL_WPENDING)
-    return 0;
+/* Kept out of line so that bio_ctrl itself needs no stack frame: OpenSSL
+ * calls it about 14 times per record exchanged, nearly all to ask whether
+ * kernel TLS is on (BIO_CTRL_GET_KTLS_SEND and _RECV: no). */
+static long __attribute__((noinline)) bio_pending(BIO *b, int cmd) {
   struct tls_session *s = BIO_get_data(b);
   if (cmd == BIO_CTRL_WPENDING)
     return (long)tls_output_pending(s);
   return (long)(s->keep_len - s->keep_off +
                 (s->lent ? s->lent_len - s->lent_off : 0));
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num, (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH: return 1; /* records are "sent" once in `fill` */
+  case BIO_CTRL_PENDING:
+  case BIO_CTRL_WPENDING: return bio_pending(b, cmd);
+  default: return 0;
+  }
 }
 
 static int bio_create(BIO *b) {
