@@ -314,8 +314,10 @@ static void handle_init(struct io_loop *loop, struct io_handle *h,
 int io_open(struct io_loop *loop, struct io_handle *h, io_sock sock) {
   handle_init(loop, h, sock);
   int err = loop->be->open(loop, h);
-  if (!err)
-    io__sock_nodelay(sock); /* best effort: a listener refuses it */
+#ifdef _WIN32
+  if (!err) /* best effort; on Linux it came from the listener (io_sock.c) */
+    io__sock_nodelay(sock);
+#endif
   if (err) {
     io_sock_close(sock);
     h->sock = IO_NOSOCK;
@@ -340,6 +342,8 @@ int io_listen(struct io_loop *loop, struct io_handle *h,
 
 int io_listen_shared(struct io_loop *loop, struct io_handle *h, io_sock sock) {
   int err = io__sock_nonblock(sock);
+  if (!err) /* for what it accepts to inherit (io_sock.c); best effort */
+    io__sock_nodelay(sock);
   if (err) {
     io_sock_close(sock);
     return err;

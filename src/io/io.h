@@ -261,8 +261,10 @@ int io_listen(struct io_loop *loop, struct io_handle *h,
               unsigned flags);
 /* Adopts a socket that listens already and that others hold too (one
  * systemd passed, LISTEN_FDS, or a duplicate of it): it is made
- * non-blocking, and closing h closes this descriptor only, never
- * stopping the socket for the others.  On error the socket is closed. */
+ * non-blocking and given TCP_NODELAY (for the sockets it accepts to
+ * inherit, as io_listen's do), and closing h closes this descriptor
+ * only, never stopping the socket for the others.  On error the socket is
+ * closed. */
 int io_listen_shared(struct io_loop *loop, struct io_handle *h, io_sock sock);
 /* Adopts a connected socket (from an accept completion, possibly of
  * another loop) into `loop`.  On error the socket is closed. */

@@ -6,7 +6,10 @@
  * never holds a connection open, and non-blocking, which the readiness
  * backend needs and the completion backends do not mind.  Windows sockets
  * are created overlapped.  Accepted and connected sockets get TCP_NODELAY:
- * a request/response protocol must not wait on Nagle.
+ * a request/response protocol must not wait on Nagle.  On Linux a listener
+ * gets it and the sockets it accepts inherit it (the kernel clones the
+ * listener's socket for each), which saves a system call per connection;
+ * Windows sockets get it one by one.
  */
 #include "io_internal.h"
 
@@ -100,6 +103,8 @@ int io__sock_listen(const struct sockaddr *addr, int addrlen, int backlog,
 #else
   (void)flags;
 #endif
+  if (!err) /* inherited by what it accepts (Linux); best effort */
+    io__sock_nodelay(s);
   /* "*:port" means every interface, IPv4 too: a dual-stack socket. */
   if (!err && is_any6(addr))
     err = setopt(s, IPPROTO_IPV6, IPV6_V6ONLY, 0);

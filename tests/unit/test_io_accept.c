@@ -12,6 +12,9 @@
 #include "io_pair.h"
 
 #include <string.h>
+#ifndef _WIN32
+#include <netinet/tcp.h>
+#endif
 
 static void connect_refused(void) {
   struct fixture f;
@@ -300,7 +303,30 @@ static void accept_emfile_disarms(void) {
 }
 #endif
 
+static int nodelay_of(io_sock s) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(s, IPPROTO_TCP, TCP_NODELAY, (char *)&v, &len) != 0)
+    return -1;
+  return v != 0;
+}
+
+/* Both ends a loop made have Nagle off: the connected socket set it
+ * itself, the accepted one inherited it from its listener (Linux) or set
+ * it when adopted (Windows). */
+static void sockets_nodelay(void) {
+  struct pair p;
+  T_ASSERT_EQ(pair_open(&p), 0);
+#ifndef _WIN32
+  T_ASSERT_EQ(nodelay_of(p.lh.sock), 1); /* what the others inherit */
+#endif
+  T_ASSERT_EQ(nodelay_of(p.sh.sock), 1);
+  T_ASSERT_EQ(nodelay_of(p.ch.sock), 1);
+  T_ASSERT_EQ(pair_close(&p), 0);
+}
+
 static void run_all(void) {
+  T_RUN(sockets_nodelay);
   T_RUN(connect_refused);
   T_RUN(listen_in_use);
   T_RUN(multishot_accept);
