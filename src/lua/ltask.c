@@ -454,9 +454,14 @@ int task_run_queue(struct lvm *vm) {
     t->queued = 0;
     if (t->guard & TASK_PAUSED) {
       /* What the others wrote since it was paused goes out before it
-       * takes its next slice (else a reply waits a slice longer). */
+       * takes its next slice (else a reply waits a slice longer).  The
+       * pump may resume a task from a timer or a completion, and that
+       * task must see this one still to run (host._idle(), which the
+       * test runner asks). */
       t->guard &= (unsigned char)~TASK_PAUSED;
+      s->rest = t;
       worker_pump(vm->w);
+      s->rest = next;
     }
     task_resume(t, t->nargs);
     t = next;

@@ -41,6 +41,27 @@ describe("time slices", function()
     l:close()
   end)
 
+  it("a paused task counts as work to do while others run", function()
+    -- Before a paused task takes its next slice the worker sends what the
+    -- others wrote, and a timer may come due then.  Here that timer is the
+    -- test runner's (it wakes every 50 ms to ask host._idle() whether
+    -- anything could still end the test): this task starts a helper that
+    -- runs 60 ms where it cannot be paused, then computes past its slice,
+    -- so that it is paused behind the helper.  The runner's timer fires in
+    -- the pump, and must find this task still to run, not a test that
+    -- waits for nothing ("the test waits with nothing left ...").
+    for _ = 1, 3 do
+      -- Woken by a timer, after a turn that left nothing queued.
+      host.sleep(0.001)
+      local yields = me().forced_yields
+      host.spawn(function()
+        table.sort({ 2, 1 }, function(a, b) spin(0.06) return a < b end)
+      end)
+      spin(0.03)
+      assert.truthy(me().forced_yields > yields)
+    end
+  end)
+
   it("reaches a spin inside a coroutine the task resumed", function()
     local l = h.serve(h.echo)
     local c = assert(host.connect(l.address))
