@@ -331,3 +331,32 @@ describe("handler threads", function()
     l2:close()
   end)
 end)
+
+describe("the collector", function()
+  -- Each VM starts in generational mode; a minor collection waits for the
+  -- heap to grow by 40% (src/lua/lmain.c), not by Lua's default 20%.
+  it("is generational", function()
+    assert.equal("generational", collectgarbage("incremental"))
+    assert.equal("incremental", collectgarbage("generational"))
+  end)
+
+  it("lets the heap grow by 40% before a minor collection", function()
+    -- From one collection to the next, counted by the drops in the heap's
+    -- size.  (Not from collectgarbage(): a full collection in generational
+    -- mode keeps the debt it had, less what it freed.)
+    local keep, before, drops, base, peak = {}, collectgarbage("count"), 0
+    for i = 1, 200000 do
+      keep[i % 2] = string.rep("x", 1000) -- garbage after two rounds
+      local now = collectgarbage("count")
+      if now < before then
+        drops = drops + 1
+        if drops == 2 then break end
+        base = now
+      end
+      peak, before = now, now
+    end
+    assert.equal(2, drops)
+    local growth = peak / base
+    assert.truthy(growth > 1.32 and growth < 1.48)
+  end)
+end)
