@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "hist.h"
@@ -195,6 +197,16 @@ static void test_procstat(void)
     T_CHECK(procstat_machine_idle() > 0.0);
     T_CHECK(procstat_cpu_seconds(1) >= 0.0);
     T_CHECK(procstat_cpu_seconds(0x7ffffff0) < 0.0);
+    /* Finer than a clock tick (10 ms): 3 ms of this process's CPU reads
+     * as 3 ms, where /proc/PID/stat would say 0 or 10. */
+    double a = procstat_cpu_seconds(getpid()), b;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    do
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < 0.003);
+    b = procstat_cpu_seconds(getpid());
+    T_CHECK(b - a >= 0.003 && b - a < 0.006);
 }
 
 static void test_args(void)
