@@ -268,6 +268,13 @@ static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
 static size_t vm_trim(struct worker *w) {
   struct lvm *vm = lvm_of(w);
   lua_gc(vm->L, LUA_GCCOLLECT);
+  /* Lua 5.4.4's full collection in generational mode leaves the
+   * collector's debt as it was, less what it freed: the next collection
+   * would wait until the heap had grown back by all of it, to the peak
+   * this trim is for.  A step sets the debt from the heap as it is now
+   * (generational: a minor collection, with little young after a full
+   * one; incremental: the next cycle starts a little early). */
+  lua_gc(vm->L, LUA_GCSTEP, 0);
   lalloc_trim(&vm->alloc);
   pool_trim(&vm->sched.task_pool);
   pool_trim(&vm->sched.sleeper_pool);

@@ -359,4 +359,31 @@ describe("the collector", function()
     local growth = peak / base
     assert.truthy(growth > 1.32 and growth < 1.48)
   end)
+
+  it("collects as usual after the worker gives memory back", function()
+    -- 8 MiB that turns to garbage, then waits: the worker gives memory
+    -- back before it blocks (a full collection, as it holds 1 MiB more
+    -- than at its last trim).  Lua 5.4.4's full collection in
+    -- generational mode leaves the collector's debt as it was, less what
+    -- it freed; unless the host resets it, the next collection waits for
+    -- 8 MiB more garbage.
+    local before = collectgarbage("count")
+    do
+      local big = {}
+      for i = 1, 8192 do big[i] = string.rep("x", 1000) .. i end
+    end
+    assert.truthy(h.eventually(function()
+      return collectgarbage("count") < before + 1024
+    end, 5))
+    local base, peak = collectgarbage("count"), nil
+    local keep, prev, dropped = {}, base, false
+    for i = 1, 20000 do
+      keep[i % 2] = string.rep("x", 1000)
+      local now = collectgarbage("count")
+      if now < prev then dropped = true break end
+      peak, prev = now, now
+    end
+    assert.is_true(dropped)
+    assert.truthy(peak / base < 1.6)
+  end)
 end)
