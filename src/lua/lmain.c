@@ -94,12 +94,49 @@ void lmain_done(struct lvm *vm, lua_State *co, int nres) {
 
 void lmain_failed(struct lvm *vm, const char *msg) { failed(vm, msg); }
 
+/* Lua 5.4.4's full collection in generational mode leaves the
+ * collector's debt as it was, less what it freed: the next collection
+ * waits until the heap has grown back by all of it, to the peak that
+ * was collected.  A step after it (a minor collection, with little young
+ * after a full one) sets the debt from the heap as it is now. */
+static void full_collection(struct lvm *vm) {
+  lua_gc(vm->L, LUA_GCCOLLECT);
+  if (!vm->gc_incremental)
+    lua_gc(vm->L, LUA_GCSTEP, 0);
+}
+
+/* collectgarbage(opt, ...): Lua's, but "collect" as full_collection does
+ * it, and the mode kept for that.  Options are checked here, so that a
+ * wrong one is reported against collectgarbage. */
+static int collectgarbage_(lua_State *L) {
+  static const char *const opts[] = {"stop",        "restart",   "collect",
+                                     "count",       "step",      "setpause",
+                                     "setstepmul",  "isrunning", "generational",
+                                     "incremental", NULL};
+  enum { COLLECT = 2, GENERATIONAL = 8, INCREMENTAL = 9 }; /* in opts */
+  int o = luaL_checkoption(L, 1, "collect", opts);
+  if (o == COLLECT) {
+    full_collection(lvm_of_L(L));
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1)); /* Lua's own */
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  if (o == GENERATIONAL || o == INCREMENTAL)
+    lvm_of_L(L)->gc_incremental = o == INCREMENTAL;
+  return lua_gettop(L);
+}
+
 /* Protected: set up the VM, load the script, queue its main task. */
 static int start_p(lua_State *L) {
   struct worker *w = lua_touserdata(L, 1);
   const struct host_config *cfg = &w->host->cfg;
   lua_settop(L, 0);
   lhost_setup(L, w);
+  lua_getglobal(L, "collectgarbage");
+  lua_pushcclosure(L, collectgarbage_, 1);
+  lua_setglobal(L, "collectgarbage");
   int nargs = cfg->argc;
   if (cfg->test_mode) {
     if (lembed_load(L, "host/runner.lua") != LUA_OK)
@@ -267,14 +304,7 @@ static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
  * garbage would stay), then the chunks and pooled tasks nobody uses. */
 static size_t vm_trim(struct worker *w) {
   struct lvm *vm = lvm_of(w);
-  lua_gc(vm->L, LUA_GCCOLLECT);
-  /* Lua 5.4.4's full collection in generational mode leaves the
-   * collector's debt as it was, less what it freed: the next collection
-   * would wait until the heap had grown back by all of it, to the peak
-   * this trim is for.  A step sets the debt from the heap as it is now
-   * (generational: a minor collection, with little young after a full
-   * one; incremental: the next cycle starts a little early). */
-  lua_gc(vm->L, LUA_GCSTEP, 0);
+  full_collection(vm);
   lalloc_trim(&vm->alloc);
   pool_trim(&vm->sched.task_pool);
   pool_trim(&vm->sched.sleeper_pool);

@@ -29,14 +29,15 @@ struct lvm {
   struct guard guard;          /* time slices, cpu limit (lguard.h) */
   int main_done;               /* the script's main chunk has finished */
   struct worker *w;
-  struct lvm *older;     /* VMs this one replaced, newest first (lreload.c) */
-  uint8_t owner;         /* its tag on connections (conn.owner) */
-  uint8_t loading;       /* a reload's VM, main chunk not finished yet */
-  uint8_t draining;      /* replaced: its tasks finish, then it closes */
-  uint8_t killed;        /* nothing of it resumes any more */
-  struct io_op grace_op; /* a draining VM's grace (posted while it runs) */
-  struct lmsg msg;       /* host.post / host.receive (lmsg.h) */
-  int stop_told;         /* the stop hooks ran (lmain.c) */
+  struct lvm *older;      /* VMs this one replaced, newest first (lreload.c) */
+  uint8_t owner;          /* its tag on connections (conn.owner) */
+  uint8_t loading;        /* a reload's VM, main chunk not finished yet */
+  uint8_t draining;       /* replaced: its tasks finish, then it closes */
+  uint8_t killed;         /* nothing of it resumes any more */
+  struct io_op grace_op;  /* a draining VM's grace (posted while it runs) */
+  struct lmsg msg;        /* host.post / host.receive (lmsg.h) */
+  int stop_told;          /* the stop hooks ran (lmain.c) */
+  uint8_t gc_incremental; /* the script chose the incremental collector */
 };
 
 /* Functions in the registry's array LMAIN_STOP_HOOKS run once, with no

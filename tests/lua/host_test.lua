@@ -386,4 +386,43 @@ describe("the collector", function()
     assert.is_true(dropped)
     assert.truthy(peak / base < 1.6)
   end)
+
+  -- The growth of the heap from now to the next collection, as a ratio.
+  local function growth_to_next()
+    local base, peak = collectgarbage("count"), nil
+    local keep, prev = {}, base
+    for i = 1, 20000 do
+      keep[i % 2] = string.rep("x", 1000)
+      local now = collectgarbage("count")
+      if now < prev then return peak / base end
+      peak, prev = now, now
+    end
+    return math.huge
+  end
+
+  it("collects as usual after collectgarbage()", function()
+    -- As above, with the script's own full collection.
+    do
+      local big = {}
+      for i = 1, 8192 do big[i] = string.rep("x", 1000) .. i end
+    end
+    assert.equal(0, collectgarbage())
+    assert.truthy(growth_to_next() < 1.6)
+    do
+      local big = {}
+      for i = 1, 8192 do big[i] = string.rep("x", 1000) .. i end
+    end
+    assert.equal(0, collectgarbage("collect"))
+    assert.truthy(growth_to_next() < 1.6)
+  end)
+
+  it("keeps the rest of collectgarbage as Lua has it", function()
+    assert.equal("number", math.type(collectgarbage("count")) and "number")
+    assert.is_true(collectgarbage("isrunning"))
+    assert.equal("generational", collectgarbage("incremental"))
+    assert.equal(0, collectgarbage()) -- incremental: Lua's full collection
+    assert.equal("incremental", collectgarbage("generational"))
+    checkerr("bad argument #1 to 'collectgarbage' (invalid option 'bogus')",
+      collectgarbage, "bogus")
+  end)
 end)
