@@ -99,10 +99,12 @@ void lmain_failed(struct lvm *vm, const char *msg) { failed(vm, msg); }
  * waits until the heap has grown back by all of it, to the peak that
  * was collected.  A step after it (a minor collection, with little young
  * after a full one) sets the debt from the heap as it is now. */
-static void full_collection(struct lvm *vm) {
-  lua_gc(vm->L, LUA_GCCOLLECT);
+static int full_collection(struct lvm *vm) {
+  if (lua_gc(vm->L, LUA_GCCOLLECT) == -1)
+    return -1; /* called from a finalizer: the collector is stopped */
   if (!vm->gc_incremental)
     lua_gc(vm->L, LUA_GCSTEP, 0);
+  return 0;
 }
 
 /* collectgarbage(opt, ...): Lua's, but "collect" as full_collection does
@@ -116,8 +118,10 @@ static int collectgarbage_(lua_State *L) {
   enum { COLLECT = 2, GENERATIONAL = 8, INCREMENTAL = 9 }; /* in opts */
   int o = luaL_checkoption(L, 1, "collect", opts);
   if (o == COLLECT) {
-    full_collection(lvm_of_L(L));
-    lua_pushinteger(L, 0);
+    if (full_collection(lvm_of_L(L)) == -1)
+      luaL_pushfail(L); /* as Lua's own says it */
+    else
+      lua_pushinteger(L, 0);
     return 1;
   }
   lua_pushvalue(L, lua_upvalueindex(1)); /* Lua's own */

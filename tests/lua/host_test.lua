@@ -424,5 +424,10 @@ describe("the collector", function()
     assert.equal("incremental", collectgarbage("generational"))
     checkerr("bad argument #1 to 'collectgarbage' (invalid option 'bogus')",
       collectgarbage, "bogus")
+    -- From a finalizer, while the collector runs it: fail, as Lua's.
+    local got = "not run"
+    setmetatable({}, { __gc = function() got = collectgarbage() end })
+    collectgarbage()
+    assert.is_nil(got)
   end)
 end)
