@@ -57,7 +57,13 @@ describe("time slices", function()
       host.spawn(function()
         table.sort({ 2, 1 }, function(a, b) spin(0.06) return a < b end)
       end)
-      spin(0.03)
+      -- Computes until the worker pauses it: a slice is CPU time, which
+      -- on a loaded machine (a sanitizer build in CI) can take longer
+      -- than a slice of wall time.
+      local t0 = host.now()
+      while me().forced_yields == yields and host.now() - t0 < 5 do
+        spin(0.001)
+      end
       assert.truthy(me().forced_yields > yields)
     end
   end)
