@@ -178,6 +178,19 @@ cleanup() {
     stop_server
 }
 
+# next_port: sets PORT to the next port above it that nothing listens on.
+next_port() {
+    for _ in $(seq 50); do
+        PORT=$((PORT + 1))
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null ||
+            return 0
+    done
+    die "no free port near $PORT"
+}
+
+# secs_plus A B C: A + B + C seconds, rounded up (for `timeout`).
+secs_plus() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%d", a + b + c + 0.999 }'; }
+
 # A server's resident set in KiB.
 rss_kib() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
