@@ -31,6 +31,14 @@ describe("conn:recv", function()
     assert.equal("cdef", peer:recv())
   end)
 
+  it("works as a function taken into a local (the fast idiom)", function()
+    local recv, write = peer.recv, client.write
+    assert.equal(recv, client.recv) -- one function for every conn
+    assert(write(client, "ab"))
+    assert.equal("ab", recv(peer))
+    assert.has_error(function() recv("not a conn") end)
+  end)
+
   it("returns nil, 'closed' when the peer closes", function()
     client:close()
     local data, err = peer:recv()
