@@ -211,13 +211,16 @@ struct conn_set {
   int nspare;
   char *ospare[16]; /* idle output buffers of CONN_OBUF_CHUNK */
   int nospare;
-  struct conn *dirty;      /* connections with queued output (dirty_next) */
-  size_t buf_bytes;        /* read and output buffers held, spares included */
-  size_t mem_limit;        /* the worker's memory limit (buffers + other), 0 */
-  const size_t *mem_other; /* the rest of the worker's memory counted
-                              against it (its VM's), or NULL */
-  size_t *other_room;      /* what the rest may hold, kept up to date as the
-                              buffers change (mem_limit - buf_bytes), or NULL */
+  struct conn *dirty; /* connections with queued output (dirty_next) */
+  size_t buf_bytes;   /* read and output buffers held, spares included */
+  size_t mem_limit;   /* the worker's memory limit (buffers + other), 0 */
+  /* The rest of the worker's memory, counted against the same limit by
+   * whoever holds it (the VM layer's allocator: every VM of the worker,
+   * two of them while a reload drains the old one), and what it may hold,
+   * kept up to date as the buffers change (mem_limit - buf_bytes;
+   * SIZE_MAX without a limit). */
+  size_t other_bytes;
+  size_t other_room;
   struct worker_stats *stats; /* the worker's counters (worker.h) */
   struct conn_limit *limit;   /* the host's, or NULL */
   int ending; /* stopping: accepted conns are born CONN_ENDING */
@@ -274,25 +277,27 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
 /* After every conn is freed (a forced stop may leave pooled objects:
  * their pools go as a whole). */
 void conn_set_free(struct conn_set *s);
+/* other_room after a change of the buffers or of the limit. */
+static inline void conn_set_room(struct conn_set *s) {
+  s->other_room = !s->mem_limit                 ? SIZE_MAX
+                  : s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes
+                                                : 0;
+}
 /* The buffers hold n more bytes / n bytes fewer. */
 static inline void conn_set_grew(struct conn_set *s, size_t n) {
   s->buf_bytes += n;
-  if (s->other_room && s->mem_limit)
-    *s->other_room =
-        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+  conn_set_room(s);
 }
 static inline void conn_set_shrank(struct conn_set *s, size_t n) {
   s->buf_bytes -= n;
-  if (s->other_room && s->mem_limit)
-    *s->other_room =
-        s->mem_limit > s->buf_bytes ? s->mem_limit - s->buf_bytes : 0;
+  conn_set_room(s);
 }
 
 /* Can the worker hold `more` bytes of buffers within its limit? */
 static inline int conn_set_fits(const struct conn_set *s, size_t more) {
-  size_t other = s->mem_other ? *s->mem_other : 0;
   return !s->mem_limit ||
-         (more <= s->mem_limit && s->buf_bytes + other <= s->mem_limit - more);
+         (more <= s->mem_limit &&
+          s->buf_bytes + s->other_bytes <= s->mem_limit - more);
 }
 /* Gives back what the set keeps for later (spare buffers, pooled objects
  * no connection uses): after a peak, before the worker waits. */

@@ -18,6 +18,7 @@ void conn_set_init(struct conn_set *s, struct io_loop *loop, int worker,
   s->limit = limit;
   s->worker = worker;
   s->stopping = stopping;
+  s->other_room = SIZE_MAX;
   list_init(&s->conns);
   pool_init(&s->conn_pool, sizeof(struct conn), 64);
   pool_init(&s->wreq_pool, sizeof(struct conn_wreq), 32);

@@ -33,7 +33,15 @@ static struct chunk *chunk_of(void *p) {
 
 void lalloc_init(struct lalloc *a, size_t limit) {
   memset(a, 0, sizeof *a);
-  a->room = limit ? limit : SIZE_MAX;
+  a->own_room = limit ? limit : SIZE_MAX;
+  a->total = &a->own_total;
+  a->room = &a->own_room;
+}
+
+void lalloc_count_in(struct lalloc *a, size_t *total, const size_t *room) {
+  *total += a->used;
+  a->total = total;
+  a->room = room;
 }
 
 static int small(size_t size) { return USE_CLASSES && size <= LALLOC_SMALL; }
@@ -90,9 +98,10 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         free(ptr);
     }
     a->used -= old;
+    *a->total -= old;
     return NULL;
   }
-  if (nsize > old && a->used - old + nsize > a->room)
+  if (nsize > old && *a->total - old + nsize > *a->room)
     return NULL;
   if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;
@@ -116,6 +125,7 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     }
   }
   a->used = a->used - old + nsize;
+  *a->total = *a->total - old + nsize;
   return p;
 }
 

@@ -17,11 +17,14 @@
  * connections that have gone: the worker calls it when idle), at no cost
  * to taking and giving blocks.
  *
- * The limit covers more than the VM: what the worker's connection
- * buffers hold (conn.h) is taken off it as they grow, so that the VM and
- * the buffers share one --memory-limit; `room` is what is left for the
- * VM, kept up to date by the buffers' side, so that the hot path
- * compares with one number.
+ * The limit covers more than one VM: what the worker's connection
+ * buffers hold (conn.h) is taken off it as they grow, so that the VMs and
+ * the buffers share one --memory-limit.  An allocator counts what its VM
+ * holds in `used` and, with lalloc_count_in, also in a total it shares
+ * with the worker's other VM (a reload runs the new script beside the
+ * old one until the old one's tasks end): the limit is checked against
+ * that total and `*room`, what the buffers leave, kept up to date by the
+ * buffers' side, so that the hot path compares with one number.
  */
 #ifndef HOST_LALLOC_H
 #define HOST_LALLOC_H
@@ -32,9 +35,12 @@
 #define LALLOC_CLASSES (LALLOC_SMALL / 16)
 
 struct lalloc {
-  size_t used;                /* bytes the VM holds (as it asked) */
-  size_t room;                /* the most the VM may hold (SIZE_MAX:
-                                 no limit) */
+  size_t used;        /* bytes the VM holds (as it asked) */
+  size_t *total;      /* bytes held by the VMs sharing the limit
+                         (&own_total unless counted in) */
+  const size_t *room; /* the most they may hold together (SIZE_MAX:
+                         no limit; &own_room unless counted in) */
+  size_t own_total, own_room;
   size_t nchunks;             /* chunks held */
   void *free[LALLOC_CLASSES]; /* per class, linked through the block */
   char *bump, *bump_end;      /* the chunk being carved */
@@ -43,6 +49,10 @@ struct lalloc {
 
 /* limit: bytes, 0 = none. */
 void lalloc_init(struct lalloc *a, size_t limit);
+/* From now on the VM's bytes also count in *total, and the limit is
+ * *room for *total (both owned by the caller, who must outlive the VM's
+ * last free).  Before lua_newstate: nothing is held yet. */
+void lalloc_count_in(struct lalloc *a, size_t *total, const size_t *room);
 /* The lua_Alloc; ud is the struct lalloc. */
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* Frees the chunks none of whose blocks is in use; returns how many. */

@@ -171,11 +171,12 @@ static int start_p(lua_State *L) {
 
 void lmain_count(struct lvm *vm) {
   struct worker *w = vm->w;
-  /* One limit for the VM and the connections' buffers. */
-  w->conns.mem_other = &vm->alloc.used;
-  w->conns.other_room = &vm->alloc.room;
+  /* One limit for the worker's VMs (two while a reload drains the old
+   * one) and the connections' buffers. */
   w->conns.mem_limit = w->host->cfg.memory_limit;
-  conn_set_grew(&w->conns, 0); /* the room left by the buffers so far */
+  conn_set_room(&w->conns); /* the room left by the buffers so far */
+  if (vm->alloc.total != &w->conns.other_bytes) /* not counted in yet */
+    lalloc_count_in(&vm->alloc, &w->conns.other_bytes, &w->conns.other_room);
 }
 
 struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {
@@ -225,16 +226,6 @@ int lmain_start(struct lvm *vm) {
 }
 
 void lmain_close_state(struct lvm *vm) {
-  struct worker *w = vm->w;
-  if (w->conns.mem_other == &vm->alloc.used) { /* it points into vm */
-    struct lvm *cur = lvm_of(w);
-    if (cur && cur != vm && cur->L) {
-      lmain_count(cur);
-    } else {
-      w->conns.mem_other = NULL;
-      w->conns.other_room = NULL;
-    }
-  }
   if (vm->L) {
     lua_close(vm->L); /* __gc of what is left only requests closes */
     vm->L = NULL;
@@ -302,7 +293,8 @@ static void vm_publish(struct worker *w) {
   stat_set(&w->stats.lua_bytes, (uint64_t)lvm_of(w)->alloc.used);
 }
 
-static size_t vm_memory(struct worker *w) { return lvm_of(w)->alloc.used; }
+/* Every VM of the worker: the old one too while a reload drains it. */
+static size_t vm_memory(struct worker *w) { return w->conns.other_bytes; }
 
 /* After a peak: a full collection (an idle VM allocates nothing, so its
  * garbage would stay), then the chunks and pooled tasks nobody uses. */
@@ -312,7 +304,7 @@ static size_t vm_trim(struct worker *w) {
   lalloc_trim(&vm->alloc);
   pool_trim(&vm->sched.task_pool);
   pool_trim(&vm->sched.sleeper_pool);
-  return vm->alloc.used;
+  return w->conns.other_bytes; /* an older VM's too, while it drains */
 }
 
 static int vm_kill(struct worker *w) {

@@ -80,8 +80,9 @@ int lmain_start(struct lvm *vm);
 /* lua_close and the allocator's chunks; the struct and its task pools
  * stay (lmain_free_vm). */
 void lmain_close_state(struct lvm *vm);
-/* Counts vm against the worker's memory limit with the buffers (the
- * serving VM: a new one, or the one a failed reload left serving). */
+/* Counts vm against the worker's memory limit, with the buffers and the
+ * worker's other VMs (a new VM; again for the one a failed reload left
+ * serving, which changes nothing). */
 void lmain_count(struct lvm *vm);
 void lmain_free_vm(struct lvm *vm);
 

@@ -237,6 +237,69 @@ def the_old_script_gets_the_grace_then_is_cut():
         h.close()
 
 
+# Memory: "hold" keeps 20 MiB in a string while its exchange lasts (the
+# old script drains it after a reload); "grab" tries to take 20 MiB and
+# says whether the worker's limit let it.
+MEMORY = """local host = require 'host'
+local version = %r
+return function(conn)
+  while true do
+    local line = conn:read('l')
+    if not line then return end
+    if line == 'hold' then
+      local big = string.rep('x', 20 * 1024 * 1024)
+      conn:send(version, ' held\\n')
+      host.sleep(4)
+      line = 'released ' .. #big // (1024 * 1024)
+    elseif line == 'grab' then
+      local ok, big = pcall(string.rep, 'y', 20 * 1024 * 1024)
+      line = ok and ('got ' .. #big // (1024 * 1024)) or 'refused'
+      big = nil
+      collectgarbage()
+    end
+    conn:send(version, ' ', line, '\\n')
+  end
+end
+"""
+
+
+@test
+def the_memory_limit_covers_the_old_script_while_it_drains():
+    port = free_port()
+    path = script("reload-mem-%d.lua" % port, MEMORY % "v1")
+    pidfile = path + ".pid"
+    h = Host(["--listen", "127.0.0.1:%d" % port, "--workers", "1",
+              "--grace", "10", "--memory-limit", "48", "--pid-file", pidfile,
+              path])
+    try:
+        check(ask(connect(port), "grab") == "v1 got 20", "20 MiB fit alone")
+        holder = connect(port)
+        holder.sendall(b"hold\n")
+        check(recv_line(holder) == b"v1 held\n")
+        with open(path, "w") as f:
+            f.write(MEMORY % "v2")
+        reload(h, pidfile)
+        # The old script still holds its 20 MiB; string.rep needs twice what
+        # it makes for a moment (a buffer, then the string): 60 MiB in 48.
+        check(ask(connect(port), "grab") == "v2 refused",
+              "the new script is refused what the old one holds")
+        holder.settimeout(10)
+        check(recv_line(holder) == b"v1 released 20\n")
+        holder.close()
+        deadline = time.monotonic() + 10
+        answer = None
+        while time.monotonic() < deadline:
+            answer = ask(connect(port), "grab")
+            if answer == "v2 got 20":
+                break
+            time.sleep(0.1)
+        check(answer == "v2 got 20", "once the old script is gone: %r" % answer)
+        h.signal(stop_signal())
+        check(h.wait(10) == 0)
+    finally:
+        h.close()
+
+
 @test
 def reload_of_a_pid_that_is_not_a_host_fails():
     code, out, err = harness.run(["--reload", "999999999"], backend=False)

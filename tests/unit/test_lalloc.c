@@ -479,15 +479,15 @@ static void lua_state_over_its_limit_raises(void) {
 static void limit_is_the_room_left(void) {
   struct lalloc a;
   lalloc_init(&a, 4096);
-  T_ASSERT_EQ(a.room, 4096);
+  T_ASSERT_EQ(*a.room, 4096);
   void *p = lalloc(&a, NULL, 0, 3000);
   T_ASSERT(p != NULL);
-  a.room = 4096 - 2000; /* say, connection buffers took 2000 */
+  a.own_room = 4096 - 2000; /* say, connection buffers took 2000 */
   T_ASSERT(lalloc(&a, NULL, 0, 200) == NULL);
   T_ASSERT(lalloc(&a, p, 3000, 3500) == NULL); /* growing, likewise */
   p = lalloc(&a, p, 3000, 2900);               /* shrinking is allowed */
   T_ASSERT(p != NULL);
-  a.room = 4096;
+  a.own_room = 4096;
   void *q = lalloc(&a, NULL, 0, 200);
   T_ASSERT(q != NULL);
   lalloc(&a, q, 200, 0);
@@ -496,10 +496,45 @@ static void limit_is_the_room_left(void) {
   lalloc_destroy(&a);
 }
 
+/* Two VMs counted in one total (a reload's new VM beside the old one):
+ * the limit holds for both together, and what one frees the other may
+ * take. */
+static void two_vms_share_one_limit(void) {
+  struct lalloc a, b;
+  size_t total = 0, room = 4096;
+  lalloc_init(&a, 4096);
+  lalloc_init(&b, 4096);
+  void *early = lalloc(&a, NULL, 0, 100); /* before it is counted in */
+  lalloc_count_in(&a, &total, &room);
+  lalloc_count_in(&b, &total, &room);
+  T_ASSERT_EQ(total, 100);
+  void *p = lalloc(&a, NULL, 0, 3000);
+  T_ASSERT(p != NULL);
+  T_ASSERT_EQ(total, 3100);
+  T_ASSERT(lalloc(&b, NULL, 0, 1000) == NULL); /* each alone would fit */
+  void *q = lalloc(&b, NULL, 0, 900);
+  T_ASSERT(q != NULL);
+  T_ASSERT_EQ(a.used, 3100);
+  T_ASSERT_EQ(b.used, 900);
+  room = 4000; /* the buffers grew */
+  T_ASSERT(lalloc(&b, q, 900, 950) == NULL);
+  lalloc(&a, p, 3000, 0);             /* the old VM lets go... */
+  void *r = lalloc(&b, q, 900, 3500); /* ...and the new one may grow */
+  T_ASSERT(r != NULL);
+  T_ASSERT_EQ(total, 3600);
+  lalloc(&b, r, 3500, 0);
+  lalloc(&a, early, 100, 0);
+  T_ASSERT_EQ(total, 0);
+  T_ASSERT_EQ(a.used, 0);
+  T_ASSERT_EQ(b.used, 0);
+  lalloc_destroy(&a);
+  lalloc_destroy(&b);
+}
+
 static void no_limit(void) {
   struct lalloc a;
   lalloc_init(&a, 0);
-  T_ASSERT(a.room == SIZE_MAX);
+  T_ASSERT(*a.room == SIZE_MAX);
   void *p = lalloc(&a, NULL, 0, 1 << 20);
   T_ASSERT(p != NULL);
   lalloc(&a, p, 1 << 20, 0);
@@ -579,6 +614,7 @@ int main(void) {
   T_RUN(lua_state_returns_to_baseline);
   T_RUN(lua_state_over_its_limit_raises);
   T_RUN(limit_is_the_room_left);
+  T_RUN(two_vms_share_one_limit);
   T_RUN(no_limit);
   T_RUN(trim_returns_only_chunks_all_free);
   return test_report();
