@@ -201,13 +201,22 @@ void worker_stop(struct worker *w, double grace) {
  * worker told to stop before its first turn has nothing to wait for, and
  * a blocking wait then would never end.  An open listener counts even
  * with nothing posted: a hand-off member (group.h) waits for its inbox. */
+static int mail_in_inbox(struct worker *w) {
+  sys_mutex_lock(&w->inbox_lock);
+  int any = w->mail.head != NULL;
+  sys_mutex_unlock(&w->inbox_lock);
+  return any;
+}
+
 static int waiting(struct worker *w) {
   if (w->ready || !list_empty(&w->listeners) || w->conns.dirty)
     return 1;
   /* A task waiting for mail can be woken only by another worker: it
-   * keeps this one while another runs (each wakes the rest as it ends). */
+   * keeps this one while another runs (each wakes the rest as it ends),
+   * and while mail the last of them posted before it ended is still in
+   * the inbox (its wake-up is on its way: the loop will see it). */
   if (w->mail.waiters > 0 && !w->mail.closed &&
-      atomic_load(&w->host->running) > 1)
+      (atomic_load(&w->host->running) > 1 || mail_in_inbox(w)))
     return 1;
   /* The grace timer is no reason to stay, nor is a connection's receive
    * stream that no task is reading: a script that read a reply and ended

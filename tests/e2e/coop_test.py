@@ -234,6 +234,37 @@ end)
 
 
 @test
+def mail_posted_by_the_last_sender_as_it_ends_is_received():
+    # Worker 2's receiver waits; worker 1 posts two messages and ends
+    # while worker 2 is busy (no time slices, so nothing of the loop runs
+    # meanwhile).  When worker 2 looks for a reason to stay, no other
+    # worker runs, but the two messages sit in its inbox: they must be
+    # taken, not counted as never received.
+    path = script("ends-busy.lua", """local host = require 'host'
+if host.worker == 1 then
+  host.sleep(0.05)
+  host.post(2, 'a')
+  host.post(2, 'b')
+  return
+end
+host.spawn(function()
+  while true do
+    local from, v = host.receive()
+    print('got', v)
+  end
+end)
+host.sleep(0)
+local t = os.clock()
+while os.clock() - t < 1 do end
+""")
+    code, out, err = run(["--workers", "2", "--slice", "0", path], timeout=15)
+    out = out.replace("\r\n", "\n")  # Wine writes CRLF
+    check(code == 0, "exit %d: %s" % (code, err))
+    check("never received" not in err, err)
+    check(out == "got\ta\ngot\tb\n", repr(out) + err)
+
+
+@test
 def one_dictionary_is_shared_by_every_worker():
     path = script("dict.lua", """local host = require 'host'
 local d = host.shared('cfg', 2)
