@@ -117,6 +117,7 @@ static int drain(struct worker *w, struct conn *c, uint32_t events)
     while (!c->blocked) {
         ssize_t r = recv(c->fd, w->buf, READ_BUF, 0);
         if (r > 0) {
+            server_work();
             if (echo(c, w->buf, (size_t)r) != 0)
                 return -1;
             if (r < READ_BUF && !all)

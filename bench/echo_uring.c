@@ -348,6 +348,7 @@ static void on_recv(struct worker *w, struct conn *c,
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         w->held++;
         if (res > 0 && !(c->flags & F_CLOSING)) {
+            server_work();
             enqueue(w, c, bid, (uint32_t)res);
             if (!(c->flags & F_SEND))
                 post_send(w, c);

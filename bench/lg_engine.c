@@ -106,6 +106,7 @@ struct engine {
     int ramped;                 /* echo: every connection has echoed once */
     double tokens;              /* --rate: messages that may start now */
     uint64_t tokens_ns;         /* --rate: when tokens was last refilled */
+    uint64_t pace_due;          /* --tick: when tokens are next handed out */
     unsigned *payq;             /* --rate: ring of slots owed messages */
     unsigned pq_head, pq_len;
     unsigned up;                /* echo: slots that have echoed once */
@@ -361,10 +362,15 @@ static void credit(struct engine *e, struct lconn *c, uint32_t n)
     }
 }
 
-/* --rate: refills the bucket (at most 1 ms of burst) and spends it. */
+/* --rate: refills the bucket (at most 1 ms of burst, or two --ticks if
+ * longer: a tick comes a little late, and what it brings must not be
+ * lost) and spends it. */
 static void pace(struct engine *e)
 {
-    double burst = e->cfg->rate / 1000.0 < 1.0 ? 1.0 : e->cfg->rate / 1000.0;
+    double span = e->cfg->tick_ns > 500000 ? 2.0 * (double)e->cfg->tick_ns
+                                           : 1e6;
+    double burst = e->cfg->rate * span / 1e9 < 1.0
+                       ? 1.0 : e->cfg->rate * span / 1e9;
 
     e->tokens += (double)(e->now - e->tokens_ns) * e->cfg->rate / 1e9;
     e->tokens_ns = e->now;
@@ -708,8 +714,13 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
     struct timespec ts;
     int n;
 
-    if (e->pq_len > 0 && wait > 1000000)
+    if (e->pq_len > 0 && e->cfg->tick_ns) {   /* --tick: on the clock */
+        uint64_t due = e->pace_due > e->now ? e->pace_due - e->now : 0;
+        if (wait > due)
+            wait = due;
+    } else if (e->pq_len > 0 && wait > 1000000) {
         wait = 1000000;                 /* --rate: tokens come every ms */
+    }
     ts.tv_sec = (time_t)(wait / 1000000000ULL);
     ts.tv_nsec = (long)(wait % 1000000000ULL);
 
@@ -721,8 +732,13 @@ static void turn(struct engine *e, uint64_t until, uint64_t *next_tick)
     e->now = clock_ns();
     for (int i = 0; i < n; i++)
         on_event(e, &evs[i]);
-    if (e->pq_len > 0)
+    if (e->pq_len > 0 && e->now >= e->pace_due) {
         pace(e);
+        /* --tick: the next hand-out is one tick on, whenever this one ran
+         * (a late turn does not bunch the ticks that follow). */
+        if (e->cfg->tick_ns)
+            e->pace_due = e->now + e->cfg->tick_ns;
+    }
     drain_queue(e);
     if (e->cfg->spin && n > 0 && e->measuring) {
         e->now = clock_ns();

@@ -57,6 +57,10 @@ static void usage(FILE *f)
 "  --rate N               echo: start at most N messages per second in\n"
 "                         all (token bucket), to compare servers at the\n"
 "                         same load; default: as fast as echoes return\n"
+"  --tick MICROSECONDS    with --rate: start messages only on this clock\n"
+"                         (open loop), never when an echo wakes the\n"
+"                         generator: arrivals then do not follow the\n"
+"                         server's own timing (bench/README.md)\n"
 "  --spin                 poll epoll without sleeping: the server never\n"
 "                         has to wake the generator, and lg_busy (share of\n"
 "                         the window spent handling events) shows how\n"
@@ -100,7 +104,7 @@ static void install_signals(double budget)
 static int parse(int argc, char **argv, struct lg_config *cfg)
 {
     enum { O_ADDR = 256, O_MODE, O_IDLE, O_HOLD, O_WARMUP, O_TIMEOUT, O_PID,
-           O_SPIN, O_RATE, O_PID2, O_TLS, O_CHATTY };
+           O_SPIN, O_RATE, O_TICK, O_PID2, O_TLS, O_CHATTY };
     static const struct option longopts[] = {
         { "addr", required_argument, NULL, O_ADDR },
         { "mode", required_argument, NULL, O_MODE },
@@ -112,6 +116,7 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         { "spin", no_argument, NULL, O_SPIN },
         { "chatty", no_argument, NULL, O_CHATTY },
         { "rate", required_argument, NULL, O_RATE },
+        { "tick", required_argument, NULL, O_TICK },
         { "pid2", required_argument, NULL, O_PID2 },
         { "tls", no_argument, NULL, O_TLS },
         { "help", no_argument, NULL, 'h' },
@@ -191,6 +196,10 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
             rc = args_uint("--rate", optarg, 1, 100000000, &v);
             cfg->rate = (double)v;
             break;
+        case O_TICK:
+            rc = args_uint("--tick", optarg, 10, 1000000, &v);
+            cfg->tick_ns = v * 1000;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -205,9 +214,14 @@ static int parse(int argc, char **argv, struct lg_config *cfg)
         usage(stderr);
         return -1;
     }
+    if (cfg->tick_ns && cfg->rate == 0) {
+        fprintf(stderr, "--tick paces --rate: give both\n");
+        return -1;
+    }
     if (cfg->mode != LG_ECHO) {
         cfg->depth = 1;
         cfg->rate = 0;
+        cfg->tick_ns = 0;
     }
     if (cfg->mode == LG_IDLE && !have_d)
         cfg->duration = 60.0;
@@ -333,9 +347,10 @@ int main(int argc, char **argv)
                cfg.conns, cfg.size, cfg.hold);
     else
         printf("loadgen: %s %s conns=%u depth=%u size=%zu warmup=%gs "
-               "window=%gs rate=%g\n", cfg.mode == LG_ECHO ? "echo" : "connrate",
-               where, cfg.conns, cfg.depth, cfg.size, cfg.warmup,
-               cfg.duration, cfg.rate);
+               "window=%gs rate=%g tick=%gus\n",
+               cfg.mode == LG_ECHO ? "echo" : "connrate", where, cfg.conns,
+               cfg.depth, cfg.size, cfg.warmup, cfg.duration, cfg.rate,
+               (double)cfg.tick_ns / 1000.0);
     fflush(stdout);
     if (lg_run(&cfg, &res) != 0)
         return 2;

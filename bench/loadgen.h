@@ -38,6 +38,8 @@ struct lg_config {
     int spin;              /* poll without sleeping (see loadgen.c) */
     int chatty;            /* echo: one send() per message, never more */
     double rate;           /* echo: messages/s for all, 0 = as fast as can */
+    uint64_t tick_ns;      /* --tick: with --rate, messages start only on
+                              this clock, not as echoes return */
     int tls;               /* TLS 1.3 over every connection (lg_tls.h) */
     pid_t server_pid2;     /* > 0: a second server process (a proxy's
                               backend), its CPU reported apart */

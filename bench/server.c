@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -28,23 +29,45 @@
 #define MAX_WORKERS 256
 #define MAX_OPTS 16
 
+uint64_t server_work_ns;
+
 static void usage(const struct server_spec *spec, FILE *f)
 {
-    fprintf(f, "usage: %s --addr HOST:PORT [--workers N]%s\n%s", spec->name,
-            spec->extra ? " [options]" : "",
+    fprintf(f, "usage: %s --addr HOST:PORT [--workers N] [--work-ns N]%s\n"
+            "  --work-ns N               spin N ns per read that brought "
+            "data: a known\n"
+            "                            cost, to check what a measure "
+            "makes of it\n%s",
+            spec->name, spec->extra ? " [options]" : "",
             spec->extra_usage ? spec->extra_usage : "");
+}
+
+void server_work(void)
+{
+    struct timespec t;
+    uint64_t start, now;
+
+    if (server_work_ns == 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    start = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    } while (now - start < server_work_ns);
 }
 
 static int parse(int argc, char **argv, const struct server_spec *spec,
                  struct net_addr *addr, unsigned *workers)
 {
-    struct option opts[MAX_OPTS + 4];
+    struct option opts[MAX_OPTS + 5];
     unsigned n = 0;
     int have_addr = 0, opt, idx;
     uint64_t v;
 
     opts[n++] = (struct option){ "addr", required_argument, NULL, 'a' };
     opts[n++] = (struct option){ "workers", required_argument, NULL, 'w' };
+    opts[n++] = (struct option){ "work-ns", required_argument, NULL, 'k' };
     opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
     for (unsigned i = 0; spec->extra && spec->extra[i] && i < MAX_OPTS; i++)
         opts[n++] = (struct option){ spec->extra[i], required_argument, NULL,
@@ -61,6 +84,11 @@ static int parse(int argc, char **argv, const struct server_spec *spec,
             if (args_uint("--workers", optarg, 1, MAX_WORKERS, &v) != 0)
                 return -1;
             *workers = (unsigned)v;
+            break;
+        case 'k':
+            if (args_uint("--work-ns", optarg, 0, 1000000000, &v) != 0)
+                return -1;
+            server_work_ns = v;
             break;
         case 'x':
             if (spec->set(spec->cfg, opts[idx].name, optarg) != 0)

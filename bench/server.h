@@ -15,6 +15,7 @@
 #define BENCH_SERVER_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "netutil.h"
 
@@ -42,6 +43,11 @@ struct server_spec {
 
 /* Parses argv, runs the workers until a signal. Returns the exit status. */
 int server_main(int argc, char **argv, const struct server_spec *spec);
+
+/* --work-ns: the servers call server_work() after each read that brought
+ * data, which spins that long (0: returns at once). */
+extern uint64_t server_work_ns;
+void server_work(void);
 
 /* Called by a failing worker: records the failure and stops the server. */
 void server_fail(struct server_worker *w);

@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "server.h"
 #include "tls_alloc.h"
 
 static BIO_METHOD *bio_method;
@@ -207,6 +208,7 @@ int tls_pipe_echo(struct tls_pipe *p, const unsigned char *in, size_t n,
     p->in_off = 0;
     for (;;) {
         if (SSL_read_ex(p->ssl, plain, TLS_PIPE_PLAIN, &got) == 1) {
+            server_work();
             if (SSL_write_ex(p->ssl, plain, got, &put) != 1 || put != got)
                 break;
             continue;
