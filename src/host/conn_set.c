@@ -78,7 +78,7 @@ void conn_set_end(struct conn_set *s, int owner) {
   }
 }
 
-void conn_set_trim(struct conn_set *s) {
+void conn_set_drop_spares(struct conn_set *s) {
   while (s->nspare > 0) {
     free(s->spare[--s->nspare]);
     conn_set_shrank(s, CONN_RBUF_CHUNK);
@@ -87,6 +87,10 @@ void conn_set_trim(struct conn_set *s) {
     free(s->ospare[--s->nospare]);
     conn_set_shrank(s, CONN_OBUF_CHUNK);
   }
+}
+
+void conn_set_trim(struct conn_set *s) {
+  conn_set_drop_spares(s);
   pool_trim(&s->conn_pool);
   pool_trim(&s->wreq_pool);
   pool_trim(&s->timer_pool);

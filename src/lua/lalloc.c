@@ -44,6 +44,19 @@ void lalloc_count_in(struct lalloc *a, size_t *total, const size_t *room) {
   a->room = room;
 }
 
+void lalloc_reclaim_with(struct lalloc *a, int (*reclaim)(void *ud), void *ud) {
+  a->reclaim = reclaim;
+  a->reclaim_ud = ud;
+}
+
+/* Within the limit, once what the caller keeps for later is freed. */
+static int fits(struct lalloc *a, size_t old, size_t nsize) {
+  if (*a->total - old + nsize <= *a->room)
+    return 1;
+  return a->reclaim && a->reclaim(a->reclaim_ud) &&
+         *a->total - old + nsize <= *a->room;
+}
+
 static int small(size_t size) { return USE_CLASSES && size <= LALLOC_SMALL; }
 static size_t cls(size_t size) { return (size + 15) / 16 - 1; }
 
@@ -101,7 +114,7 @@ void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     *a->total -= old;
     return NULL;
   }
-  if (nsize > old && *a->total - old + nsize > *a->room)
+  if (nsize > old && !fits(a, old, nsize))
     return NULL;
   if (nsize > old && fault_fail(FAULT_LUA, "lua allocation"))
     return NULL;

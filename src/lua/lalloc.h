@@ -45,6 +45,11 @@ struct lalloc {
   void *free[LALLOC_CLASSES]; /* per class, linked through the block */
   char *bump, *bump_end;      /* the chunk being carved */
   void *chunks;               /* all chunks, linked through their head */
+  /* Called once when an allocation would pass *room: it may free what
+   * the caller keeps for later (and so raise *room); nonzero if it did,
+   * and the allocation is tried against the limit again. */
+  int (*reclaim)(void *ud);
+  void *reclaim_ud;
 };
 
 /* limit: bytes, 0 = none. */
@@ -53,6 +58,8 @@ void lalloc_init(struct lalloc *a, size_t limit);
  * *room for *total (both owned by the caller, who must outlive the VM's
  * last free).  Before lua_newstate: nothing is held yet. */
 void lalloc_count_in(struct lalloc *a, size_t *total, const size_t *room);
+/* Sets a->reclaim (see struct lalloc). */
+void lalloc_reclaim_with(struct lalloc *a, int (*reclaim)(void *ud), void *ud);
 /* The lua_Alloc; ud is the struct lalloc. */
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* Frees the chunks none of whose blocks is in use; returns how many. */

@@ -169,14 +169,25 @@ static int start_p(lua_State *L) {
 /* ---- the hooks -------------------------------------------------------------
  */
 
+/* The VM's allocator at the memory limit: the idle buffers go first. */
+static int drop_spares(void *ud) {
+  struct conn_set *s = ud;
+  if (s->nspare + s->nospare == 0)
+    return 0;
+  conn_set_drop_spares(s);
+  return 1;
+}
+
 void lmain_count(struct lvm *vm) {
   struct worker *w = vm->w;
   /* One limit for the worker's VMs (two while a reload drains the old
    * one) and the connections' buffers. */
   w->conns.mem_limit = w->host->cfg.memory_limit;
   conn_set_room(&w->conns); /* the room left by the buffers so far */
-  if (vm->alloc.total != &w->conns.other_bytes) /* not counted in yet */
+  if (vm->alloc.total != &w->conns.other_bytes) { /* not counted in yet */
     lalloc_count_in(&vm->alloc, &w->conns.other_bytes, &w->conns.other_room);
+    lalloc_reclaim_with(&vm->alloc, drop_spares, &w->conns);
+  }
 }
 
 struct lvm *lmain_new_vm(struct worker *w, char *err, size_t errsize) {

@@ -499,6 +499,50 @@ static void limit_is_the_room_left(void) {
 /* Two VMs counted in one total (a reload's new VM beside the old one):
  * the limit holds for both together, and what one frees the other may
  * take. */
+/* What the caller keeps for later (the idle buffers) gives way at the
+ * limit: reclaim runs once per allocation that would not fit, and the
+ * allocation is tried again only if it freed something. */
+struct keeper {
+  size_t *room;
+  size_t kept; /* bytes it could give back */
+  int calls;
+};
+
+static int give_back(void *ud) {
+  struct keeper *k = ud;
+  k->calls++;
+  if (k->kept == 0)
+    return 0;
+  *k->room += k->kept;
+  k->kept = 0;
+  return 1;
+}
+
+static void reclaim_makes_room_at_the_limit(void) {
+  struct lalloc a;
+  size_t total = 0, room = 2000;
+  struct keeper k = {&room, 3000, 0};
+  lalloc_init(&a, 0);
+  lalloc_count_in(&a, &total, &room);
+  lalloc_reclaim_with(&a, give_back, &k);
+  void *p = lalloc(&a, NULL, 0, 1500); /* fits: no reclaim */
+  T_ASSERT(p != NULL);
+  T_ASSERT_EQ(k.calls, 0);
+  void *q = lalloc(&a, NULL, 0, 2000); /* fits once the keeper gave back */
+  T_ASSERT(q != NULL);
+  T_ASSERT_EQ(k.calls, 1);
+  T_ASSERT_EQ(room, 5000);
+  T_ASSERT(lalloc(&a, NULL, 0, 2000) == NULL); /* nothing left to give */
+  T_ASSERT_EQ(k.calls, 2);
+  k.kept = 100; /* too little: still NULL, after one call */
+  T_ASSERT(lalloc(&a, NULL, 0, 2000) == NULL);
+  T_ASSERT_EQ(k.calls, 3);
+  lalloc(&a, q, 2000, 0);
+  lalloc(&a, p, 1500, 0);
+  T_ASSERT_EQ(total, 0);
+  lalloc_destroy(&a);
+}
+
 static void two_vms_share_one_limit(void) {
   struct lalloc a, b;
   size_t total = 0, room = 4096;
@@ -615,6 +659,7 @@ int main(void) {
   T_RUN(lua_state_over_its_limit_raises);
   T_RUN(limit_is_the_room_left);
   T_RUN(two_vms_share_one_limit);
+  T_RUN(reclaim_makes_room_at_the_limit);
   T_RUN(no_limit);
   T_RUN(trim_returns_only_chunks_all_free);
   return test_report();
