@@ -43,7 +43,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -549,14 +548,6 @@ static int bufs_setup(struct worker *w)
     return 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int loop(struct worker *w)
 {
     uint64_t deadline = 0;
@@ -568,9 +559,9 @@ static int loop(struct worker *w)
 
         if (w->stopping) {
             if (deadline == 0)
-                deadline = now_ns() + STOP_GRACE_NS;
+                deadline = server_now_ns() + STOP_GRACE_NS;
             if ((w->nconns == 0 && !w->accepting && !w->pausing) ||
-                now_ns() > deadline)
+                server_now_ns() > deadline)
                 break;
         }
         buf_publish(w);

@@ -369,8 +369,10 @@ static void pace(struct engine *e)
 {
     double span = e->cfg->tick_ns > 500000 ? 2.0 * (double)e->cfg->tick_ns
                                            : 1e6;
-    double burst = e->cfg->rate * span / 1e9 < 1.0
-                       ? 1.0 : e->cfg->rate * span / 1e9;
+    double burst = e->cfg->rate * span / 1e9;
+
+    if (burst < 1.0)
+        burst = 1.0;
 
     e->tokens += (double)(e->now - e->tokens_ns) * e->cfg->rate / 1e9;
     e->tokens_ns = e->now;

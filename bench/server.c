@@ -42,19 +42,23 @@ static void usage(const struct server_spec *spec, FILE *f)
             spec->extra_usage ? spec->extra_usage : "");
 }
 
+uint64_t server_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 void server_work(void)
 {
-    struct timespec t;
-    uint64_t start, now;
+    uint64_t start;
 
     if (server_work_ns == 0)
         return;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    start = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-    do {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-    } while (now - start < server_work_ns);
+    start = server_now_ns();
+    while (server_now_ns() - start < server_work_ns)
+        ;
 }
 
 static int parse(int argc, char **argv, const struct server_spec *spec,

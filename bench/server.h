@@ -44,6 +44,9 @@ struct server_spec {
 /* Parses argv, runs the workers until a signal. Returns the exit status. */
 int server_main(int argc, char **argv, const struct server_spec *spec);
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t server_now_ns(void);
+
 /* --work-ns: the servers call server_work() after each read that brought
  * data, which spins that long (0: returns at once). */
 extern uint64_t server_work_ns;

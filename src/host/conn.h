@@ -303,8 +303,9 @@ static inline void conn_set_shrank(struct conn_set *s, size_t n) {
   conn_set_room(s);
 }
 
-/* Frees the idle buffers the set keeps (conn_set_trim does it too). */
-void conn_set_drop_spares(struct conn_set *s);
+/* Frees the idle buffers the set keeps (conn_set_trim does it too);
+ * nonzero if there were any. */
+int conn_set_drop_spares(struct conn_set *s);
 /* Can the worker hold `more` bytes of buffers within its limit?  If not,
  * the idle buffers it keeps go first. */
 static inline int conn_set_fits_now(const struct conn_set *s, size_t more) {
@@ -313,12 +314,8 @@ static inline int conn_set_fits_now(const struct conn_set *s, size_t more) {
           s->buf_bytes + s->other_bytes <= s->mem_limit - more);
 }
 static inline int conn_set_fits(struct conn_set *s, size_t more) {
-  if (conn_set_fits_now(s, more))
-    return 1;
-  if (s->nspare + s->nospare == 0)
-    return 0;
-  conn_set_drop_spares(s);
-  return conn_set_fits_now(s, more);
+  return conn_set_fits_now(s, more) ||
+         (conn_set_drop_spares(s) && conn_set_fits_now(s, more));
 }
 /* Gives back what the set keeps for later (spare buffers, pooled objects
  * no connection uses): after a peak, before the worker waits. */

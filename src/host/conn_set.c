@@ -78,7 +78,8 @@ void conn_set_end(struct conn_set *s, int owner) {
   }
 }
 
-void conn_set_drop_spares(struct conn_set *s) {
+int conn_set_drop_spares(struct conn_set *s) {
+  int had = s->nspare + s->nospare > 0;
   while (s->nspare > 0) {
     free(s->spare[--s->nspare]);
     conn_set_shrank(s, CONN_RBUF_CHUNK);
@@ -87,6 +88,7 @@ void conn_set_drop_spares(struct conn_set *s) {
     free(s->ospare[--s->nospare]);
     conn_set_shrank(s, CONN_OBUF_CHUNK);
   }
+  return had;
 }
 
 void conn_set_trim(struct conn_set *s) {

@@ -170,13 +170,7 @@ static int start_p(lua_State *L) {
  */
 
 /* The VM's allocator at the memory limit: the idle buffers go first. */
-static int drop_spares(void *ud) {
-  struct conn_set *s = ud;
-  if (s->nspare + s->nospare == 0)
-    return 0;
-  conn_set_drop_spares(s);
-  return 1;
-}
+static int drop_spares(void *ud) { return conn_set_drop_spares(ud); }
 
 void lmain_count(struct lvm *vm) {
   struct worker *w = vm->w;

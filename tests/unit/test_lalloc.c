@@ -496,9 +496,6 @@ static void limit_is_the_room_left(void) {
   lalloc_destroy(&a);
 }
 
-/* Two VMs counted in one total (a reload's new VM beside the old one):
- * the limit holds for both together, and what one frees the other may
- * take. */
 /* What the caller keeps for later (the idle buffers) gives way at the
  * limit: reclaim runs once per allocation that would not fit, and the
  * allocation is tried again only if it freed something. */
@@ -543,6 +540,9 @@ static void reclaim_makes_room_at_the_limit(void) {
   lalloc_destroy(&a);
 }
 
+/* Two VMs counted in one total (a reload's new VM beside the old one):
+ * the limit holds for both together, and what one frees the other may
+ * take. */
 static void two_vms_share_one_limit(void) {
   struct lalloc a, b;
   size_t total = 0, room = 4096;
