@@ -117,7 +117,8 @@ int conn_open(struct conn *c, io_sock sock) {
   if (c->set->limit)
     atomic_fetch_add(&c->set->limit->open, 1);
   c->flags |= CONN_IDLE | (c->set->ending ? CONN_ENDING : 0);
-  conn_cache_peer(c);
+  if (!IO_PEER_LASTS) /* else asked for when first needed: conn_peer_addr */
+    conn_cache_peer(c);
   return 0;
 }
 
@@ -125,6 +126,12 @@ void conn_cache_peer(struct conn *c) {
   struct sockaddr_storage ss;
   if (io_sockname(&c->h, &ss, 1) == 0)
     addr_small_set(&c->peer, (struct sockaddr *)&ss);
+}
+
+const struct addr_small *conn_peer_addr(struct conn *c) {
+  if (!c->peer.family && !(c->flags & CONN_HANDLE_DONE) && !io_closing(&c->h))
+    conn_cache_peer(c);
+  return c->peer.family ? &c->peer : NULL;
 }
 
 int conn_set_origin(struct conn *c, const struct sockaddr *src,
@@ -157,7 +164,7 @@ static void name(struct conn *c, char *buf, size_t size, int peer) {
 }
 
 void conn_peer(struct conn *c, char *buf, size_t size) {
-  if (c->peer.family)
+  if (conn_peer_addr(c))
     addr_small_format(&c->peer, buf, size);
   else
     name(c, buf, size, 1);

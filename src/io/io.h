@@ -277,8 +277,16 @@ int io_open(struct io_loop *loop, struct io_handle *h, io_sock sock);
 int io_accept_now(struct io_handle *h, io_sock *out);
 /* Closes a socket that was never adopted (an accept this side drops). */
 void io_sock_close(io_sock sock);
-/* Local / peer address of a handle; 0 or IO_E*. */
+/* Local / peer address of a handle; 0 or IO_E*.  Where IO_PEER_LASTS is
+ * 1, the peer's is still known after the peer has reset (Linux), so a
+ * caller can ask when it first needs it; elsewhere a caller that must
+ * name a peer later asks right after the accept. */
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer);
+#ifdef __linux__
+#define IO_PEER_LASTS 1
+#else
+#define IO_PEER_LASTS 0
+#endif
 /* Stops sending: the peer reads end-of-stream after what was sent. */
 int io_shutdown(struct io_handle *h);
 /* Bytes received by the kernel and not yet read (FIONREAD); 0 on error. */

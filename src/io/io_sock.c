@@ -150,7 +150,29 @@ int io_accept_now(struct io_handle *h, io_sock *out) {
 #endif
 }
 
+/* getpeername fails once the peer has reset (ENOTCONN); SO_PEERNAME asks
+ * the socket for the same address without looking at its state.  It
+ * refuses a buffer longer than the address, so IPv4's size goes first
+ * and IPv6's follows when the family says so; anything else (a Unix
+ * socket's short address) is getpeername's. */
+static int peername_lasting(io_sock s, struct sockaddr_storage *ss) {
+#ifdef __linux__
+  socklen_t len = sizeof(struct sockaddr_in);
+  if (getsockopt(s, SOL_SOCKET, SO_PEERNAME, ss, &len) != 0)
+    return -1;
+  if (ss->ss_family != AF_INET6)
+    return 0;
+  len = sizeof(struct sockaddr_in6);
+  return getsockopt(s, SOL_SOCKET, SO_PEERNAME, ss, &len);
+#else
+  (void)s, (void)ss;
+  return -1;
+#endif
+}
+
 int io_sockname(struct io_handle *h, struct sockaddr_storage *ss, int peer) {
+  if (peer && peername_lasting(h->sock, ss) == 0)
+    return 0;
   socklen_t len = sizeof *ss;
   int r = peer ? getpeername(h->sock, (struct sockaddr *)ss, &len)
                : getsockname(h->sock, (struct sockaddr *)ss, &len);

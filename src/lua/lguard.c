@@ -89,7 +89,7 @@ void guard_describe(struct task *t, char *buf, size_t size) {
   put_num(&x, t->id, 10);
   put(&x, " (");
   put(&x, kind_name(t));
-  if (t->conn && t->conn->peer.family) {
+  if (t->conn && conn_peer_addr(t->conn)) {
     put(&x, ", peer ");
     put_peer(&x, &t->conn->peer);
   }

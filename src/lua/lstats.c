@@ -149,7 +149,7 @@ static void push_task(lua_State *L, struct task *t, struct task *self) {
   lua_setfield(L, -2, "waits");
   lua_pushnumber(L, (double)t->since / 1e9);
   lua_setfield(L, -2, "since");
-  if (t->conn && t->conn->peer.family) {
+  if (t->conn && conn_peer_addr(t->conn)) {
     char peer[ADDR_TEXT_MAX];
     conn_peer(t->conn, peer, sizeof peer);
     lua_pushstring(L, peer);

@@ -234,7 +234,7 @@ static void report(struct task *t, const char *msg) {
   if (dropped)
     snprintf(more, sizeof more, " (%u more not logged)", dropped);
   if (t->conn) {
-    if (t->conn->peer.family)
+    if (conn_peer_addr(t->conn))
       conn_peer(t->conn, peer, sizeof peer);
     else
       snprintf(peer, sizeof peer, "unknown: it reset before the accept");
