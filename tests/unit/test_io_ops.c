@@ -16,6 +16,10 @@
 
 #include <signal.h>
 #include <string.h>
+#ifndef _WIN32
+#include <errno.h>
+#include <fcntl.h>
+#endif
 
 /* ---- the loop and its timers ------------------------------------------ */
 
@@ -337,6 +341,39 @@ static void close_cancels_pending(void) {
   T_ASSERT_EQ(fix_close(&p.fx), 0);
 }
 
+/* A closed handle's socket is closed for real by the turns that follow
+ * its close callback (io_uring closes it in the ring, with the next
+ * enter): the peer reads the end of the stream. */
+static void close_reaches_the_peer(void) {
+  struct pair p;
+  T_ASSERT_EQ(pair_open(&p), 0);
+  closed_count = 0;
+  io_close(&p.sh, count_close);
+  RUN_UNTIL(p.loop, closed_count == 1);
+  T_ASSERT_EQ(closed_count, 1);
+  T_ASSERT_EQ(io_recv(&p.ch, &p.rop, 16, rec_cb), 0);
+  RUN_UNTIL(p.loop, p.rrec.calls == 1);
+  T_ASSERT_EQ(p.rrec.calls, 1);
+  T_ASSERT_EQ(p.rrec.res, 0);
+  T_ASSERT_EQ(pair_close_rest(&p, &p.sh), 0);
+}
+
+/* ... and a loop closed right after the close callbacks, with no turn in
+ * between, closes the sockets too: none is left open. */
+static void loop_close_closes_the_sockets(void) {
+#ifndef _WIN32
+  struct pair p;
+  T_ASSERT_EQ(pair_open(&p), 0);
+  int fds[2] = {(int)p.ch.sock, (int)p.sh.sock};
+  T_ASSERT_EQ(pair_close(&p), 0);
+  for (int i = 0; i < 2; i++) {
+    errno = 0;
+    T_ASSERT_EQ(fcntl(fds[i], F_GETFD), -1);
+    T_ASSERT_EQ(errno, EBADF);
+  }
+#endif
+}
+
 /* Closing a handle with a receive and a send pending completes both,
  * cancelled, before its close callback. */
 static void close_cancels_both_sides(void) {
@@ -545,6 +582,8 @@ static void run_all(void) {
   T_RUN(recv_reposted_from_callback);
   T_RUN(cancel_parked_send);
   T_RUN(close_cancels_both_sides);
+  T_RUN(close_reaches_the_peer);
+  T_RUN(loop_close_closes_the_sockets);
   T_RUN(send_after_peer_reset);
   T_RUN(peer_reset_after_shutdown);
   T_RUN(eof_after_both_shut);
