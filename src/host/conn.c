@@ -128,8 +128,12 @@ void conn_cache_peer(struct conn *c) {
     addr_small_set(&c->peer, (struct sockaddr *)&ss);
 }
 
+/* A closing handle's socket stays open until the loop's turn ends (io.c
+ * closes it there, and the handle is done then), so the handler that
+ * closed it can still be named in a log line. */
 const struct addr_small *conn_peer_addr(struct conn *c) {
-  if (!c->peer.family && !(c->flags & CONN_HANDLE_DONE) && !io_closing(&c->h))
+  if (!c->peer.family && !(c->flags & CONN_HANDLE_DONE) &&
+      c->h.sock != IO_NOSOCK)
     conn_cache_peer(c);
   return c->peer.family ? &c->peer : NULL;
 }

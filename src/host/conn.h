@@ -379,7 +379,7 @@ void conn_cache_peer(struct conn *c);
 /* The peer's address, looked up and remembered on first use (after an
  * accept, only then: a system call per connection saved, io.h's
  * IO_PEER_LASTS), or NULL if it cannot be known (closed before it was
- * asked for). */
+ * asked for, or, on Windows, reset before the accept). */
 const struct addr_small *conn_peer_addr(struct conn *c);
 /* A PROXY header said where c comes from (src) and was going (dst): the
  * peer and local addresses report them from now on (either may be NULL:

@@ -237,7 +237,7 @@ static void report(struct task *t, const char *msg) {
     if (conn_peer_addr(t->conn))
       conn_peer(t->conn, peer, sizeof peer);
     else
-      snprintf(peer, sizeof peer, "unknown: it reset before the accept");
+      snprintf(peer, sizeof peer, "unknown");
     log_write(LOG_ERROR, w->id, "%s error (peer %s)%s: %s", what, peer, more,
               msg);
   } else {
