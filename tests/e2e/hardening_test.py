@@ -256,6 +256,29 @@ def a_handler_error_names_a_peer_that_has_reset():
         check("(peer 127.0.0.1:%d)" % local in err, err)
 
 
+CLOSE_THEN_FAIL = """return function(conn)
+  conn:read('l')
+  conn:close()
+  error('failed after closing')
+end
+"""
+
+
+@test
+def a_handler_error_after_its_close_names_the_peer():
+    """The peer's address is looked up when first needed: a handler that
+    closed its connection before failing is still named."""
+    port = free_port()
+    with Host(["--workers", "1", "--listen", "127.0.0.1:%d" % port,
+               script("close_then_fail.lua", CLOSE_THEN_FAIL)]) as h:
+        s = connect(port)
+        local = s.getsockname()[1]
+        s.sendall(b"x\n")
+        check(h.wait_log("handler error", 5), h.stderr())
+        err = h.stderr()
+        check("(peer 127.0.0.1:%d)" % local in err, err)
+        s.close()
+
 # ---- 10. host test ---------------------------------------------------------------
 
 def host_test(body, timeout=20):
