@@ -117,15 +117,19 @@ int conn_open(struct conn *c, io_sock sock) {
   if (c->set->limit)
     atomic_fetch_add(&c->set->limit->open, 1);
   c->flags |= CONN_IDLE | (c->set->ending ? CONN_ENDING : 0);
-  if (!IO_PEER_LASTS) /* else asked for when first needed: conn_peer_addr */
-    conn_cache_peer(c);
+  conn_peer_connected(c);
   return 0;
 }
 
-void conn_cache_peer(struct conn *c) {
+static void lookup_peer(struct conn *c) {
   struct sockaddr_storage ss;
   if (io_sockname(&c->h, &ss, 1) == 0)
     addr_small_set(&c->peer, (struct sockaddr *)&ss);
+}
+
+void conn_peer_connected(struct conn *c) {
+  if (!IO_PEER_LASTS) /* else when first asked for: conn_peer_addr */
+    lookup_peer(c);
 }
 
 /* A closing handle's socket stays open until the loop's turn ends (io.c
@@ -134,7 +138,7 @@ void conn_cache_peer(struct conn *c) {
 const struct addr_small *conn_peer_addr(struct conn *c) {
   if (!c->peer.family && !(c->flags & CONN_HANDLE_DONE) &&
       c->h.sock != IO_NOSOCK)
-    conn_cache_peer(c);
+    lookup_peer(c);
   return c->peer.family ? &c->peer : NULL;
 }
 
@@ -158,27 +162,24 @@ int conn_set_origin(struct conn *c, const struct sockaddr *src,
   return 0;
 }
 
-static void name(struct conn *c, char *buf, size_t size, int peer) {
-  struct sockaddr_storage ss;
-  if ((c->flags & CONN_HANDLE_DONE) || io_closing(&c->h) ||
-      io_sockname(&c->h, &ss, peer) != 0)
-    snprintf(buf, size, "?");
-  else
-    addr_format((struct sockaddr *)&ss, buf, size);
-}
-
+/* conn_peer_addr has already tried the lookup a second one would make. */
 void conn_peer(struct conn *c, char *buf, size_t size) {
-  if (conn_peer_addr(c))
-    addr_small_format(&c->peer, buf, size);
+  const struct addr_small *a = conn_peer_addr(c);
+  if (a)
+    addr_small_format(a, buf, size);
   else
-    name(c, buf, size, 1);
+    snprintf(buf, size, "?");
 }
 
 void conn_local(struct conn *c, char *buf, size_t size) {
+  struct sockaddr_storage ss;
   if (c->origin && c->origin->local.family)
     addr_small_format(&c->origin->local, buf, size);
+  else if ((c->flags & CONN_HANDLE_DONE) || io_closing(&c->h) ||
+           io_sockname(&c->h, &ss, 0) != 0)
+    snprintf(buf, size, "?");
   else
-    name(c, buf, size, 0);
+    addr_format((struct sockaddr *)&ss, buf, size);
 }
 
 uint32_t conn_timeout_ms(double seconds) {

@@ -374,8 +374,10 @@ static inline int conn_closing(const struct conn *c) {
 /* "ip:port" of the peer / of our end, or "?" */
 void conn_peer(struct conn *c, char *buf, size_t size);
 void conn_local(struct conn *c, char *buf, size_t size);
-/* Remembers the peer's address (after accept or connect), for logs. */
-void conn_cache_peer(struct conn *c);
+/* After an accept or a connect: where the peer's address would be lost
+ * with a reset (io.h's IO_PEER_LASTS is 0), it is looked up now, for
+ * logs; elsewhere conn_peer_addr looks it up when first needed. */
+void conn_peer_connected(struct conn *c);
 /* The peer's address, looked up and remembered on first use (after an
  * accept, only then: a system call per connection saved, io.h's
  * IO_PEER_LASTS), or NULL if it cannot be known (closed before it was

@@ -250,8 +250,7 @@ static void on_connected(struct io_op *op) {
     stat_inc(&c->set->stats->open);
     if (c->set->limit)
       atomic_fetch_add(&c->set->limit->open, 1);
-    if (!IO_PEER_LASTS) /* else when first asked for: conn_peer_addr */
-      conn_cache_peer(c);
+    conn_peer_connected(c);
   }
   conn_wake_writer(c);
 }

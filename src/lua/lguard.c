@@ -89,9 +89,10 @@ void guard_describe(struct task *t, char *buf, size_t size) {
   put_num(&x, t->id, 10);
   put(&x, " (");
   put(&x, kind_name(t));
-  if (t->conn && conn_peer_addr(t->conn)) {
+  const struct addr_small *a = t->conn ? conn_peer_addr(t->conn) : NULL;
+  if (a) {
     put(&x, ", peer ");
-    put_peer(&x, &t->conn->peer);
+    put_peer(&x, a);
   }
   put(&x, ")");
 }

@@ -149,9 +149,10 @@ static void push_task(lua_State *L, struct task *t, struct task *self) {
   lua_setfield(L, -2, "waits");
   lua_pushnumber(L, (double)t->since / 1e9);
   lua_setfield(L, -2, "since");
-  if (t->conn && conn_peer_addr(t->conn)) {
+  const struct addr_small *a = t->conn ? conn_peer_addr(t->conn) : NULL;
+  if (a) {
     char peer[ADDR_TEXT_MAX];
-    conn_peer(t->conn, peer, sizeof peer);
+    addr_small_format(a, peer, sizeof peer);
     lua_pushstring(L, peer);
     lua_setfield(L, -2, "peer");
   }

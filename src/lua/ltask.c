@@ -234,8 +234,9 @@ static void report(struct task *t, const char *msg) {
   if (dropped)
     snprintf(more, sizeof more, " (%u more not logged)", dropped);
   if (t->conn) {
-    if (conn_peer_addr(t->conn))
-      conn_peer(t->conn, peer, sizeof peer);
+    const struct addr_small *a = conn_peer_addr(t->conn);
+    if (a)
+      addr_small_format(a, peer, sizeof peer);
     else
       snprintf(peer, sizeof peer, "unknown");
     log_write(LOG_ERROR, w->id, "%s error (peer %s)%s: %s", what, peer, more,
