@@ -38,6 +38,8 @@ local families = {
   { "forced_yields_total", "counter", "Tasks paused at the end of their slice.",
     "forced_yields" },
   { "cpu_kills_total", "counter", "Tasks ended at the cpu limit.", "cpu_kills" },
+  { "memory_trims_total", "counter",
+    "Times the worker gave memory back after a peak.", "memory_trims" },
   { "lua_memory_bytes", "gauge", "Memory of the worker's Lua VM.", "lua_memory" },
   { "buffer_memory_bytes", "gauge", "Memory of the connections' buffers.",
     "buffer_memory" },

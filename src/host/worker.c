@@ -260,37 +260,42 @@ void worker_trim(struct worker *w) {
   tls_alloc_trim(); /* the record buffers this thread keeps */
   size_t vm_now = vm->trim && w->vm ? vm->trim(w) : 0;
   w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
-  w->trimmed = io_now(w->loop);
   sys_trim_heap(); /* the C library's free pages */
+  stat_inc(&w->stats.memory_trims);
   log_write(LOG_DEBUG, w->id, "memory given back: %lu KiB held, was %lu KiB",
             (unsigned long)(w->mem_trimmed >> 10),
             (unsigned long)(before >> 10));
 }
 
-static void maybe_trim(struct worker *w);
-
-static void on_trim_due(struct io_op *op) {
-  struct worker *w = op->data;
-  if (op->res == 0 && !w->killing)
-    maybe_trim(w);
-}
-
-/* Before the loop blocks: after a peak, give memory back; if that is too
- * soon after the last time, a timer comes back to it (the loop may block
- * for good, with the peak's memory held). */
-static void maybe_trim(struct worker *w) {
+/* Whether the worker holds a peak's worth more than now, or than after
+ * the last trim. */
+static int worth_trimming(struct worker *w) {
   size_t now = held(w);
   if (now > w->mem_peak)
     w->mem_peak = now;
-  if (w->mem_peak - now < WORKER_TRIM_BYTES &&
-      now < w->mem_trimmed + WORKER_TRIM_BYTES)
-    return; /* nothing worth it */
-  uint64_t since = io_now(w->loop) - w->trimmed;
-  if (since >= WORKER_TRIM_MS * 1000000ull)
+  return w->mem_peak - now >= WORKER_TRIM_BYTES ||
+         now >= w->mem_trimmed + WORKER_TRIM_BYTES;
+}
+
+static void on_trim_due(struct io_op *op) {
+  struct worker *w = op->data;
+  uint64_t cpu;
+  if (op->res != 0 || w->killing || sys_thread_cpu_self(&cpu) != 0)
+    return;
+  /* Busy since: its collector keeps pace, and the next time it is about
+   * to wait looks again. */
+  if (cpu - w->trim_cpu < WORKER_TRIM_MS * 1000000ull / WORKER_TRIM_QUIET &&
+      worth_trimming(w))
     worker_trim(w);
-  else if (!io_posted(&w->trim_op) && !w->stopping)
-    io_timeout(w->loop, &w->trim_op, WORKER_TRIM_MS * 1000000ull - since,
-               on_trim_due); /* no memory for it: the next idle turn */
+}
+
+/* Before the loop blocks: after a peak, a trim is put off for
+ * WORKER_TRIM_MS, to see whether the worker stays quiet (the timer is
+ * also what comes back to it if the loop then blocks for good). */
+static void maybe_trim(struct worker *w) {
+  if (!io_posted(&w->trim_op) && !w->stopping && worth_trimming(w) &&
+      sys_thread_cpu_self(&w->trim_cpu) == 0)
+    io_timeout(w->loop, &w->trim_op, WORKER_TRIM_MS * 1000000ull, on_trim_due);
 }
 
 static void run(struct worker *w) {

@@ -119,6 +119,7 @@ struct worker_stats {
   stat_counter errors[WORKER_NWORDS];  /* nil, err results, by word */
   stat_counter forced_yields;          /* tasks paused by their slice */
   stat_counter cpu_kills;              /* tasks ended at the cpu limit */
+  stat_counter memory_trims;           /* times memory was given back */
   stat_counter lua_bytes;              /* the VM's memory (per turn) */
   stat_counter buf_bytes;              /* connection buffers (per turn) */
   stat_counter timers;                 /* timers posted (per turn) */
@@ -133,7 +134,7 @@ struct worker {
   int ready;          /* the VM has tasks ready: do not block */
   unsigned turns;     /* turns of the loop (publishing the gauges) */
   uint64_t published; /* io_now() when the gauges were published */
-  uint64_t trimmed;   /* io_now() when memory was last given back */
+  uint64_t trim_cpu;  /* its CPU time when a trim was put off */
   size_t mem_peak;    /* the most held since then (worker_trim) */
   size_t mem_trimmed; /* what was held right after */
 
@@ -182,12 +183,18 @@ void worker_pump(struct worker *w);
 void worker_publish(struct worker *w);
 
 /* Memory is given back (pools, spare buffers, the VM's free chunks after
- * a full collection, the C library's free pages) when the worker is
- * about to wait, at most every WORKER_TRIM_MS, and only if it held at
- * least WORKER_TRIM_BYTES more than it holds now, or than it held after
- * the last time: after a peak, not on every idle moment. */
+ * a full collection, the C library's free pages) after a peak: once the
+ * worker holds WORKER_TRIM_BYTES more than it holds now, or than it held
+ * after the last time.  Not at once, but WORKER_TRIM_MS later, and only
+ * if the worker was quiet in between (it used less than 1 /
+ * WORKER_TRIM_QUIET of a CPU).  A busy worker's collector keeps pace
+ * with its garbage, and what a trim would give back it needs again at
+ * once: its heap swings by more than a MiB from one collection to the
+ * next, and a trim on each swing was a full collection every second,
+ * plus the pages faulted back in after it. */
 #define WORKER_TRIM_MS 1000
 #define WORKER_TRIM_BYTES (1u << 20)
+#define WORKER_TRIM_QUIET 10
 void worker_trim(struct worker *w);
 
 /* Messages waiting in the inbox (any thread; takes the inbox lock). */

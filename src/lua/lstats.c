@@ -93,6 +93,7 @@ static void fill(lua_State *L, struct worker *w, struct worker *self, int sum) {
   lua_pop(L, 1);
   put(L, "forced_yields", stat_get(&st->forced_yields));
   put(L, "cpu_kills", stat_get(&st->cpu_kills));
+  put(L, "memory_trims", stat_get(&st->memory_trims));
   put(L, "lua_memory", lua_bytes);
   put(L, "buffer_memory", bufs);
   put(L, "memory_limit", w->host->cfg.memory_limit);

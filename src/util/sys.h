@@ -115,5 +115,7 @@ int sys_thread_interrupt(sys_thread t, void *arg);
  * *ns, or -1 where it cannot be had.  On Windows it moves in steps of the
  * system's clock tick (about 15.6 ms). */
 int sys_thread_cpu(sys_thread t, uint64_t *ns);
+/* The same for the calling thread (which need not know its handle yet). */
+int sys_thread_cpu_self(uint64_t *ns);
 
 #endif

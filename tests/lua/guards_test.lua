@@ -112,7 +112,8 @@ describe("host.stats()", function()
     assert.equal(host.worker, w.worker)
     for _, k in ipairs { "connections_open", "connections_accepted",
       "connections_connected", "connections_closed", "bytes_in", "bytes_out",
-      "tasks", "tasks_ready", "forced_yields", "cpu_kills", "lua_memory",
+      "tasks", "tasks_ready", "forced_yields", "cpu_kills", "memory_trims",
+      "lua_memory",
       "buffer_memory", "memory_limit", "timers", "inbox" } do
       assert.equal("number", math.type(w[k]) and "number", k)
       assert.equal("number", math.type(s.total[k]) and "number", k)
@@ -178,6 +179,28 @@ describe("host.stats()", function()
     assert.equal(1, after.timeout - before.timeout)
     c:close()
     s:close()
+  end)
+end)
+
+describe("giving memory back", function()
+  it("waits until the worker is quiet", function()
+    local trims = me().memory_trims
+    -- Busy for 2.5 s: a MiB of garbage per round, most of a CPU, and the
+    -- loop about to wait between rounds (where a trim is considered).  A
+    -- trim then would be a full collection per second, for memory the
+    -- next rounds need again.
+    local keep = {}
+    local deadline = host.now() + 2.5
+    while host.now() < deadline do
+      for i = 1, 256 do keep[i] = string.rep("x", 4096) .. i end
+      host.sleep(0.001)
+    end
+    keep = nil
+    assert.equal(trims, me().memory_trims)
+    -- Quiet now: the peak goes back within about a second.
+    assert.truthy(h.eventually(function()
+      return me().memory_trims > trims
+    end, 5))
   end)
 end)
 
