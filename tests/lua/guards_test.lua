@@ -185,14 +185,16 @@ end)
 describe("giving memory back", function()
   it("waits until the worker is quiet", function()
     local trims = me().memory_trims
-    -- Busy for 2.5 s: a MiB of garbage per round, most of a CPU, and the
-    -- loop about to wait between rounds (where a trim is considered).  A
-    -- trim then would be a full collection per second, for memory the
-    -- next rounds need again.
+    -- Busy for 2.5 s: a MiB of garbage per round, most of a CPU (5 ms of
+    -- it per round, whatever a sleep of 1 ms takes here), and the loop
+    -- about to wait between rounds (where a trim is considered).  A trim
+    -- then would be a full collection per second, for memory the next
+    -- rounds need again.
     local keep = {}
     local deadline = host.now() + 2.5
     while host.now() < deadline do
       for i = 1, 256 do keep[i] = string.rep("x", 4096) .. i end
+      spin(0.005)
       host.sleep(0.001)
     end
     keep = nil
