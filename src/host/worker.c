@@ -260,6 +260,7 @@ void worker_trim(struct worker *w) {
   tls_alloc_trim(); /* the record buffers this thread keeps */
   size_t vm_now = vm->trim && w->vm ? vm->trim(w) : 0;
   w->mem_trimmed = w->mem_peak = w->conns.buf_bytes + vm_now;
+  w->trimmed = io_now(w->loop);
   sys_trim_heap(); /* the C library's free pages */
   stat_inc(&w->stats.memory_trims);
   log_write(LOG_DEBUG, w->id, "memory given back: %lu KiB held, was %lu KiB",
@@ -282,10 +283,12 @@ static void on_trim_due(struct io_op *op) {
   uint64_t cpu;
   if (op->res != 0 || w->killing || sys_thread_cpu_self(&cpu) != 0)
     return;
-  /* Busy since: its collector keeps pace, and the next time it is about
-   * to wait looks again. */
-  if (cpu - w->trim_cpu < WORKER_TRIM_MS * 1000000ull / WORKER_TRIM_QUIET &&
-      worth_trimming(w))
+  /* Busy since, and trimmed not long ago: its collector keeps pace, and
+   * the next time it is about to wait looks again. */
+  int quiet =
+      cpu - w->trim_cpu < WORKER_TRIM_MS * 1000000ull / WORKER_TRIM_QUIET;
+  int due = io_now(w->loop) - w->trimmed >= WORKER_TRIM_BUSY_MS * 1000000ull;
+  if ((quiet || due) && worth_trimming(w))
     worker_trim(w);
 }
 
@@ -360,6 +363,7 @@ static void thread_main(void *arg) {
   }
   conn_set_init(&w->conns, w->loop, w->id, &w->killing, &w->stats,
                 &w->host->limit);
+  w->trimmed = io_now(w->loop); /* a busy start is no peak passed */
   tls_alloc_thread_begin();
   sys_mutex_lock(&w->inbox_lock);
   w->loop_ready = 1;

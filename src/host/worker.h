@@ -135,6 +135,7 @@ struct worker {
   unsigned turns;     /* turns of the loop (publishing the gauges) */
   uint64_t published; /* io_now() when the gauges were published */
   uint64_t trim_cpu;  /* its CPU time when a trim was put off */
+  uint64_t trimmed;   /* io_now() when memory was last given back */
   size_t mem_peak;    /* the most held since then (worker_trim) */
   size_t mem_trimmed; /* what was held right after */
 
@@ -185,16 +186,20 @@ void worker_publish(struct worker *w);
 /* Memory is given back (pools, spare buffers, the VM's free chunks after
  * a full collection, the C library's free pages) after a peak: once the
  * worker holds WORKER_TRIM_BYTES more than it holds now, or than it held
- * after the last time.  Not at once, but WORKER_TRIM_MS later, and only
- * if the worker was quiet in between (it used less than 1 /
- * WORKER_TRIM_QUIET of a CPU).  A busy worker's collector keeps pace
- * with its garbage, and what a trim would give back it needs again at
- * once: its heap swings by more than a MiB from one collection to the
- * next, and a trim on each swing was a full collection every second,
- * plus the pages faulted back in after it. */
+ * after the last time.  Not at once, but WORKER_TRIM_MS later, if the
+ * worker was quiet in between (it used less than 1 / WORKER_TRIM_QUIET
+ * of a CPU); a busy one, at most every WORKER_TRIM_BUSY_MS.  A busy
+ * worker's collector keeps pace with its garbage, and what a trim would
+ * give back it needs again at once: its heap swings by more than a MiB
+ * from one collection to the next, and a trim on each swing was a full
+ * collection every second, plus the pages faulted back in after it.  But
+ * a peak that has passed while it stays busy (the garbage of ten
+ * thousand connections gone, which a generational collector leaves
+ * until the heap doubles again) still goes back within a minute. */
 #define WORKER_TRIM_MS 1000
 #define WORKER_TRIM_BYTES (1u << 20)
 #define WORKER_TRIM_QUIET 10
+#define WORKER_TRIM_BUSY_MS 60000
 void worker_trim(struct worker *w);
 
 /* Messages waiting in the inbox (any thread; takes the inbox lock). */
