@@ -463,11 +463,7 @@ int sys_thread_cpu_self(uint64_t *ns) {
 #ifdef _WIN32
   return sys_thread_cpu(GetCurrentThread(), ns);
 #else
-  struct timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-    return -1;
-  *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  return 0;
+  return sys_thread_cpu(pthread_self(), ns);
 #endif
 }
 
